@@ -1,0 +1,99 @@
+"""A local folder as the bucket: object names map to files, writes are atomic renames."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from functions.core.errors import InvalidRequest, NotFound
+from functions.core.model import ObjectInfo
+
+_PARTIAL = ".partial-"
+
+
+class LocalObjectStore:
+    def __init__(self, root: Path):
+        self.root = Path(root).resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, name: str) -> Path:
+        parts = name.split("/")
+        if not name or name.startswith("/") or any(p in ("", ".", "..") for p in parts[:-1]) or parts[-1] in (".", ".."):
+            raise InvalidRequest(f"Invalid object name {name!r}.", "Object names are relative paths without '..'.")
+        return self.root / name
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        directory = self.root / prefix.rsplit("/", 1)[0] if "/" in prefix else self.root
+        found: list[ObjectInfo] = []
+        for dirpath, _dirs, files in os.walk(directory):
+            for filename in files:
+                if filename.startswith(_PARTIAL):
+                    continue
+                path = Path(dirpath) / filename
+                name = path.relative_to(self.root).as_posix()
+                if not name.startswith(prefix):
+                    continue
+                try:
+                    stat = path.stat()
+                except FileNotFoundError:
+                    continue  # deleted while listing
+                found.append(ObjectInfo(name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc)))
+        return sorted(found, key=lambda o: o.name)
+
+    def read_bytes(self, name: str) -> bytes:
+        try:
+            return self._path(name).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"Object {name!r} is gone.", "Request the dump URL again.") from None
+
+    def read_range(self, name: str, start: int, length: int, chunk_size: int = 65536) -> Iterator[bytes]:
+        try:
+            handle = open(self._path(name), "rb")
+        except FileNotFoundError:
+            raise NotFound(f"Object {name!r} is gone.", "Request the dump URL again.") from None
+        return _chunks(handle, start, length, chunk_size)
+
+    def write_bytes(self, name: str, data: bytes, content_type: str = "", *, if_absent: bool = False) -> bool:
+        target = self._path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.parent / f"{_PARTIAL}{secrets.token_hex(8)}"
+        partial.write_bytes(data)
+        try:
+            if if_absent:
+                try:
+                    os.link(partial, target)  # atomic create-if-absent
+                except FileExistsError:
+                    return False
+            else:
+                os.replace(partial, target)
+                return True
+        finally:
+            partial.unlink(missing_ok=True)
+        return True
+
+    def delete(self, name: str) -> None:
+        path = self._path(name)
+        path.unlink(missing_ok=True)
+        parent = path.parent
+        while parent != self.root:
+            try:
+                parent.rmdir()  # only succeeds once the folder is empty
+            except OSError:
+                break
+            parent = parent.parent
+
+
+def _chunks(handle, start: int, length: int, chunk_size: int) -> Iterator[bytes]:
+    """A generator that owns the file: closing it (client gone) closes the file at once."""
+    with handle:
+        handle.seek(start)
+        remaining = length
+        while remaining > 0:
+            chunk = handle.read(min(chunk_size, remaining))
+            if not chunk:
+                raise IOError(f"{handle.name} ended {remaining} bytes early")
+            remaining -= len(chunk)
+            yield chunk

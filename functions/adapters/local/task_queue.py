@@ -1,0 +1,50 @@
+"""An in-process task queue with Cloud Tasks' contract: named tasks, dedup by name, retry on non-2xx."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Mapping
+
+log = logging.getLogger(__name__)
+
+DEDUP_SECONDS = 3600  # Cloud Tasks refuses a task name for about an hour
+
+
+class InProcessTaskQueue:
+    def __init__(self, deliver: Callable[[Mapping], int] | None = None, workers: int = 2, max_attempts: int = 5,
+                 backoff_seconds: float = 1.0):
+        self.deliver = deliver
+        self.max_attempts = max_attempts
+        self.backoff_seconds = backoff_seconds
+        self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="local-task")
+        self._names: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def enqueue(self, name: str, payload: Mapping) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            seen = self._names.get(name)
+            if seen is not None and now - seen < DEDUP_SECONDS:
+                return False
+            self._names[name] = now
+        self._executor.submit(self._run, name, dict(payload))
+        return True
+
+    def _run(self, name: str, payload: dict) -> None:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                status = self.deliver(payload)
+            except Exception:  # a crash in the worker is a failed delivery, as over HTTP
+                log.exception("task %s: delivery %d raised", name, attempt)
+                status = 500
+            if 200 <= status < 300:
+                return
+            log.info("task %s: delivery %d answered %d, retrying", name, attempt, status)
+            time.sleep(min(self.backoff_seconds * 2 ** (attempt - 1), 30))
+        log.warning("task %s: gave up after %d deliveries", name, self.max_attempts)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

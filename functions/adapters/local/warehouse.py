@@ -1,0 +1,173 @@
+"""DuckDB as the warehouse: each table is an immutable Parquet file plus a small pointer document.
+
+A load writes a new Parquet file and swaps the pointer atomically, so nothing holds a lock between
+requests: `python main.py load` works while the server runs, and an export that is reading the old
+file keeps a consistent snapshot of it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from functions.core import identifiers, layout
+from functions.core.errors import InvalidRequest, NotFound
+from functions.core.model import ExportJob, Format, JobState, JobStatus
+from functions.adapters.local.sql import export_statement, quote_literal
+
+POINTER = "current.json"
+
+
+class LocalWarehouse:
+    def __init__(self, root: Path, bucket_root: Path, max_jobs: int = 2):
+        self.tables = Path(root) / "tables"
+        self.bucket_root = Path(bucket_root)
+        self._executor = ThreadPoolExecutor(max_workers=max_jobs, thread_name_prefix="local-export")
+        self._jobs: dict[str, Future] = {}
+        self._lock = threading.Lock()
+
+    def _pointer(self, resource_id: str) -> dict:
+        try:
+            return json.loads((self.tables / resource_id / POINTER).read_text())
+        except FileNotFoundError:
+            raise NotFound(
+                f"There is no table {resource_id!r}.",
+                f"Check the resource id, or load it: python main.py load {resource_id} <file>",
+            ) from None
+
+    def table_modified(self, resource_id: str) -> datetime:
+        micros = int(self._pointer(identifiers.resource_id(resource_id))["modified_us"])
+        return layout.EPOCH + _micros(micros)
+
+    def table_file(self, resource_id: str) -> Path:
+        return self.tables / resource_id / self._pointer(resource_id)["file"]
+
+    def list_tables(self) -> list[str]:
+        if not self.tables.is_dir():
+            return []
+        return sorted(p.name for p in self.tables.iterdir() if (p / POINTER).is_file())
+
+    def start_export(self, job: ExportJob) -> None:
+        with self._lock:
+            if job.job_id in self._jobs:
+                return  # same deterministic id: the export is already running or done
+            source = self.table_file(job.resource_id)
+            destination = self.bucket_root / job.destination_prefix
+            self._jobs[job.job_id] = self._executor.submit(_export, source, destination, job)
+
+    def wait_export(self, job_id: str, timeout: float) -> JobStatus:
+        with self._lock:
+            future = self._jobs.get(job_id)
+        if future is None:
+            return JobStatus(JobState.FAILED, "the export job is unknown (was the server restarted?)", retryable=True)
+        try:
+            future.result(timeout=timeout)
+        except FutureTimeout:
+            return JobStatus(JobState.RUNNING)
+        except duckdb.Error as exc:
+            return JobStatus(JobState.FAILED, f"DuckDB: {exc}")
+        return JobStatus(JobState.DONE)
+
+    def load(self, resource_id: str, source: Path, progress: Callable[[float], None] | None = None,
+             null_string: str | None = None) -> datetime:
+        """Create or replace a table from a CSV, NDJSON or Parquet file; moves its modified time."""
+        identifiers.resource_id(resource_id)
+        table_dir = self.tables / resource_id
+        table_dir.mkdir(parents=True, exist_ok=True)
+        modified_us = _next_modified(table_dir)
+        data_name = f"{format(modified_us, 'x')}.parquet"
+        partial = table_dir / f".{data_name}.partial"
+        reader = _reader(Path(source), null_string)
+        with duckdb.connect() as con:
+            _run_with_progress(con, f"COPY (SELECT * FROM {reader}) TO {quote_literal(str(partial))} "
+                                    "(FORMAT parquet, COMPRESSION zstd)", progress)
+            rows = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(str(partial))})").fetchone()[0]
+        os.replace(partial, table_dir / data_name)
+        pointer = table_dir / f".{POINTER}.partial"
+        pointer.write_text(json.dumps({"file": data_name, "modified_us": modified_us, "rows": rows}))
+        previous = _read_json(table_dir / POINTER)
+        os.replace(pointer, table_dir / POINTER)
+        if previous and previous.get("file") != data_name:
+            (table_dir / previous["file"]).unlink(missing_ok=True)  # open readers keep their snapshot
+        return layout.EPOCH + _micros(modified_us)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+def _export(source: Path, destination: Path, job: ExportJob) -> None:
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect() as con:
+        con.execute("SET threads = 1")  # one writer keeps row order across the files, as BigQuery's ORDER BY does
+        columns = con.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(str(source))})").fetchall()
+        con.execute(export_statement(str(source), [(c[0], c[1]) for c in columns], job.format, str(destination),
+                                     job.shard_bytes))
+
+
+def _reader(source: Path, null_string: str | None) -> str:
+    name = source.name.lower()
+    path = quote_literal(str(source))
+    if name.endswith((".parquet", ".pq")):
+        return f"read_parquet({path})"
+    if name.endswith((".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz")):
+        return f"read_json({path}, format = 'newline_delimited')"
+    if name.endswith((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")):
+        nulls = f", nullstr = {quote_literal(null_string)}" if null_string else ""
+        return f"read_csv({path}{nulls})"
+    raise InvalidRequest(f"Cannot tell the format of {source.name!r}.",
+                         "Name the file .csv, .tsv, .ndjson/.jsonl or .parquet (optionally .gz).")
+
+
+def _run_with_progress(con, sql: str, progress) -> None:
+    if progress is None:
+        con.execute(sql)
+        return
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            con.execute(sql)
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    while not done.wait(0.2):
+        value = con.query_progress()
+        if value >= 0:
+            progress(value)
+    worker.join()
+    if errors:
+        raise errors[0]
+    progress(100.0)
+
+
+def _next_modified(table_dir: Path) -> int:
+    """Now in microseconds, and strictly after the previous load, so every load moves the revision."""
+    now = time.time_ns() // 1000
+    previous = _read_json(table_dir / POINTER)
+    return max(now, int(previous["modified_us"]) + 1) if previous else now
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _micros(value: int):
+    from datetime import timedelta
+
+    return timedelta(microseconds=value)

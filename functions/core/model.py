@@ -1,0 +1,66 @@
+"""Plain values shared by the core, the ports and the adapters."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class Format(enum.Enum):
+    CSV = "csv"
+    TSV = "tsv"
+    NDJSON = "ndjson"
+    PARQUET = "parquet"
+
+    @property
+    def extension(self) -> str:
+        return {"csv": "csv", "tsv": "tsv", "ndjson": "ndjson", "parquet": "parquet"}[self.value]
+
+    @property
+    def content_type(self) -> str:
+        return {
+            "csv": "text/csv; charset=utf-8",
+            "tsv": "text/tab-separated-values; charset=utf-8",
+            "ndjson": "application/x-ndjson",
+            "parquet": "application/vnd.apache.parquet",
+        }[self.value]
+
+    @property
+    def has_header(self) -> bool:
+        return self in (Format.CSV, Format.TSV)
+
+    @property
+    def concatenates(self) -> bool:
+        """Whether several export files can be served as one by joining their bytes."""
+        return self is not Format.PARQUET
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    name: str
+    size: int
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    job_id: str
+    resource_id: str
+    format: Format
+    destination_prefix: str  # object-name prefix of this attempt, ending in "/"
+    shard_bytes: int
+
+
+class JobState(enum.Enum):
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    state: JobState
+    error: str = ""
+    http_status: int = 502  # how a failure should reach the caller (404 table gone, 413 too large...)
+    retryable: bool = False

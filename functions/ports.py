@@ -1,0 +1,59 @@
+"""The small interfaces the core flow talks to; local and Google adapters implement them side by side."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterator, Mapping, Protocol
+
+from functions.core.model import ExportJob, JobStatus, ObjectInfo
+
+
+class Warehouse(Protocol):
+    def table_modified(self, resource_id: str) -> datetime:
+        """The table's last-modified time (timezone-aware); raises NotFound for an unknown table."""
+
+    def list_tables(self) -> list[str]: ...
+
+    def start_export(self, job: ExportJob) -> None:
+        """Start the export job; a job with the same id that already exists is left running (no error)."""
+
+    def wait_export(self, job_id: str, timeout: float) -> JobStatus:
+        """Wait up to `timeout` seconds; answers the job's state then."""
+
+
+class ObjectStore(Protocol):
+    def list(self, prefix: str) -> list[ObjectInfo]: ...
+
+    def read_bytes(self, name: str) -> bytes: ...
+
+    def read_range(self, name: str, start: int, length: int, chunk_size: int) -> Iterator[bytes]:
+        """Stream `length` bytes from `start`; closing the iterator releases the upstream connection."""
+
+    def write_bytes(self, name: str, data: bytes, content_type: str, *, if_absent: bool = False) -> bool:
+        """Write an object; with `if_absent`, answers False instead of overwriting an existing one."""
+
+    def delete(self, name: str) -> None:
+        """Delete; an object already gone is not an error."""
+
+
+class TaskQueue(Protocol):
+    def enqueue(self, name: str, payload: Mapping) -> bool:
+        """Queue a named task; False when a task of that name is already queued (deduplicated)."""
+
+
+class UrlSigner(Protocol):
+    def sign(self, name: str, *, filename: str, content_type: str, expires_at: datetime, base_url: str) -> str:
+        """A URL that downloads object `name` as `filename` until `expires_at`."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What the request said about who is calling; the raw credential never leaves this object unhashed."""
+
+    credential: str | None = None
+
+
+class Authorizer(Protocol):
+    def authorize(self, caller: Caller, resource_id: str, now: float) -> None:
+        """Return if `caller` may read `resource_id`; raise Unauthorized, Forbidden, NotFound or Unavailable."""
