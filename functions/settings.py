@@ -90,3 +90,16 @@ def load_config(env: Mapping[str, str]) -> Config:
     if config.backend == "google" and not config.token_secret:
         raise ConfigurationError("DUMP_TOKEN_SECRET is required with DUMP_BACKEND=google (mount it from Secret Manager).")
     return config
+
+
+def check_settings(env: Mapping[str, str]) -> Config:
+    """Validates every setting of the configured backend without building any client."""
+    config = load_config(env)
+    from functions.auth import build_authorizer
+
+    build_authorizer(env)
+    if config.backend == "google":
+        from functions.adapters.google.config import load_google_config
+
+        load_google_config(env)
+    return config

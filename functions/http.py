@@ -1,0 +1,48 @@
+"""Error-to-HTTP mapping in one place, and the small response helpers the handlers share."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+
+from werkzeug.wrappers import Request, Response
+
+from functions.core.errors import DumpError
+
+log = logging.getLogger("bqdump")
+
+
+def json_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
+    """Werkzeug drops the body of a HEAD answer itself and keeps its Content-Length."""
+    payload = (json.dumps(body, indent=1) + "\n").encode()
+    return Response(payload, status=status, headers=headers or {}, content_type="application/json")
+
+
+def error_response(error: DumpError) -> Response:
+    return json_response(error.body(), error.status, error.headers)
+
+
+def handles_errors(handler):
+    """Every DumpError becomes its JSON answer; anything else is logged and answered as JSON too, never as HTML."""
+
+    @functools.wraps(handler)
+    def wrapper(request: Request, *args, **kwargs) -> Response:
+        try:
+            return handler(request, *args, **kwargs)
+        except DumpError as error:
+            return error_response(error)
+        except Exception:
+            log.exception("unexpected error on %s %s", request.method, request.path)
+            return json_response(
+                {"error": "internal", "message": "bqdump hit an unexpected error.",
+                 "hint": "Try again; if it persists, report it to the portal's administrators."},
+                500)
+
+    return wrapper
+
+
+def wants_html(request: Request) -> bool:
+    accept = request.accept_mimetypes
+    return accept.best_match(["application/json", "text/html"]) == "text/html" and "text/html" in request.headers.get(
+        "Accept", "")

@@ -1,0 +1,93 @@
+"""The one factory that builds adapters from settings, lazily and once per process; handlers receive the result."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Mapping
+
+from functions.ports import Authorizer, ObjectStore, TaskQueue, UrlSigner, Warehouse
+from functions.settings import Config, load_config
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Services:
+    config: Config
+    warehouse: Warehouse
+    store: ObjectStore
+    queue: TaskQueue
+    signer: UrlSigner
+    authorizer: Authorizer
+    token_secret: bytes
+    clock: Callable[[], datetime] = utc_now
+    closers: list = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in self.closers:
+            close()
+
+
+def build_services(env: Mapping[str, str]) -> Services:
+    config = load_config(env)
+    from functions.auth import build_authorizer
+
+    authorizer = build_authorizer(env)
+    if config.backend == "google":
+        from functions.adapters.google.factory import build_google_services
+
+        return build_google_services(config, authorizer)
+    return build_local_services(config, authorizer)
+
+
+def build_local_services(config: Config, authorizer: Authorizer) -> Services:
+    from functions.adapters.local.object_store import LocalObjectStore
+    from functions.adapters.local.signer import LocalUrlSigner
+    from functions.adapters.local.task_queue import InProcessTaskQueue
+    from functions.adapters.local.warehouse import LocalWarehouse
+    from jobs.export_worker import deliver_task
+
+    root = config.local_dir
+    store = LocalObjectStore(root / "bucket")
+    warehouse = LocalWarehouse(root, store.root)
+    queue = InProcessTaskQueue()
+    secret = local_secret(config, root)
+    services = Services(config, warehouse, store, queue, LocalUrlSigner(secret), authorizer, secret)
+    queue.deliver = lambda payload: deliver_task(services, payload).status
+    services.closers += [queue.close, warehouse.close]
+    return services
+
+
+def local_secret(config: Config, root: Path) -> bytes:
+    """DUMP_TOKEN_SECRET, else a random key kept (mode 0600) in the local folder so links survive restarts."""
+    if config.token_secret:
+        return config.token_secret.encode()
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / "token-secret.key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(secrets.token_hex(32).encode())
+    return path.read_bytes().strip()
+
+
+_services: Services | None = None
+_lock = threading.Lock()
+
+
+def services() -> Services:
+    """Process-wide services for the functions-framework targets, built on first use."""
+    global _services
+    with _lock:
+        if _services is None:
+            _services = build_services(os.environ)
+        return _services

@@ -1,0 +1,39 @@
+"""Entry points only: three functions-framework targets, and the command line (serve, load, demo).
+
+    functions-framework --target dump            the HTTP function
+    functions-framework --target export_worker   the Cloud Tasks worker
+    functions-framework --target stream          the streaming function
+    python main.py serve | load <rid> <file> | demo
+"""
+
+import os
+import sys
+
+import functions_framework
+
+from functions import routes
+from functions.services import services
+from functions.settings import check_settings
+
+check_settings(os.environ)  # a missing or malformed setting stops start-up here, naming it
+
+
+@functions_framework.http
+def dump(request):
+    return routes.dump_target(request, services())
+
+
+@functions_framework.http
+def export_worker(request):
+    return routes.worker_target(request, services())
+
+
+@functions_framework.http
+def stream(request):
+    return routes.stream_target(request, services())
+
+
+if __name__ == "__main__":
+    from functions.cli import main
+
+    sys.exit(main(sys.argv[1:]))
