@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterator, Mapping, Protocol
 
@@ -51,7 +51,7 @@ class UrlSigner(Protocol):
 class Caller:
     """What the request said about who is calling; the raw credential never leaves this object unhashed."""
 
-    credential: str | None = None
+    credential: str | None = field(default=None, repr=False)
 
 
 class Authorizer(Protocol):

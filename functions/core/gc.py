@@ -17,9 +17,14 @@ GRACE = timedelta(minutes=5)
 EXPORT_MAX_DURATION = timedelta(hours=6)  # BigQuery's own limit on a query job
 
 
-def _precedes(rev_a: str, num_a: int, rev_b: str, num_b: int) -> bool:
-    """True if attempt b is preferred over a: a newer revision, or the same revision's earlier published attempt."""
-    return int(rev_b, 16) > int(rev_a, 16) or (rev_b == rev_a and num_b < num_a)
+def _replaces(rev: str, attempt: Attempt, published_rev: str, published: Attempt) -> bool:
+    """A published attempt replaces any attempt of an older revision, an unpublished attempt of its own
+    revision, and a later published attempt of its own revision (callers are served the earliest)."""
+    if int(published_rev, 16) != int(rev, 16):
+        return int(published_rev, 16) > int(rev, 16)
+    if published is attempt:
+        return False
+    return not attempt.published or published.number < attempt.number
 
 
 def stale_objects(objects: list[ObjectInfo], now: datetime, url_lifetime: timedelta) -> list[ObjectInfo]:
@@ -29,7 +34,7 @@ def stale_objects(objects: list[ObjectInfo], now: datetime, url_lifetime: timede
     doomed: list[ObjectInfo] = []
     for rev, by_number in grouped.items():
         for attempt in by_number.values():
-            replacements = [p for p_rev, p in published if _precedes(rev, attempt.number, p_rev, p.number)]
+            replacements = [p for p_rev, p in published if _replaces(rev, attempt, p_rev, p)]
             if replacements and _may_delete(attempt, replacements, now, url_lifetime):
                 doomed.extend(attempt.all_objects())
     return doomed

@@ -67,16 +67,24 @@ def parse_manifest(data: bytes) -> Manifest:
     return manifest
 
 
-def failure_bytes(reason: str, http_status: int, failed_at: datetime) -> bytes:
-    return json.dumps({"reason": reason, "status": http_status, "failed_at": failed_at.isoformat()}).encode()
+def failure_bytes(reason: str, http_status: int, failed_at: datetime, retryable: bool = False) -> bytes:
+    return json.dumps({"reason": reason, "status": http_status, "retryable": retryable,
+                       "failed_at": failed_at.isoformat()}).encode()
 
 
-def parse_failure(data: bytes) -> tuple[str, int]:
+@dataclass(frozen=True)
+class Failure:
+    reason: str
+    status: int = 502
+    retryable: bool = False
+
+
+def parse_failure(data: bytes) -> Failure:
     try:
         doc = json.loads(data)
-        return str(doc["reason"]), int(doc.get("status", 502))
+        return Failure(str(doc["reason"]), int(doc.get("status", 502)), bool(doc.get("retryable", False)))
     except (ValueError, KeyError, TypeError):
-        return "the export failed and its failure record is unreadable", 502
+        return Failure("the export failed and its failure record is unreadable")
 
 
 @dataclass

@@ -26,8 +26,8 @@ def requested_range(header: str | None, total: int) -> tuple[int, int] | None:
         return max(0, total - length), total - 1
     start = int(first)
     end = int(last) if last else total - 1
-    if end < start:
-        return None
+    if last and end < start:
+        return None  # syntactically invalid: ignored
     if start >= total:
         raise _unsatisfiable(total)
     return start, min(end, total - 1)
