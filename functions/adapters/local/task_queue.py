@@ -22,6 +22,7 @@ class InProcessTaskQueue:
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="local-task")
         self._names: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._closed = threading.Event()
 
     def enqueue(self, name: str, payload: Mapping) -> bool:
         now = time.monotonic()
@@ -35,6 +36,8 @@ class InProcessTaskQueue:
 
     def _run(self, name: str, payload: dict) -> None:
         for attempt in range(1, self.max_attempts + 1):
+            if self._closed.is_set():
+                return
             try:
                 status = self.deliver(payload)
             except Exception:  # a crash in the worker is a failed delivery, as over HTTP
@@ -43,8 +46,9 @@ class InProcessTaskQueue:
             if 200 <= status < 300:
                 return
             log.info("task %s: delivery %d answered %d, retrying", name, attempt, status)
-            time.sleep(min(self.backoff_seconds * 2 ** (attempt - 1), 30))
+            self._closed.wait(min(self.backoff_seconds * 2 ** (attempt - 1), 30))
         log.warning("task %s: gave up after %d deliveries", name, self.max_attempts)
 
     def close(self) -> None:
+        self._closed.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
