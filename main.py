@@ -15,7 +15,8 @@ from functions import routes
 from functions.services import services
 from functions.settings import check_settings
 
-check_settings(os.environ)  # a missing or malformed setting stops start-up here, naming it
+if __name__ != "__main__":
+    check_settings(os.environ)  # deployed: a missing or malformed setting stops start-up here, naming it
 
 
 @functions_framework.http

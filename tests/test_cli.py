@@ -1,0 +1,86 @@
+"""The command line as a user runs it: `serve` in one process, `load` from another while it serves."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def server(tmp_path):
+    port = free_port()
+    env = dict(os.environ, DUMP_LOCAL_DIR=str(tmp_path / "state"), PORT=str(port), HOME=str(tmp_path))
+    process = subprocess.Popen([sys.executable, "main.py", "serve"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("the server did not become healthy")
+        yield url, env
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def run_load(env, *args):
+    return subprocess.run([sys.executable, "main.py", "load", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_load_works_while_the_server_runs_and_moves_the_revision(server, tmp_path):
+    url, env = server
+    source = tmp_path / "people.csv"
+    source.write_text("id,name\n1,ann\n2,bob\n")
+    loaded = run_load(env, "people", str(source))
+    assert loaded.returncode == 0, loaded.stderr
+    assert "loading people" in loaded.stderr and "100%" in loaded.stderr  # the progress bar
+    first = requests.get(f"{url}/datastore/dump/people", allow_redirects=False, timeout=30)
+    assert first.status_code == 302
+    assert requests.get(first.headers["Location"], timeout=30).text == "id,name\n1,ann\n2,bob\n"
+
+    rows = tmp_path / "people.ndjson"
+    rows.write_text(json.dumps({"id": 3, "name": "cy"}) + "\n")
+    assert run_load(env, "people", str(rows)).returncode == 0
+    second = requests.get(f"{url}/datastore/dump/people", allow_redirects=False, timeout=30)
+    assert second.headers["ETag"] != first.headers["ETag"]
+    assert requests.get(second.headers["Location"], timeout=30).text == "id,name\n3,cy\n"
+
+
+def test_load_refuses_bad_input_clearly(server, tmp_path):
+    _url, env = server
+    unknown = tmp_path / "table.xlsx"
+    unknown.write_text("x")
+    result = run_load(env, "people", str(unknown))
+    assert result.returncode != 0 and "Cannot tell the format" in result.stderr
+    result = run_load(env, "bad.id", str(unknown))
+    assert result.returncode != 0 and "Invalid resource id" in result.stderr
+
+
+def test_a_bad_setting_stops_start_up_naming_it(tmp_path):
+    env = dict(os.environ, BIGQUERY_EXPORT_URL_EXPIRY_HOURS="200", DUMP_LOCAL_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "main.py", "serve"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode != 0 and "BIGQUERY_EXPORT_URL_EXPIRY_HOURS" in result.stderr
