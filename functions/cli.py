@@ -10,7 +10,8 @@ import zipfile
 from importlib import resources
 from pathlib import Path
 
-from functions.core.errors import ConfigurationError, DumpError
+from functions.core import identifiers
+from functions.core.errors import ConfigurationError, DumpError, InvalidRequest
 from functions.settings import check_settings
 
 DEMO_TABLES = {"flights": "flights.csv.zip", "airlines": "airlines.csv"}
@@ -62,6 +63,9 @@ def _warehouse():
 def load_file(resource_id: str, path: Path, null_string: str | None = None, warehouse=None) -> None:
     from tqdm import tqdm
 
+    identifiers.resource_id(resource_id)
+    if not path.is_file():
+        raise InvalidRequest(f"There is no file at {path}.", "Give the path of a CSV, NDJSON or Parquet file.")
     warehouse = warehouse or _warehouse()
     with tqdm(total=100, desc=f"loading {resource_id}", unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
         def progress(percent: float) -> None:
