@@ -1,0 +1,39 @@
+output "dump_url" {
+  description = "Public dump URL: point CKAN's DataStore dump links here (<dump_url>/<resource_id>?format=csv)."
+  value       = module.services.dump_url
+}
+
+output "stream_url" {
+  description = "Public URL of the streaming function."
+  value       = module.services.stream_url
+}
+
+output "worker_url" {
+  description = "Private URL of the export worker."
+  value       = module.services.worker_url
+}
+
+output "tasks_queue" {
+  description = "Full path of the Cloud Tasks queue."
+  value       = module.services.tasks_queue
+}
+
+output "dump_token_secret_id" {
+  description = "Secret to add token-signing key versions to."
+  value       = module.services.dump_token_secret_id
+}
+
+output "service_names" {
+  description = "Cloud Run service names of the dump, worker and stream targets."
+  value       = module.services.service_names
+}
+
+output "service_accounts" {
+  description = "Emails of the four identities."
+  value = {
+    read_only  = module.identities.read_only_email
+    read_write = module.identities.read_write_email
+    tasks      = module.identities.tasks_email
+    scheduler  = module.identities.scheduler_email
+  }
+}

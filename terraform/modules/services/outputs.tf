@@ -1,0 +1,38 @@
+output "dump_url" {
+  description = "Public dump URL: CKAN's download links point at <dump_url>/<resource_id>?format=csv|tsv|ndjson|parquet."
+  value       = "${local.dump_base_url}/datastore/dump"
+}
+
+output "dump_function_uri" {
+  description = "URI Cloud Run reports for the dump function (serves the same paths as dump_url)."
+  value       = google_cloudfunctions2_function.dump.service_config[0].uri
+}
+
+output "worker_url" {
+  description = "URL Cloud Tasks posts export tasks to (WORKER_URL, also WORKER_AUDIENCE)."
+  value       = local.worker_url
+}
+
+output "stream_url" {
+  description = "Public URL of the streaming function (STREAM_URL)."
+  value       = google_cloudfunctions2_function.stream.service_config[0].uri
+}
+
+output "tasks_queue" {
+  description = "Full path of the Cloud Tasks queue (TASKS_QUEUE)."
+  value       = local.queue_path
+}
+
+output "dump_token_secret_id" {
+  description = "Secret Manager secret that holds the streaming-token key (DUMP_TOKEN_SECRET); add its versions with gcloud."
+  value       = google_secret_manager_secret.dump_token.secret_id
+}
+
+output "service_names" {
+  description = "Cloud Run service names of the three targets, for gcloud logging filters."
+  value = {
+    dump   = google_cloudfunctions2_function.dump.service_config[0].service
+    worker = google_cloudfunctions2_function.worker.service_config[0].service
+    stream = google_cloudfunctions2_function.stream.service_config[0].service
+  }
+}
