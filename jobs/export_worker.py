@@ -70,6 +70,7 @@ def export_revision(services: Services, target: Target, attempt: int) -> TaskRes
         return TaskResult(200, {"status": "superseded", "current_revision": current.rev})
     state = exports.lookup(services, target)
     if state.published:
+        collect_garbage(services, target)  # repeats (pre-warm, duplicates) also bound storage
         return TaskResult(200, {"status": "published", "attempt": state.published.number})
     if state.failed and state.failed.number >= attempt:
         return TaskResult(200, {"status": "failed", "attempt": state.failed.number})  # only a new request retries
