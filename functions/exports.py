@@ -10,6 +10,7 @@ from functions.core import layout
 from functions.core.errors import DumpError, ExportFailed, NotFound, TooLarge, Unavailable
 from functions.core.model import Format
 from functions.core.publish import Failure, Manifest, RevisionState, may_retry, parse_failure, parse_manifest, revision_state
+from functions.ports import ObjectStore
 from functions.services import Services
 
 
@@ -30,12 +31,13 @@ def current_target(services: Services, resource_id: str, fmt: Format) -> Target:
     return Target(resource_id, fmt, layout.revision_of(services.warehouse.table_modified(resource_id)))
 
 
-def lookup(services: Services, target: Target) -> RevisionState:
-    return revision_state(services.store.list(target.prefix))
+def lookup(services: Services, target: Target, store: ObjectStore | None = None) -> RevisionState:
+    """The read-only identity looks (HTTP and streaming functions); the worker passes its read-write store."""
+    return revision_state((store or services.reader).list(target.prefix))
 
 
 def read_manifest(services: Services, state: RevisionState) -> Manifest:
-    return _cached_manifest(services.store, state.published.manifest.name)
+    return _cached_manifest(services.reader, state.published.manifest.name)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -49,7 +51,7 @@ def _cached_manifest(store, name: str) -> Manifest:
 
 
 def read_failure(services: Services, state: RevisionState) -> Failure:
-    return parse_failure(services.store.read_bytes(state.failed.failure.name))
+    return parse_failure(services.reader.read_bytes(state.failed.failure.name))
 
 
 def failure_error(services: Services, state: RevisionState, failure: Failure | None = None) -> DumpError:

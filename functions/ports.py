@@ -33,6 +33,9 @@ class ObjectStore(Protocol):
     def write_bytes(self, name: str, data: bytes, content_type: str, *, if_absent: bool = False) -> bool:
         """Write an object; with `if_absent`, answers False instead of overwriting an existing one."""
 
+    def set_download_headers(self, name: str, *, content_type: str, filename: str) -> None:
+        """Content-Type and Content-Disposition stored on the object, which some stores serve over the URL's."""
+
     def delete(self, name: str) -> None:
         """Delete; an object already gone is not an error."""
 

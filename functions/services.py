@@ -18,8 +18,15 @@ def utc_now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def allow_every_caller(headers: Mapping[str, str]) -> None:
+    """Task and pre-warm calls on the local backend come from this process (or this machine's loopback)."""
+
+
 @dataclass
 class Services:
+    """Everything a handler needs. `store` is the read-write identity's view of the bucket; `reader` the
+    read-only identity's (cache lookups, streaming reads). On the local backend they are one object."""
+
     config: Config
     warehouse: Warehouse
     store: ObjectStore
@@ -27,8 +34,14 @@ class Services:
     signer: UrlSigner
     authorizer: Authorizer
     token_secret: bytes
+    reader: ObjectStore | None = None
+    check_task_caller: Callable[[Mapping[str, str]], None] = allow_every_caller
     clock: Callable[[], datetime] = utc_now
     closers: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.reader is None:
+            self.reader = self.store
 
     def close(self) -> None:
         for close in self.closers:

@@ -30,6 +30,6 @@ def handle_stream(request: Request, services: Services, resource_id: str) -> Res
     manifest = exports.read_manifest(services, state)
     if not fmt.concatenates and len(manifest.pieces) > 1:
         raise TooLarge("Several Parquet files cannot be joined into one.", "Use format=csv or format=ndjson.")
-    return byte_response(request, services.store, manifest.pieces,
+    return byte_response(request, services.reader, manifest.pieces,
                          filename=layout.download_filename(resource_id, fmt), content_type=fmt.content_type,
                          etag=layout.etag(fmt, rev), last_modified=layout.revision_time(rev))

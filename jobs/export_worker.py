@@ -38,6 +38,7 @@ class TaskResult:
 def handle_task_request(request: Request, services: Services) -> Response:
     if request.method != "POST":
         raise InvalidRequest("The export worker takes POST requests from the task queue.", "POST a task body.")
+    services.check_task_caller(request.headers)  # OIDC from Cloud Tasks when deployed; raises Unauthorized
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
         raise InvalidRequest("The task body is not a JSON object.",
@@ -68,7 +69,7 @@ def export_revision(services: Services, target: Target, attempt: int) -> TaskRes
     current = exports.current_target(services, target.resource_id, target.format)
     if current.rev != target.rev:
         return TaskResult(200, {"status": "superseded", "current_revision": current.rev})
-    state = exports.lookup(services, target)
+    state = exports.lookup(services, target, services.store)
     if state.published:
         collect_garbage(services, target)  # repeats (pre-warm, duplicates) also bound storage
         return TaskResult(200, {"status": "published", "attempt": state.published.number})
@@ -98,6 +99,9 @@ def publish(services: Services, target: Target, attempt: int, prefix: str) -> Ma
     pieces = _pieces(services, target.format, [files[name] for name in names])
     manifest = Manifest(target.resource_id, target.format, target.rev, attempt, tuple(pieces),
                         services.clock().isoformat())
+    if manifest.single_object:  # the signed URL serves the object itself: it must carry its own headers
+        services.store.set_download_headers(pieces[0].name, content_type=target.format.content_type,
+                                            filename=layout.download_filename(target.resource_id, target.format))
     # Written last and only if absent: a duplicate delivery racing us cannot replace a published manifest.
     services.store.write_bytes(prefix + layout.MANIFEST, manifest_bytes(manifest), "application/json", if_absent=True)
     return manifest

@@ -262,8 +262,8 @@ def test_client_disconnect_stops_the_upstream_reads(make_services, serve, tmp_pa
     load_numbers(services, "numbers", 400_000, tmp_path)
     live = serve(services)
     location = get_dump(live, "numbers").headers["Location"]
-    counting = CountingStore(services.store)
-    services.store = counting
+    counting = CountingStore(services.reader)
+    services.reader = counting  # the streaming function reads through the read-only view
     total = sum(o.size for o in counting.list("dumps/numbers/csv/"))
     path = location.split(live.url)[1]
     with socket.socket() as client:

@@ -74,6 +74,9 @@ class LocalObjectStore:
             partial.unlink(missing_ok=True)
         return True
 
+    def set_download_headers(self, name: str, *, content_type: str, filename: str) -> None:
+        """Nothing to store: the local signed URL carries the file name, and the type follows from it."""
+
     def delete(self, name: str) -> None:
         path = self._path(name)
         path.unlink(missing_ok=True)
