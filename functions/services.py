@@ -36,6 +36,7 @@ class Services:
     token_secret: bytes
     reader: ObjectStore | None = None
     check_task_caller: Callable[[Mapping[str, str]], None] = allow_every_caller
+    check_prewarm_caller: Callable[[Mapping[str, str]], None] = allow_every_caller
     clock: Callable[[], datetime] = utc_now
     closers: list = field(default_factory=list)
 
@@ -65,6 +66,7 @@ def build_local_services(config: Config, authorizer: Authorizer) -> Services:
     from functions.adapters.local.signer import LocalUrlSigner
     from functions.adapters.local.task_queue import InProcessTaskQueue
     from functions.adapters.local.warehouse import LocalWarehouse
+    from functions.prewarm import shared_secret_checker
     from jobs.export_worker import deliver_task
 
     root = config.local_dir
@@ -72,7 +74,8 @@ def build_local_services(config: Config, authorizer: Authorizer) -> Services:
     warehouse = LocalWarehouse(root, store.root)
     queue = InProcessTaskQueue()
     secret = local_secret(config, root)
-    services = Services(config, warehouse, store, queue, LocalUrlSigner(secret), authorizer, secret)
+    services = Services(config, warehouse, store, queue, LocalUrlSigner(secret), authorizer, secret,
+                        check_prewarm_caller=shared_secret_checker(config.prewarm_secret))
     queue.deliver = lambda payload: deliver_task(services, payload).status
     services.closers += [queue.close, warehouse.close]
     return services

@@ -41,6 +41,9 @@ CORE_SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("DUMP_PUBLIC_URL", "", "Base URL callers reach this service at (behind a proxy); default: the request's host."),
     Setting("STREAM_URL", "", "Base URL of the streaming function; default: this service (the local server mounts it)."),
+    Setting("PREWARM_SECRET", "",
+            "Secret for POST /datastore/dump/prewarm in the X-Prewarm-Secret header (local backend); empty turns "
+            "HTTP pre-warming off there.", secret=True),
     Setting("BIGQUERY_EXPORT_URL_EXPIRY_HOURS", "1",
             "Lifetime of signed download URLs, at most 168; GC keeps superseded exports this long.", _expiry_hours),
 )
@@ -60,6 +63,7 @@ class Config:
     public_url: str
     stream_url: str
     url_expiry_hours: float
+    prewarm_secret: str
     env: Mapping[str, str]
 
 
@@ -85,6 +89,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         public_url=values["DUMP_PUBLIC_URL"].strip(),
         stream_url=values["STREAM_URL"].strip(),
         url_expiry_hours=values["BIGQUERY_EXPORT_URL_EXPIRY_HOURS"],
+        prewarm_secret=values["PREWARM_SECRET"],
         env=dict(env),
     )
     if config.backend == "google" and not config.token_secret:
@@ -103,3 +108,16 @@ def check_settings(env: Mapping[str, str]) -> Config:
 
         load_google_config(env)
     return config
+
+
+def markdown_table() -> str:
+    """The README's settings table: `python -m functions.settings` prints it."""
+    rows = ["| name | default | meaning |", "|---|---|---|"]
+    for setting in all_settings():
+        default = f"`{setting.default}`" if setting.default else ""
+        rows.append(f"| `{setting.name}` | {default} | {setting.help} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -23,6 +23,7 @@ class InProcessTaskQueue:
         self._names: dict[str, float] = {}
         self._lock = threading.Lock()
         self._closed = threading.Event()
+        self._pending: set = set()
 
     def enqueue(self, name: str, payload: Mapping) -> bool:
         now = time.monotonic()
@@ -31,8 +32,23 @@ class InProcessTaskQueue:
             if seen is not None and now - seen < DEDUP_SECONDS:
                 return False
             self._names[name] = now
-        self._executor.submit(self._run, name, dict(payload))
+        future = self._executor.submit(self._run, name, dict(payload))
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._forget)
         return True
+
+    def _forget(self, future) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def drain(self, timeout: float) -> bool:
+        """Wait for every queued task to finish (the command line does, before its process exits)."""
+        from concurrent.futures import wait
+
+        with self._lock:
+            pending = list(self._pending)
+        return not wait(pending, timeout=timeout).not_done
 
     def _run(self, name: str, payload: dict) -> None:
         for attempt in range(1, self.max_attempts + 1):
