@@ -7,6 +7,7 @@ import time
 from datetime import timedelta
 from urllib.parse import urlencode
 
+from werkzeug.http import http_date
 from werkzeug.wrappers import Request, Response
 
 from functions import exports
@@ -27,6 +28,8 @@ def handle_dump(request: Request, services: Services, resource_id: str) -> Respo
     fmt = identifiers.dump_format(request.args.get("format"))
     services.authorizer.authorize(caller_from_headers(request.headers), resource_id, time.time())
     target = exports.current_target(services, resource_id, fmt)
+    if unchanged_for_caller(request, target):
+        return not_modified(target)  # no listing, no signing, no export
     state = exports.lookup(services, target)
     if state.published:
         return redirect(request, services, target, exports.read_manifest(services, state))
@@ -44,8 +47,25 @@ def handle_dump(request: Request, services: Services, resource_id: str) -> Respo
     return pending(request, target, attempt)
 
 
+def validators(target: Target) -> dict:
+    return {"ETag": layout.etag(target.format, target.rev), "Cache-Control": "private, no-cache",
+            "Last-Modified": http_date(layout.revision_time(target.rev))}
+
+
+def unchanged_for_caller(request: Request, target: Target) -> bool:
+    """If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2); either way the revision decides."""
+    if request.if_none_match:
+        return request.if_none_match.contains_weak(layout.etag(target.format, target.rev).strip('"'))
+    since = request.if_modified_since
+    return since is not None and layout.revision_time(target.rev).replace(microsecond=0) <= since
+
+
+def not_modified(target: Target) -> Response:
+    return Response(status=304, headers=validators(target))
+
+
 def redirect(request: Request, services: Services, target: Target, manifest: Manifest) -> Response:
-    headers = {"ETag": layout.etag(target.format, target.rev), "Cache-Control": "private, no-cache"}
+    headers = validators(target)
     now = services.clock()
     if manifest.single_object:
         location = services.signer.sign(

@@ -276,3 +276,32 @@ def test_client_disconnect_stops_the_upstream_reads(make_services, serve, tmp_pa
         time.sleep(0.05)
     assert counting.opened >= 1 and counting.closed == counting.opened, (counting.opened, counting.closed)
     assert counting.chunks * 65536 < total / 2, (counting.chunks, total)
+
+
+def test_conditional_requests_answer_304_without_signing_or_exporting(make_services, serve, tmp_path):
+    services = make_services()
+    load_csv(services, "small", SMALL_CSV, tmp_path)
+    live = serve(services)
+    first = get_dump(live, "small")
+    etag, last_modified = first.headers["ETag"], first.headers["Last-Modified"]
+    signed = []
+    real_sign = services.signer.sign
+    services.signer.sign = lambda *a, **k: signed.append(a) or real_sign(*a, **k)
+    same = requests.get(f"{live.url}/datastore/dump/small", headers={"If-None-Match": etag}, allow_redirects=False,
+                        timeout=30)
+    assert same.status_code == 304 and same.headers["ETag"] == etag and signed == []
+    since = requests.get(f"{live.url}/datastore/dump/small", headers={"If-Modified-Since": last_modified},
+                         allow_redirects=False, timeout=30)
+    assert since.status_code == 304
+    other_format = requests.get(f"{live.url}/datastore/dump/small?format=tsv", headers={"If-None-Match": etag},
+                                allow_redirects=False, timeout=30)
+    assert other_format.status_code == 302  # a different variant has a different ETag
+    load_csv(services, "small", SMALL_CSV, tmp_path)  # a new revision
+    changed = requests.get(f"{live.url}/datastore/dump/small", headers={"If-None-Match": etag},
+                           allow_redirects=False, timeout=30)
+    assert changed.status_code == 302 and changed.headers["ETag"] != etag
+    nothing_exported = requests.get(f"{live.url}/datastore/dump/small?format=ndjson",
+                                    headers={"If-None-Match": changed.headers["ETag"].replace("-csv", "-ndjson")},
+                                    allow_redirects=False, timeout=30)
+    assert nothing_exported.status_code == 304
+    assert not services.store.list("dumps/small/ndjson/")  # the 304 queued no export
