@@ -25,9 +25,9 @@ POLL_FIRST, POLL_MAX = 0.05, 1.0
 @handles_errors
 def handle_dump(request: Request, services: Services, resource_id: str) -> Response:
     resource_id = identifiers.resource_id(resource_id)
-    fmt = identifiers.dump_format(request.args.get("format"))
+    variant = request_variant(request)
     services.authorizer.authorize(caller_from_headers(request.headers), resource_id, time.time())
-    target = exports.current_target(services, resource_id, fmt)
+    target = exports.current_target(services, resource_id, variant)
     if unchanged_for_caller(request, target):
         return not_modified(target)  # no listing, no signing, no export
     state = exports.lookup(services, target)
@@ -47,15 +47,20 @@ def handle_dump(request: Request, services: Services, resource_id: str) -> Respo
     return pending(request, target, attempt)
 
 
+def request_variant(request: Request):
+    return identifiers.dump_variant(request.args.get("format"), request.args.get("compression"),
+                                    request.args.get("bom"))
+
+
 def validators(target: Target) -> dict:
-    return {"ETag": layout.etag(target.format, target.rev), "Cache-Control": "private, no-cache",
+    return {"ETag": layout.etag(target.variant, target.rev), "Cache-Control": "private, no-cache",
             "Last-Modified": http_date(layout.revision_time(target.rev))}
 
 
 def unchanged_for_caller(request: Request, target: Target) -> bool:
     """If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2); either way the revision decides."""
     if request.if_none_match:
-        return request.if_none_match.contains_weak(layout.etag(target.format, target.rev).strip('"'))
+        return request.if_none_match.contains_weak(layout.etag(target.variant, target.rev).strip('"'))
     since = request.if_modified_since
     return since is not None and layout.revision_time(target.rev).replace(microsecond=0) <= since
 
@@ -70,16 +75,16 @@ def redirect(request: Request, services: Services, target: Target, manifest: Man
     if manifest.single_object:
         location = services.signer.sign(
             manifest.pieces[0].name,
-            filename=layout.download_filename(target.resource_id, target.format),
-            content_type=target.format.content_type,
+            filename=layout.download_filename(target.resource_id, target.variant),
+            content_type=target.variant.content_type,
             expires_at=now + timedelta(hours=services.config.url_expiry_hours),
             base_url=public_base(request, services),
         )
-    elif target.format.concatenates:
+    elif target.variant.concatenates:
         expires = int(now.timestamp()) + services.config.stream_token_seconds
-        token = tokens.stream_token(services.token_secret, target.resource_id, target.format.value, target.rev, expires)
+        token = tokens.stream_token(services.token_secret, target.resource_id, target.variant.key, target.rev, expires)
         base = services.config.stream_url or public_base(request, services)
-        query = urlencode({"format": target.format.value, "rev": target.rev, "token": token})
+        query = urlencode({**target.variant.query, "rev": target.rev, "token": token})
         location = f"{base.rstrip('/')}/stream/{target.resource_id}?{query}"
     else:
         raise TooLarge(
@@ -100,7 +105,7 @@ def pending(request: Request, target: Target, attempt: int) -> Response:
     body = {
         "status": "exporting",
         "resource_id": target.resource_id,
-        "format": target.format.value,
+        **target.variant.query,
         "revision": target.rev,
         "attempt": attempt,
         "retry_after": retry_after,
@@ -112,7 +117,7 @@ def pending(request: Request, target: Target, attempt: int) -> Response:
         page = (
             f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="{retry_after}">'
             f"<title>Preparing {html.escape(target.resource_id)}</title>"
-            f"<p>Preparing the {target.format.value} download of <b>{html.escape(target.resource_id)}</b>. "
+            f"<p>Preparing the {target.variant.key} download of <b>{html.escape(target.resource_id)}</b>. "
             f"This page reloads itself every {retry_after} seconds and the download starts when it is ready.</p>"
         )
         return Response(page, status=202, headers=headers, content_type="text/html; charset=utf-8")

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from functions.core import layout
 from functions.core.errors import DumpError, ExportFailed, NotFound, TooLarge, Unavailable
-from functions.core.model import Format
+from functions.core.model import Variant
 from functions.core.publish import Failure, Manifest, RevisionState, may_retry, parse_failure, parse_manifest, revision_state
 from functions.ports import ObjectStore
 from functions.services import Services
@@ -19,16 +19,16 @@ class Target:
     """One export a caller can ask for: a resource, a format, and the table revision it reflects."""
 
     resource_id: str
-    format: Format
+    variant: Variant
     rev: str
 
     @property
     def prefix(self) -> str:
-        return layout.revision_prefix(self.resource_id, self.format, self.rev)
+        return layout.revision_prefix(self.resource_id, self.variant, self.rev)
 
 
-def current_target(services: Services, resource_id: str, fmt: Format) -> Target:
-    return Target(resource_id, fmt, layout.revision_of(services.warehouse.table_modified(resource_id)))
+def current_target(services: Services, resource_id: str, variant: Variant) -> Target:
+    return Target(resource_id, variant, layout.revision_of(services.warehouse.table_modified(resource_id)))
 
 
 def lookup(services: Services, target: Target, store: ObjectStore | None = None) -> RevisionState:
@@ -65,9 +65,8 @@ def failure_error(services: Services, state: RevisionState, failure: Failure | N
 
 
 def queue_export(services: Services, target: Target, attempt: int) -> bool:
-    payload = {"resource_id": target.resource_id, "format": target.format.value, "revision": target.rev,
-               "attempt": attempt}
-    return services.queue.enqueue(layout.task_name(target.resource_id, target.format, target.rev, attempt), payload)
+    payload = {"resource_id": target.resource_id, **target.variant.query, "revision": target.rev, "attempt": attempt}
+    return services.queue.enqueue(layout.task_name(target.resource_id, target.variant, target.rev, attempt), payload)
 
 
 def ensure_export(services: Services, target: Target, state: RevisionState) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator, Mapping, Protocol
+from typing import BinaryIO, ContextManager, Iterator, Mapping, Protocol
 
 from functions.core.model import ExportJob, JobStatus, ObjectInfo
 
@@ -14,6 +14,9 @@ class Warehouse(Protocol):
         """The table's last-modified time (timezone-aware); raises NotFound for an unknown table."""
 
     def list_tables(self) -> list[str]: ...
+
+    def column_names(self, resource_id: str) -> list[str]:
+        """The export's columns in order: the worker writes the header object from them."""
 
     def start_export(self, job: ExportJob) -> None:
         """Start the export job; a job with the same id that already exists is left running (no error)."""
@@ -35,6 +38,16 @@ class ObjectStore(Protocol):
 
     def set_download_headers(self, name: str, *, content_type: str, filename: str) -> None:
         """Content-Type and Content-Disposition stored on the object, which some stores serve over the URL's."""
+
+    def compose(self, sources: list[str], destination: str, content_type: str, *, if_absent: bool = False) -> bool:
+        """Concatenate 1 to 32 objects into `destination` (which may be one of the sources); with `if_absent`,
+        answers False instead of replacing an existing destination."""
+
+    def open_reader(self, name: str) -> ContextManager[BinaryIO]:
+        """A seekable binary file over the object, for readers that jump around (Parquet footers)."""
+
+    def open_writer(self, name: str, content_type: str) -> ContextManager[BinaryIO]:
+        """A binary file that becomes the object when closed without error, streamed out as it is written."""
 
     def delete(self, name: str) -> None:
         """Delete; an object already gone is not an error."""

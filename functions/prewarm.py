@@ -32,11 +32,11 @@ def prewarm(services: Services, resources: list[str] | None, formats: list[str] 
     """Validates everything first (a bad name refuses the whole request), then handles each pair on its own."""
     resource_ids = [identifiers.resource_id(str(r)) for r in resources] if resources else \
         services.warehouse.list_tables()
-    chosen = [identifiers.dump_format(str(f)) for f in (formats or DEFAULT_FORMATS)]
+    chosen = [identifiers.dump_variant(str(f)) for f in (formats or DEFAULT_FORMATS)]
     summary = PrewarmSummary()
     for resource_id in resource_ids:
         for fmt in chosen:
-            pair = {"resource_id": resource_id, "format": fmt.value}
+            pair = {"resource_id": resource_id, "format": fmt.key}
             try:
                 target = exports.current_target(services, resource_id, fmt)
                 state = exports.lookup(services, target)

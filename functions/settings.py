@@ -41,6 +41,9 @@ CORE_SETTINGS: tuple[Setting, ...] = (
             secret=True),
     Setting("DUMP_PUBLIC_URL", "", "Base URL callers reach this service at (behind a proxy); default: the request's host."),
     Setting("STREAM_URL", "", "Base URL of the streaming function; default: this service (the local server mounts it)."),
+    Setting("DUMP_COMPOSE", "true",
+            "Join a multi-file export (and its header) into one stored object behind a signed URL; false serves "
+            "it through the streaming function.", boolean),
     Setting("PREWARM_SECRET", "",
             "Secret for POST /datastore/dump/prewarm in the X-Prewarm-Secret header (local backend); empty turns "
             "HTTP pre-warming off there.", secret=True),
@@ -64,6 +67,7 @@ class Config:
     stream_url: str
     url_expiry_hours: float
     prewarm_secret: str
+    compose: bool
     env: Mapping[str, str]
 
 
@@ -90,6 +94,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         stream_url=values["STREAM_URL"].strip(),
         url_expiry_hours=values["BIGQUERY_EXPORT_URL_EXPIRY_HOURS"],
         prewarm_secret=values["PREWARM_SECRET"],
+        compose=values["DUMP_COMPOSE"],
         env=dict(env),
     )
     if config.backend == "google" and not config.token_secret:

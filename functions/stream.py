@@ -9,6 +9,7 @@ from werkzeug.wrappers import Request, Response
 from functions import exports
 from functions.core import identifiers, layout, tokens
 from functions.core.errors import TooLarge
+from functions.dump import request_variant
 from functions.exports import Target
 from functions.http import handles_errors
 from functions.serving import byte_response
@@ -18,18 +19,18 @@ from functions.services import Services
 @handles_errors
 def handle_stream(request: Request, services: Services, resource_id: str) -> Response:
     resource_id = identifiers.resource_id(resource_id)
-    fmt = identifiers.dump_format(request.args.get("format"))
+    variant = request_variant(request)
     rev = identifiers.revision(request.args.get("rev", ""))
     # The token is the whole authorisation here: checked before a single byte is read.
-    tokens.check_stream_token(services.token_secret, request.args.get("token", ""), resource_id, fmt.value, rev,
+    tokens.check_stream_token(services.token_secret, request.args.get("token", ""), resource_id, variant.key, rev,
                               time.time())
-    target = Target(resource_id, fmt, rev)
+    target = Target(resource_id, variant, rev)
     state = exports.lookup(services, target)
     if not state.published:
         raise exports.gone(target)
     manifest = exports.read_manifest(services, state)
-    if not fmt.concatenates and len(manifest.pieces) > 1:
+    if not variant.concatenates and len(manifest.pieces) > 1:
         raise TooLarge("Several Parquet files cannot be joined into one.", "Use format=csv or format=ndjson.")
     return byte_response(request, services.reader, manifest.pieces,
-                         filename=layout.download_filename(resource_id, fmt), content_type=fmt.content_type,
-                         etag=layout.etag(fmt, rev), last_modified=layout.revision_time(rev))
+                         filename=layout.download_filename(resource_id, variant), content_type=variant.content_type,
+                         etag=layout.etag(variant, rev), last_modified=layout.revision_time(rev))

@@ -5,7 +5,7 @@ import pytest
 
 from functions.core import identifiers, layout
 from functions.core.errors import InvalidRequest
-from functions.core.model import Format
+from functions.core.model import Format, Variant
 
 
 def test_revision_is_lowercase_hex_of_the_exact_microsecond_epoch():
@@ -22,20 +22,20 @@ def test_revision_moves_by_one_microsecond_and_respects_time_zones():
 
 
 def test_layout_names_are_content_addressed():
-    assert layout.attempt_prefix("flights", Format.CSV, "abc", 2) == "dumps/flights/csv/abc/2/"
-    assert layout.download_filename("flights", Format.NDJSON) == "flights.ndjson"
-    assert layout.etag(Format.TSV, "abc") == '"abc-tsv"'
+    assert layout.attempt_prefix("flights", Variant(Format.CSV), "abc", 2) == "dumps/flights/csv/abc/2/"
+    assert layout.download_filename("flights", Variant(Format.NDJSON)) == "flights.ndjson"
+    assert layout.etag(Variant(Format.TSV), "abc") == '"abc-tsv"'
 
 
 def test_job_ids_and_task_names_are_deterministic_distinct_and_valid():
     rid = "r" * 1024
-    job = layout.job_id(rid, Format.CSV, "abc", 1)
-    assert job == layout.job_id(rid, Format.CSV, "abc", 1)
-    assert job != layout.job_id(rid, Format.CSV, "abc", 2) != layout.job_id(rid, Format.TSV, "abc", 1)
+    job = layout.job_id(rid, Variant(Format.CSV), "abc", 1)
+    assert job == layout.job_id(rid, Variant(Format.CSV), "abc", 1)
+    assert job != layout.job_id(rid, Variant(Format.CSV), "abc", 2) != layout.job_id(rid, Variant(Format.TSV), "abc", 1)
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,1024}", job)  # BigQuery job id rules
-    task = layout.task_name(rid, Format.CSV, "abc", 1)
+    task = layout.task_name(rid, Variant(Format.CSV), "abc", 1)
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,500}", task)  # Cloud Tasks task id rules
-    assert task != layout.task_name(rid, Format.CSV, "abd", 1)
+    assert task != layout.task_name(rid, Variant(Format.CSV), "abd", 1)
 
 
 @pytest.mark.parametrize("bad", ["", "a.b", "a/b", "../x", "a b", "é", "x" * 1025, "a\nb", "%2e"])

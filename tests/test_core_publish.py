@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from functions.core.model import Format, ObjectInfo
+from functions.core.model import Format, ObjectInfo, Variant
 from functions.core.publish import (Manifest, failure_bytes, manifest_bytes, may_retry, parse_failure, parse_manifest,
                                     revision_state)
 from functions.core.shards import Piece
@@ -46,7 +46,7 @@ def test_unrelated_names_are_ignored():
 
 
 def test_manifest_round_trip_and_strictness():
-    manifest = Manifest("t", Format.CSV, "abc", 1, (Piece("a", 100), Piece("b", 90, 10)), T0.isoformat())
+    manifest = Manifest("t", Variant(Format.CSV), "abc", 1, (Piece("a", 100), Piece("b", 90, 10)), T0.isoformat())
     parsed = parse_manifest(manifest_bytes(manifest))
     assert parsed == manifest and parsed.total_size == 180 and not parsed.single_object
     for corrupt in [b"{", b'{"version": 2}', manifest_bytes(manifest).replace(b'"total_size": 180', b'"total_size": 1')]:

@@ -106,7 +106,7 @@ def test_range_requests_and_signature_checks(make_services, serve, tmp_path):
 
 
 def test_multi_file_export_streams_as_one_file_with_one_header(make_services, serve, tmp_path):
-    whole, split = make_services(), make_services(DUMP_SHARD_BYTES=20_000)
+    whole, split = make_services(), make_services(DUMP_SHARD_BYTES=20_000, DUMP_COMPOSE="false")
     for services in (whole, split):
         load_numbers(services, "numbers", 5000, tmp_path)
     single = requests.get(get_dump(serve(whole), "numbers").headers["Location"], timeout=30).content
@@ -129,7 +129,7 @@ def test_multi_file_export_streams_as_one_file_with_one_header(make_services, se
 
 
 def test_stream_token_is_checked_before_anything_is_read(make_services, serve, tmp_path):
-    services = make_services(DUMP_SHARD_BYTES=20_000)
+    services = make_services(DUMP_SHARD_BYTES=20_000, DUMP_COMPOSE="false")
     load_numbers(services, "numbers", 5000, tmp_path)
     live = serve(services)
     location = get_dump(live, "numbers").headers["Location"]
@@ -140,13 +140,22 @@ def test_stream_token_is_checked_before_anything_is_read(make_services, serve, t
         assert answer.headers["Content-Type"] == "application/json"
 
 
-def test_several_parquet_files_get_413_with_advice(make_services, serve, tmp_path):
-    services = make_services(DUMP_SHARD_BYTES=100_000)
+def test_several_parquet_files_are_merged_into_one(make_services, serve, tmp_path):
+    services = make_services(DUMP_SHARD_BYTES=100_000, DUMP_COMPOSE="false")  # merging does not depend on compose
     load_numbers(services, "big", 300_000, tmp_path)
     live = serve(services)
     answer = get_dump(live, "big", format="parquet")
-    assert answer.status_code == 413, answer.text
-    assert "format=csv" in answer.json()["hint"]
+    assert answer.status_code == 302, answer.text
+    assert "/_objects/" in answer.headers["Location"] and "download.parquet" in answer.headers["Location"]
+    path = tmp_path / "merged.parquet"
+    path.write_bytes(requests.get(answer.headers["Location"], timeout=30).content)
+    import pyarrow.parquet as pq
+
+    merged = pq.ParquetFile(path)
+    assert merged.metadata.num_rows == 300_000 and merged.num_row_groups >= 2
+    ids = merged.read(columns=["id"]).column("id").to_pylist()
+    assert ids == list(range(300_000))  # every row, in order
+    assert merged.schema_arrow.field("at").type.__str__().startswith("timestamp")
 
 
 @pytest.mark.parametrize("path,status", [
@@ -216,7 +225,7 @@ def test_a_failed_export_is_reported_then_retried_after_the_cooldown(make_servic
     time.sleep(1.1)
     retried = get_dump(live, "small")
     assert retried.status_code == 302, retried.text
-    assert "/2/part-0.csv" in retried.headers["Location"]
+    assert "/2/download.csv" in retried.headers["Location"]
     assert requests.get(retried.headers["Location"], timeout=30).text == EXPECTED_CSV
 
 
@@ -258,7 +267,7 @@ class CountingStore:
 
 
 def test_client_disconnect_stops_the_upstream_reads(make_services, serve, tmp_path):
-    services = make_services(DUMP_SHARD_BYTES=2_000_000)
+    services = make_services(DUMP_SHARD_BYTES=2_000_000, DUMP_COMPOSE="false")
     load_numbers(services, "numbers", 400_000, tmp_path)
     live = serve(services)
     location = get_dump(live, "numbers").headers["Location"]

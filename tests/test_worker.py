@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from functions.core import layout
 from functions.core.gc import GRACE
-from functions.core.model import Format
+from functions.core.model import Format, Variant
 from jobs.export_worker import deliver_task
 from tests.test_service_http import SMALL_CSV, load_csv
 
@@ -100,10 +100,10 @@ def test_gc_keeps_superseded_exports_for_the_url_lifetime_then_deletes_them(make
     services = make_services(BIGQUERY_EXPORT_URL_EXPIRY_HOURS=1)
     load_csv(services, "small", SMALL_CSV, tmp_path)
     deliver_task(services, task(services))
-    old_prefix = layout.revision_prefix("small", Format.CSV, task(services)["revision"])
+    old_prefix = layout.revision_prefix("small", Variant(Format.CSV), task(services)["revision"])
     load_csv(services, "small", SMALL_CSV + "4,delta,1,,\n", tmp_path)
     deliver_task(services, task(services))
-    new_prefix = layout.revision_prefix("small", Format.CSV, task(services)["revision"])
+    new_prefix = layout.revision_prefix("small", Variant(Format.CSV), task(services)["revision"])
     assert snapshot(services, old_prefix) and snapshot(services, new_prefix)
 
     real_clock = services.clock
@@ -120,7 +120,7 @@ def test_multi_file_manifest_records_each_header_to_skip(make_services, tmp_path
     from functions.core.publish import parse_manifest
     from tests.test_service_http import load_numbers
 
-    services = make_services(DUMP_SHARD_BYTES=20_000)
+    services = make_services(DUMP_SHARD_BYTES=20_000, DUMP_COMPOSE="false")
     load_numbers(services, "numbers", 5000, tmp_path)
     deliver_task(services, task(services, "numbers"))
     manifest_name = next(n for n in snapshot(services) if n.endswith("manifest.json"))
@@ -128,3 +128,19 @@ def test_multi_file_manifest_records_each_header_to_skip(make_services, tmp_path
     header = len(b"id,label,at\n")
     assert manifest.pieces[0].skip == 0 and all(p.skip == header for p in manifest.pieces[1:])
     assert len(manifest.pieces) >= 3
+
+
+def test_compose_publishes_one_object_and_deletes_the_shards(make_services, tmp_path):
+    from functions.core.publish import parse_manifest
+    from tests.test_service_http import load_numbers
+
+    services = make_services(DUMP_SHARD_BYTES=3_000)  # ~80 shards: more than one compose call of 32
+    load_numbers(services, "numbers", 3000, tmp_path)
+    result = deliver_task(services, task(services, "numbers"))
+    assert result.body == {"status": "published", "attempt": 1, "files": 1}
+    names = sorted(snapshot(services))
+    assert [n.rsplit("/", 1)[1] for n in names] == ["download.csv", "manifest.json"]
+    manifest = parse_manifest(services.store.read_bytes(next(n for n in names if n.endswith("manifest.json"))))
+    body = services.store.read_bytes(manifest.pieces[0].name)
+    lines = body.decode().splitlines()
+    assert lines[0] == "id,label,at" and len(lines) == 3001 and lines[1].startswith("0,") and lines[-1].startswith("2999,")

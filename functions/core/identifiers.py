@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from functions.core.errors import InvalidRequest
-from functions.core.model import Format
+from functions.core.model import Format, Variant
 
 RESOURCE_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,1024}")
 REVISION_PATTERN = re.compile(r"[0-9a-f]{1,16}")
@@ -32,6 +32,33 @@ def dump_format(raw: str | None) -> Format:
             f"Use format={' | '.join(allowed)} (default csv).",
             details={"allowed_formats": allowed},
         ) from None
+
+
+_TRUE, _FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
+
+
+def dump_variant(raw_format: str | None, compression: str | None = None, bom: str | None = None) -> Variant:
+    fmt = dump_format(raw_format)
+    packing = (compression or "").strip().lower()
+    if packing not in ("", "none", "gzip"):
+        raise InvalidRequest(f"Unknown compression {compression!r}.", "Use compression=gzip, or leave it out.")
+    marker = (bom or "").strip().lower()
+    if marker not in _TRUE + _FALSE:
+        raise InvalidRequest(f"Invalid bom {bom!r}.", "Use bom=true (a UTF-8 byte order mark for Excel) or bom=false.")
+    variant = Variant(fmt, gzip=packing == "gzip", bom=marker in _TRUE)
+    if variant.gzip and fmt is Format.PARQUET:
+        raise InvalidRequest("Parquet files are compressed inside already.", "Drop compression=gzip for parquet.")
+    if variant.bom and not fmt.has_header:
+        raise InvalidRequest(f"A byte order mark only applies to csv and tsv, not {fmt.value}.", "Drop bom=true.")
+    return variant
+
+
+def variant_key(raw: str) -> Variant:
+    """The inverse of Variant.key, for names read back from storage."""
+    gzip = raw.endswith(".gz")
+    base = raw[:-3] if gzip else raw
+    bom = base.endswith("-bom")
+    return dump_variant(base[:-4] if bom else base, "gzip" if gzip else None, "true" if bom else None)
 
 
 def revision(raw: str) -> str:

@@ -1,8 +1,14 @@
 """Where exports live and what they are called: content-addressed by resource, format and revision.
 
-    dumps/<rid>/<fmt>/<rev>/<attempt>/part-*.<ext>   files written by the warehouse
-    dumps/<rid>/<fmt>/<rev>/<attempt>/manifest.json  written last: the attempt is published
-    dumps/<rid>/<fmt>/<rev>/<attempt>/failed.json    the attempt failed, with its reason
+    dumps/<rid>/<variant>/<rev>/<attempt>/part-*.<ext>    files written by the warehouse
+    dumps/<rid>/<variant>/<rev>/<attempt>/header.<ext>    the header object, when the worker writes one
+    dumps/<rid>/<variant>/<rev>/<attempt>/download.<ext>  the one composed or merged object
+    dumps/<rid>/<variant>/<rev>/<attempt>/manifest.json   written last: the attempt is published
+    dumps/<rid>/<variant>/<rev>/<attempt>/failed.json     the attempt failed, with its reason
+
+<variant> is the format plus its options (csv, csv.gz, csv-bom, ...): each is cached on its own.
+A resource id too long for an object name (GCS allows 1,024 bytes) is replaced by `long.<sha256>`:
+'.' never occurs in a resource id, so the two forms cannot collide.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from functions.core.model import Format
+from functions.core.model import Variant
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MANIFEST = "manifest.json"
@@ -33,35 +39,53 @@ def revision_time(rev: str) -> datetime:
     return EPOCH + timedelta(microseconds=int(rev, 16))
 
 
-def variant_prefix(resource_id: str, fmt: Format) -> str:
-    return f"{ROOT}{resource_id}/{fmt.value}/"
+MAX_NAMED_RESOURCE_ID = 256
 
 
-def revision_prefix(resource_id: str, fmt: Format, rev: str) -> str:
-    return f"{variant_prefix(resource_id, fmt)}{rev}/"
+def resource_segment(resource_id: str) -> str:
+    if len(resource_id) <= MAX_NAMED_RESOURCE_ID:
+        return resource_id
+    return "long." + hashlib.sha256(resource_id.encode()).hexdigest()
 
 
-def attempt_prefix(resource_id: str, fmt: Format, rev: str, attempt: int) -> str:
-    return f"{revision_prefix(resource_id, fmt, rev)}{attempt}/"
+def variant_prefix(resource_id: str, variant: Variant) -> str:
+    return f"{ROOT}{resource_segment(resource_id)}/{variant.key}/"
 
 
-def download_filename(resource_id: str, fmt: Format) -> str:
-    return f"{resource_id}.{fmt.extension}"
+def revision_prefix(resource_id: str, variant: Variant, rev: str) -> str:
+    return f"{variant_prefix(resource_id, variant)}{rev}/"
 
 
-def etag(fmt: Format, rev: str) -> str:
-    return f'"{rev}-{fmt.value}"'
+def attempt_prefix(resource_id: str, variant: Variant, rev: str, attempt: int) -> str:
+    return f"{revision_prefix(resource_id, variant, rev)}{attempt}/"
+
+
+def header_name(prefix: str, variant: Variant) -> str:
+    return f"{prefix}header.{variant.extension}"
+
+
+def single_object_name(prefix: str, variant: Variant) -> str:
+    return f"{prefix}download.{variant.extension}"
+
+
+def download_filename(resource_id: str, variant: Variant) -> str:
+    return f"{resource_id}.{variant.extension}"
+
+
+def etag(variant: Variant, rev: str) -> str:
+    return f'"{rev}-{variant.key}"'
 
 
 def _digest(*parts: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def job_id(resource_id: str, fmt: Format, rev: str, attempt: int) -> str:
+def job_id(resource_id: str, variant: Variant, rev: str, attempt: int) -> str:
     """Deterministic per attempt, so a duplicated task finds the running job instead of exporting twice."""
-    return f"bqdump_{fmt.value}_{rev}_{attempt}_{_digest(resource_id, fmt.value, rev)[:32]}"
+    key = variant.key.replace(".", "_")  # job ids allow letters, digits, '_' and '-'
+    return f"bqdump_{key}_{rev}_{attempt}_{_digest(resource_id, variant.key, rev)[:32]}"
 
 
-def task_name(resource_id: str, fmt: Format, rev: str, attempt: int) -> str:
+def task_name(resource_id: str, variant: Variant, rev: str, attempt: int) -> str:
     """Hashed first: Cloud Tasks drops duplicates by name, and spreads hashed names better than sequential ones."""
-    return f"dump-{_digest(resource_id, fmt.value, rev)[:40]}-{attempt}"
+    return f"dump-{_digest(resource_id, variant.key, rev)[:40]}-{attempt}"

@@ -37,6 +37,52 @@ class Format(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Variant:
+    """What a caller downloads: a format, optionally gzip-compressed, optionally with a UTF-8 BOM for Excel.
+
+    Each variant is cached as its own export, under its `key` (csv, csv.gz, csv-bom, csv-bom.gz, ...)."""
+
+    format: Format
+    gzip: bool = False
+    bom: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.format.value + ("-bom" if self.bom else "") + (".gz" if self.gzip else "")
+
+    @property
+    def value(self) -> str:
+        return self.key
+
+    @property
+    def extension(self) -> str:
+        return self.format.extension + (".gz" if self.gzip else "")
+
+    @property
+    def content_type(self) -> str:
+        """gzip downloads are stored as application/gzip, not Content-Encoding, so Range keeps working."""
+        return "application/gzip" if self.gzip else self.format.content_type
+
+    @property
+    def has_header(self) -> bool:
+        return self.format.has_header
+
+    @property
+    def concatenates(self) -> bool:
+        return self.format.concatenates
+
+    @property
+    def query(self) -> dict:
+        """The request parameters that name this variant."""
+        params = {"format": self.format.value}
+        if self.gzip:
+            params["compression"] = "gzip"
+        if self.bom:
+            params["bom"] = "true"
+        return params
+
+
+@dataclass(frozen=True)
 class ObjectInfo:
     name: str
     size: int
@@ -50,6 +96,8 @@ class ExportJob:
     format: Format
     destination_prefix: str  # object-name prefix of this attempt, ending in "/"
     shard_bytes: int
+    header: bool = True  # CSV/TSV: a header row in every file (False when the worker writes one header object)
+    gzip: bool = False
 
 
 class JobState(enum.Enum):

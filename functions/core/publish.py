@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from functions.core import layout
-from functions.core.model import Format, ObjectInfo
+from functions.core.identifiers import variant_key
+from functions.core.model import ObjectInfo, Variant
 from functions.core.shards import Piece
 
 MANIFEST_VERSION = 1
@@ -19,7 +20,7 @@ MANIFEST_VERSION = 1
 @dataclass(frozen=True)
 class Manifest:
     resource_id: str
-    format: Format
+    variant: Variant
     rev: str
     attempt: int
     pieces: tuple[Piece, ...]
@@ -39,7 +40,7 @@ def manifest_bytes(manifest: Manifest) -> bytes:
         {
             "version": MANIFEST_VERSION,
             "resource_id": manifest.resource_id,
-            "format": manifest.format.value,
+            "variant": manifest.variant.key,
             "revision": manifest.rev,
             "attempt": manifest.attempt,
             "published_at": manifest.published_at,
@@ -55,11 +56,18 @@ def parse_manifest(data: bytes) -> Manifest:
     doc = json.loads(data)
     if doc.get("version") != MANIFEST_VERSION:
         raise ValueError(f"unknown manifest version {doc.get('version')!r}")
-    pieces = tuple(Piece(str(f["name"]), int(f["size"]), int(f["skip"])) for f in doc["files"])
+    try:
+        pieces = tuple(Piece(str(f["name"]), int(f["size"]), int(f["skip"])) for f in doc["files"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"manifest files are malformed: {exc}") from None
     if not pieces or any(p.skip < 0 or p.skip > p.size for p in pieces):
         raise ValueError("manifest lists no files or impossible sizes")
+    try:
+        variant = variant_key(str(doc["variant"]))
+    except Exception as exc:  # InvalidRequest or KeyError: either way the manifest is unusable
+        raise ValueError(f"manifest names no valid variant: {exc}") from None
     manifest = Manifest(
-        str(doc["resource_id"]), Format(doc["format"]), str(doc["revision"]), int(doc["attempt"]), pieces,
+        str(doc["resource_id"]), variant, str(doc["revision"]), int(doc["attempt"]), pieces,
         str(doc["published_at"]),
     )
     if manifest.total_size != doc["total_size"]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -76,6 +78,40 @@ class LocalObjectStore:
 
     def set_download_headers(self, name: str, *, content_type: str, filename: str) -> None:
         """Nothing to store: the local signed URL carries the file name, and the type follows from it."""
+
+    def compose(self, sources: list[str], destination: str, content_type: str = "", *, if_absent: bool = False) -> bool:
+        if if_absent and len(sources) == 1:
+            try:
+                os.link(self._path(sources[0]), self._path(destination))  # atomic create-if-absent, no copy
+                return True
+            except FileExistsError:
+                return False
+        with self.open_writer(destination, content_type, if_absent=if_absent) as out:
+            for source in sources:
+                with open(self._path(source), "rb") as handle:
+                    shutil.copyfileobj(handle, out, 1 << 20)
+        return not if_absent or self._path(destination).exists()
+
+    def open_reader(self, name: str):
+        return open(self._path(name), "rb")
+
+    @contextmanager
+    def open_writer(self, name: str, content_type: str = "", *, if_absent: bool = False):
+        target = self._path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.parent / f"{_PARTIAL}{secrets.token_hex(8)}"
+        try:
+            with open(partial, "wb") as handle:
+                yield handle
+            if if_absent:
+                try:
+                    os.link(partial, target)
+                except FileExistsError:
+                    pass
+            else:
+                os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
 
     def delete(self, name: str) -> None:
         path = self._path(name)

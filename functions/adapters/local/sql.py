@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functions.core.model import Format
+from functions.core.model import ExportJob, Format
 
 _TIMESTAMPS = ("TIMESTAMP", "TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "DATETIME")
 _NESTED_MARKERS = ("STRUCT", "MAP", "UNION", "[")
@@ -39,17 +39,21 @@ def column_expression(name: str, duck_type: str, fmt: Format) -> str:
     return column
 
 
-def export_statement(source: str, columns: list[tuple[str, str]], fmt: Format, destination: str,
-                     shard_bytes: int) -> str:
+def export_statement(source: str, columns: list[tuple[str, str]], job: ExportJob, destination: str) -> str:
+    fmt = job.format
     select = ", ".join(column_expression(name, kind, fmt) for name, kind in columns) or "*"
+    header = "true" if job.header else "false"
     options = {
-        Format.CSV: "FORMAT csv, HEADER true",
-        Format.TSV: "FORMAT csv, HEADER true, DELIMITER '\t'",
+        Format.CSV: f"FORMAT csv, HEADER {header}",
+        Format.TSV: f"FORMAT csv, HEADER {header}, DELIMITER '\t'",
         Format.NDJSON: "FORMAT json",
         Format.PARQUET: "FORMAT parquet, COMPRESSION zstd",
     }[fmt]
+    if job.gzip:
+        options += ", COMPRESSION gzip"
+    extension = fmt.extension + (".gz" if job.gzip else "")
     return (
         f"COPY (SELECT {select} FROM read_parquet({quote_literal(source)})) TO {quote_literal(destination)} "
-        f"({options}, FILE_SIZE_BYTES {int(shard_bytes)}, FILENAME_PATTERN 'part-{{i}}', "
-        f"FILE_EXTENSION '{fmt.extension}')"
+        f"({options}, FILE_SIZE_BYTES {int(job.shard_bytes)}, FILENAME_PATTERN 'part-{{i}}', "
+        f"FILE_EXTENSION '{extension}')"
     )

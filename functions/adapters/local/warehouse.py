@@ -50,6 +50,11 @@ class LocalWarehouse:
     def table_file(self, resource_id: str) -> Path:
         return self.tables / resource_id / self._pointer(resource_id)["file"]
 
+    def column_names(self, resource_id: str) -> list[str]:
+        with duckdb.connect() as con:
+            source = quote_literal(str(self.table_file(resource_id)))
+            return [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM read_parquet({source})").fetchall()]
+
     def list_tables(self) -> list[str]:
         if not self.tables.is_dir():
             return []
@@ -108,8 +113,7 @@ def _export(source: Path, destination: Path, job: ExportJob) -> None:
     with duckdb.connect() as con:
         con.execute("SET threads = 1")  # one writer keeps row order across the files, as BigQuery's ORDER BY does
         columns = con.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(str(source))})").fetchall()
-        con.execute(export_statement(str(source), [(c[0], c[1]) for c in columns], job.format, str(destination),
-                                     job.shard_bytes))
+        con.execute(export_statement(str(source), [(c[0], c[1]) for c in columns], job, str(destination)))
 
 
 def _reader(source: Path, null_string: str | None) -> str:

@@ -1,0 +1,151 @@
+"""From an export's files to what is published: one composed or merged object, or pieces to stream."""
+
+from __future__ import annotations
+
+import gzip
+import secrets
+from dataclasses import dataclass
+
+from functions.core import layout
+from functions.core.assembly import BOM, compose_steps, csv_header_line
+from functions.core.errors import DumpError
+from functions.core.model import Format, ObjectInfo, Variant
+from functions.core.shards import Piece, first_record_length, order_shards
+from functions.ports import ObjectStore
+
+HEADER_PROBE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Plan:
+    has_header: bool
+    header_object: bool  # the worker writes header.<ext>; the export files carry no header
+    compose: bool  # join every piece into one object behind a signed URL
+
+    @property
+    def header_in_every_file(self) -> bool:
+        return self.has_header and not self.header_object
+
+
+def plan_for(variant: Variant, compose: bool) -> Plan:
+    """A header object whenever headers cannot be stripped from the files: composing, gzip members, or a BOM."""
+    header_object = variant.has_header and (compose or variant.gzip or variant.bom)
+    return Plan(variant.has_header, header_object, compose and variant.concatenates)
+
+
+def assemble(services, target, prefix: str, plan: Plan) -> tuple[list[Piece], list[str]]:
+    """The pieces to publish, and the files that become leftovers once the manifest is written."""
+    store: ObjectStore = services.store
+    variant: Variant = target.variant
+    found = {o.name: o for o in store.list(prefix) if o.name.rsplit("/", 1)[-1].startswith("part-")}
+    if not found:
+        raise DumpError(f"The export job finished but wrote no files under {prefix}.", "It will be retried.")
+    shards = [found[name] for name in order_shards(found)]
+    destination = layout.single_object_name(prefix, variant)
+    if variant.format is Format.PARQUET:
+        if len(shards) == 1:
+            return [Piece(shards[0].name, shards[0].size)], []
+        merged = merge_parquet(store, [s.name for s in shards], destination, variant.content_type)
+        return [Piece(merged.name, merged.size)], [s.name for s in shards]
+    pieces = strip_repeated_headers(store, shards) if plan.header_in_every_file else [
+        Piece(s.name, s.size) for s in shards]
+    if plan.header_object:
+        header = write_header(store, services.warehouse.column_names(target.resource_id), variant, prefix)
+        pieces.insert(0, Piece(header.name, header.size))
+    if plan.compose and len(pieces) > 1:
+        composed = compose(store, [p.name for p in pieces], destination, variant.content_type)
+        return [Piece(composed.name, composed.size)], [p.name for p in pieces]
+    return pieces, []
+
+
+def strip_repeated_headers(store: ObjectStore, shards: list[ObjectInfo]) -> list[Piece]:
+    """Every file after the first drops its copy of the header, which must match the first file's exactly."""
+    if len(shards) == 1:
+        return [Piece(shards[0].name, shards[0].size)]
+    header = _header(store, shards[0])
+    pieces = [Piece(shards[0].name, shards[0].size)]
+    for shard in shards[1:]:
+        if shard.size == 0:
+            pieces.append(Piece(shard.name, 0))
+            continue
+        if _header(store, shard) != header:
+            raise DumpError(f"{shard.name} does not start with the same header as {shards[0].name}.",
+                            "The export is inconsistent; it will be retried.")
+        pieces.append(Piece(shard.name, shard.size, len(header)))
+    return pieces
+
+
+def _header(store: ObjectStore, shard: ObjectInfo) -> bytes:
+    probe = min(shard.size, HEADER_PROBE_BYTES)
+    while True:
+        data = b"".join(store.read_range(shard.name, 0, probe, HEADER_PROBE_BYTES))
+        length = first_record_length(data)
+        if length is not None:
+            return data[:length]
+        if probe >= shard.size:
+            return data  # a header without a line end: the whole file is the header
+        probe = min(shard.size, probe * 4)
+
+
+def write_header(store: ObjectStore, names: list[str], variant: Variant, prefix: str) -> ObjectInfo:
+    data = (BOM if variant.bom else b"") + csv_header_line(names, "\t" if variant.format is Format.TSV else ",")
+    if variant.gzip:
+        data = gzip.compress(data, mtime=0)  # its own gzip member: members concatenate (RFC 1952)
+    name = layout.header_name(prefix, variant)
+    store.write_bytes(name, data, variant.content_type)
+    return _stat(store, name)
+
+
+def compose(store: ObjectStore, sources: list[str], destination: str, content_type: str) -> ObjectInfo:
+    """Chains compose calls into a scratch object, then creates `destination` from it only if absent: a
+    duplicate delivery can never overwrite (or half-overwrite) an object another delivery published."""
+    scratch = _scratch_name(destination)
+    try:
+        for step_sources, step_destination in compose_steps(sources, scratch):
+            store.compose(step_sources, step_destination, content_type)
+        store.compose([scratch], destination, content_type, if_absent=True)
+    finally:
+        store.delete(scratch)
+    return _stat(store, destination)
+
+
+def _scratch_name(destination: str) -> str:
+    prefix, _, leaf = destination.rpartition("/")
+    return f"{prefix}/.scratch-{secrets.token_hex(6)}-{leaf}"
+
+
+def merge_parquet(store: ObjectStore, names: list[str], destination: str, content_type: str) -> ObjectInfo:
+    """Row group by row group, so memory stays bounded by the largest row group, not the table."""
+    import pyarrow.parquet as pq
+
+    scratch = _scratch_name(destination)
+    try:
+        _merge_into(pq, store, names, scratch, content_type)
+        store.compose([scratch], destination, content_type, if_absent=True)
+    finally:
+        store.delete(scratch)
+    return _stat(store, destination)
+
+
+def _merge_into(pq, store: ObjectStore, names: list[str], destination: str, content_type: str) -> None:
+    writer = None
+    with store.open_writer(destination, content_type) as out:
+        try:
+            for name in names:
+                with store.open_reader(name) as source:
+                    parquet = pq.ParquetFile(source)
+                    if writer is None:
+                        writer = pq.ParquetWriter(out, parquet.schema_arrow, compression="zstd")
+                    for index in range(parquet.num_row_groups):
+                        group = parquet.read_row_group(index)
+                        writer.write_table(group, row_group_size=max(1, group.num_rows))
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+def _stat(store: ObjectStore, name: str) -> ObjectInfo:
+    found = [o for o in store.list(name) if o.name == name]
+    if not found:
+        raise DumpError(f"{name} was not written.", "The export will be retried.")
+    return found[0]
