@@ -13,13 +13,11 @@ from werkzeug.wrappers import Request, Response
 from functions import exports
 from functions.auth import caller_from_headers
 from functions.core import identifiers, layout, tokens
-from functions.core.errors import TooLarge
 from functions.core.publish import Manifest
 from functions.exports import Target
 from functions.http import handles_errors, json_response, wants_html
 from functions.services import Services
 
-POLL_FIRST, POLL_MAX = 0.05, 1.0
 
 
 @handles_errors
@@ -35,10 +33,11 @@ def handle_dump(request: Request, services: Services, resource_id: str) -> Respo
         return redirect(request, services, target, exports.read_manifest(services, state))
     attempt = exports.ensure_export(services, target, state)
     wait = 0.0 if request.method == "HEAD" else services.config.wait_seconds
-    deadline, pause = time.monotonic() + wait, POLL_FIRST
+    poll_first, poll_max = services.poll_seconds
+    deadline, pause = time.monotonic() + wait, poll_first
     while time.monotonic() < deadline:
         time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-        pause = min(pause * 2, POLL_MAX)
+        pause = min(pause * 2, poll_max)
         state = exports.lookup(services, target)
         if state.published:
             return redirect(request, services, target, exports.read_manifest(services, state))
@@ -80,18 +79,12 @@ def redirect(request: Request, services: Services, target: Target, manifest: Man
             expires_at=now + timedelta(hours=services.config.url_expiry_hours),
             base_url=public_base(request, services),
         )
-    elif target.variant.concatenates:
+    else:  # several pieces (compose off): the streaming function joins them
         expires = int(now.timestamp()) + services.config.stream_token_seconds
         token = tokens.stream_token(services.token_secret, target.resource_id, target.variant.key, target.rev, expires)
         base = services.config.stream_url or public_base(request, services)
         query = urlencode({**target.variant.query, "rev": target.rev, "token": token})
         location = f"{base.rstrip('/')}/stream/{target.resource_id}?{query}"
-    else:
-        raise TooLarge(
-            f"The Parquet export of {target.resource_id!r} is {len(manifest.pieces)} files, which cannot be joined "
-            "into one Parquet file yet.",
-            "Use format=csv or format=ndjson for this table.",
-        )
     headers["Location"] = location
     return Response(b"", status=302, headers=headers)
 
