@@ -98,6 +98,8 @@ def test_range_requests_and_signature_checks(make_services, serve, tmp_path):
     assert tampered.status_code == 403 and "signature" in tampered.json()["message"]
     other_name = requests.get(location.replace("filename=small.csv", "filename=evil.csv"), timeout=30)
     assert other_name.status_code == 403
+    as_html = requests.get(location.replace("type=text%2Fcsv", "type=text%2Fhtml"), timeout=30)
+    assert "type=text%2Fcsv" in location and as_html.status_code == 403  # the type is signed too
     name = location.split("/_objects/")[1].split("?")[0]
     expired = services.signer.sign(name, filename="small.csv", content_type="text/csv",
                                    expires_at=datetime.now(timezone.utc) - timedelta(seconds=1), base_url=live.url)
@@ -162,7 +164,8 @@ def test_several_parquet_files_are_merged_into_one(make_services, serve, tmp_pat
     ("/datastore/dump/flights?format=xlsx", 400), ("/datastore/dump/bad.name", 400),
     ("/datastore/dump/a%2F..%2Fb", 400), ("/datastore/dump/" + "x" * 1025, 400), ("/datastore/dump/missing", 404),
     ("/datastore/dump/missing?format=", 404), ("/nowhere", 404), ("/stream/x?format=csv&rev=zz&token=1.a", 400),
-    ("/_objects/dumps/x?expires=1&filename=x.csv&signature=bad", 403), ("/_objects/..%2Fsecret?expires=99999999999&filename=x.csv&signature=x", 403),
+    ("/_objects/dumps/x?expires=1&filename=x.csv&type=text/csv&signature=bad", 403),
+    ("/_objects/..%2Fsecret?expires=99999999999&filename=x.csv&type=text/csv&signature=x", 403),
 ])
 def test_bad_input_gets_a_clear_json_error(make_services, serve, path, status):
     live = serve(make_services())

@@ -19,6 +19,7 @@ class LocalUrlSigner:
         query = urlencode({
             "expires": expires,
             "filename": filename,
-            "signature": signature(self._secret, "object", name, filename, str(expires)),
+            "type": content_type,
+            "signature": signature(self._secret, "object", name, filename, content_type, str(expires)),
         })
         return f"{base_url.rstrip('/')}/{OBJECTS_PATH}{quote(name)}?{query}"
