@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass, field
 
 from werkzeug.wrappers import Request, Response
 
 from functions import exports
 from functions.core import identifiers
-from functions.core.errors import DumpError, Forbidden, InvalidRequest
+from functions.core.errors import DumpError, InvalidRequest
 from functions.http import handles_errors, json_response
 from functions.services import Services
 
 DEFAULT_FORMATS = ("csv",)
-SECRET_HEADER = "X-Prewarm-Secret"
 
 
 @dataclass
@@ -62,17 +60,3 @@ def handle_prewarm(request: Request, services: Services) -> Response:
         if value is not None and not isinstance(value, list):
             raise InvalidRequest(f"`{name}` must be a list.", f'Send "{name}": [...] or leave it out.')
     return json_response(prewarm(services, resources, formats).body())
-
-
-def shared_secret_checker(secret: str):
-    """The local stand-in for the scheduler's OIDC token: a secret header; no secret set means no HTTP pre-warm."""
-
-    def check(headers) -> None:
-        given = headers.get(SECRET_HEADER, "")
-        if not secret:
-            raise Forbidden("Pre-warming over HTTP is off.",
-                            "Set PREWARM_SECRET and send it in the X-Prewarm-Secret header, or run: python main.py prewarm")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
-            raise Forbidden("The pre-warm secret is missing or wrong.", "Send PREWARM_SECRET in the X-Prewarm-Secret header.")
-
-    return check

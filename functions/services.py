@@ -67,7 +67,7 @@ def build_local_services(config: Config, authorizer: Authorizer) -> Services:
     from functions.adapters.local.signer import LocalUrlSigner
     from functions.adapters.local.task_queue import InProcessTaskQueue
     from functions.adapters.local.warehouse import LocalWarehouse
-    from functions.prewarm import shared_secret_checker
+    from functions.callers import secret_header_checker
     from jobs.export_worker import deliver_task
 
     root = config.local_dir
@@ -76,7 +76,11 @@ def build_local_services(config: Config, authorizer: Authorizer) -> Services:
     queue = InProcessTaskQueue()
     secret = local_secret(config, root)
     services = Services(config, warehouse, store, queue, LocalUrlSigner(secret), authorizer, secret,
-                        check_prewarm_caller=shared_secret_checker(config.prewarm_secret),
+                        check_task_caller=secret_header_checker(
+                            "X-Worker-Secret", secret.decode(), "DUMP_TOKEN_SECRET",
+                            "let the server's in-process queue deliver tasks"),
+                        check_prewarm_caller=secret_header_checker(
+                            "X-Prewarm-Secret", config.prewarm_secret, "PREWARM_SECRET", "run: python main.py prewarm"),
                         poll_seconds=(0.01, 0.05))  # a local listing costs ~0.1 ms: look often
     queue.deliver = lambda payload: deliver_task(services, payload).status
     services.closers += [queue.close, warehouse.close]

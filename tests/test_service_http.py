@@ -11,7 +11,7 @@ import duckdb
 import pytest
 import requests
 
-from functions.adapters.local.warehouse import LocalWarehouse
+from functions.core.layout import revision_of
 
 SMALL_CSV = (
     "id,name,amount,seen_at,note\n"
@@ -56,7 +56,7 @@ def test_single_file_csv_download_end_to_end(make_services, serve, tmp_path):
     live = serve(services)
     first = get_dump(live, "small")
     assert first.status_code == 302, first.text
-    rev = format(int(services.warehouse.table_modified("small").timestamp() * 1_000_000), "x")
+    rev = revision_of(services.warehouse.table_modified("small"))
     assert first.headers["ETag"] == f'"{rev}-csv"'
     download = requests.get(first.headers["Location"], timeout=30)
     assert download.status_code == 200
@@ -175,9 +175,18 @@ def test_bad_input_gets_a_clear_json_error(make_services, serve, path, status):
     assert body["message"] and body["hint"]
 
 
-def test_worker_route_refuses_non_json_and_other_methods(make_services, serve):
-    live = serve(make_services())
-    assert requests.post(live.url + "/tasks/export", data="nope", timeout=30).status_code == 400
+def test_worker_route_is_not_public_and_refuses_non_json(make_services, serve, tmp_path):
+    services = make_services()
+    load_csv(services, "small", SMALL_CSV, tmp_path)
+    live = serve(services)
+    payload = {"resource_id": "small", "format": "csv", "attempt": 1,
+               "revision": revision_of(services.warehouse.table_modified("small"))}
+    refused = requests.post(live.url + "/tasks/export", json=payload, timeout=30)
+    assert refused.status_code == 403 and "X-Worker-Secret" in refused.json()["message"]
+    secret = {"X-Worker-Secret": "test-secret"}  # DUMP_TOKEN_SECRET in tests/conftest.py
+    assert requests.post(live.url + "/tasks/export", data="nope", headers=secret, timeout=30).status_code == 400
+    done = requests.post(live.url + "/tasks/export", json=payload, headers=secret, timeout=30)
+    assert done.status_code == 200 and done.json()["status"] == "published"
     assert requests.delete(live.url + "/datastore/dump/x", timeout=30).status_code == 405
 
 
