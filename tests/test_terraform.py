@@ -261,11 +261,14 @@ def test_functions_run_as_the_documented_identities():
         assert single(body["service_config"])["service_account_email"] == f"${{var.{identity}_email}}"
 
 
-def test_token_secret_is_mounted_into_dump_and_stream_only():
+def test_every_function_gets_the_token_secret_and_one_environment():
+    """All three targets check every setting at start-up (main.py), so they share one environment."""
     services = tf_text(MODULES_DIR / "services")
-    stream = single(function("stream")["service_config"])
-    assert single(stream["secret_environment_variables"])["key"] == "DUMP_TOKEN_SECRET"
-    assert "secret_environment_variables" not in single(function("worker")["service_config"])
+    for name in ("stream", "worker"):
+        config = single(function(name)["service_config"])
+        assert single(config["secret_environment_variables"])["key"] == "DUMP_TOKEN_SECRET"
+    for name in ("stream", "worker", "dump"):
+        assert single(function(name)["service_config"])["environment_variables"] == "${local.app_env}"
     assert re.search(r"DUMP_TOKEN_SECRET = \{ secret = google_secret_manager_secret\.dump_token\.secret_id", services)
 
 

@@ -39,7 +39,7 @@ locals {
     } : name => value if value != ""
   }
 
-  dump_env = merge(local.common_env, local.auth_env, {
+  app_env = merge(local.common_env, local.auth_env, {
     TASKS_QUEUE             = local.queue_path
     WORKER_URL              = local.worker_url
     WORKER_AUDIENCE         = local.worker_url
@@ -49,14 +49,6 @@ locals {
     PREWARM_AUDIENCE        = local.dump_base_url
     PREWARM_SERVICE_ACCOUNT = var.scheduler_email
     DUMP_WAIT_SECONDS       = tostring(var.dump_wait_seconds)
-  })
-
-  worker_env = merge(local.common_env, {
-    WORKER_URL              = local.worker_url
-    WORKER_AUDIENCE         = local.worker_url
-    TASKS_SERVICE_ACCOUNT   = var.tasks_email
-    TASKS_QUEUE             = local.queue_path
-    SIGNING_SERVICE_ACCOUNT = var.read_write_email
   })
 
   # Secret env vars of the dump function: the token key always, the other two when configured.
@@ -133,7 +125,7 @@ resource "google_cloudfunctions2_function" "stream" {
     available_cpu                    = var.scaling.available_cpu
     max_instance_request_concurrency = var.scaling.request_concurrency
     max_instance_count               = var.scaling.max_instance_count
-    environment_variables            = local.common_env
+    environment_variables            = local.app_env # one environment for all three: settings are checked at start-up
 
     secret_environment_variables {
       key        = "DUMP_TOKEN_SECRET"
@@ -175,7 +167,14 @@ resource "google_cloudfunctions2_function" "worker" {
     available_cpu                    = var.scaling.available_cpu
     max_instance_request_concurrency = var.scaling.request_concurrency
     max_instance_count               = var.scaling.max_instance_count
-    environment_variables            = local.worker_env
+    environment_variables            = local.app_env
+
+    secret_environment_variables {
+      key        = "DUMP_TOKEN_SECRET"
+      project_id = var.project_id
+      secret     = google_secret_manager_secret.dump_token.secret_id
+      version    = var.dump_token_secret_version
+    }
   }
 }
 
@@ -209,7 +208,7 @@ resource "google_cloudfunctions2_function" "dump" {
     available_cpu                    = var.scaling.available_cpu
     max_instance_request_concurrency = var.scaling.request_concurrency
     max_instance_count               = var.scaling.max_instance_count
-    environment_variables            = local.dump_env
+    environment_variables            = local.app_env
 
     dynamic "secret_environment_variables" {
       for_each = local.dump_secrets
