@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -68,13 +68,14 @@ class Config:
     url_expiry_hours: float
     prewarm_secret: str
     compose: bool
-    env: Mapping[str, str]
+    env: Mapping[str, str] = field(repr=False)  # holds secrets (DUMP_TOKEN_SECRET, BIGQUERY_CREDENTIALS)
 
 
 def all_settings() -> tuple[Setting, ...]:
+    from functions.adapters.google.config import GOOGLE_SETTINGS
     from functions.auth import AUTH_SETTINGS
 
-    return CORE_SETTINGS + tuple(AUTH_SETTINGS)
+    return CORE_SETTINGS + tuple(AUTH_SETTINGS) + GOOGLE_SETTINGS
 
 
 def load_config(env: Mapping[str, str]) -> Config:

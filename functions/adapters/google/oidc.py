@@ -1,0 +1,51 @@
+"""Who may call the worker (and pre-warm): Google-signed OIDC tokens for one audience and one service account."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from google.auth import exceptions as auth_errors
+
+from functions.core.errors import Unauthorized, Unavailable
+
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+
+
+class OidcCallerCheck:
+    """`check(headers)` returns for a valid token and raises Unauthorized (401) otherwise."""
+
+    def __init__(self, audience: str, service_account: str = "", certs_url: str = GOOGLE_CERTS_URL,
+                 clock_skew_seconds: int = 10):
+        self.audience = audience
+        self.service_account = service_account
+        self.certs_url = certs_url
+        self.clock_skew_seconds = clock_skew_seconds
+
+    def __call__(self, headers: Mapping[str, str]) -> None:
+        self.check(headers)
+
+    def check(self, headers: Mapping[str, str]) -> dict:
+        from google.auth.transport.requests import Request
+        from google.oauth2 import id_token
+
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise _refused("The call carries no bearer token.")
+        try:
+            claims = id_token.verify_token(token.strip(), Request(), audience=self.audience, certs_url=self.certs_url,
+                                           clock_skew_in_seconds=self.clock_skew_seconds)
+        except auth_errors.TransportError as exc:
+            raise Unavailable("Google's token certificates could not be fetched.", "Cloud Tasks will retry.") from exc
+        except (ValueError, auth_errors.GoogleAuthError) as exc:
+            raise _refused(f"The token is not valid here: {exc}") from None
+        if claims.get("iss") not in GOOGLE_ISSUERS:
+            raise _refused("The token was not issued by Google.")
+        if self.service_account and (claims.get("email") != self.service_account or not claims.get("email_verified")):
+            raise _refused("The token belongs to another identity.")
+        return claims
+
+
+def _refused(message: str) -> Unauthorized:
+    return Unauthorized(message, "Only Cloud Tasks (with the configured service account's OIDC token) may call this.",
+                        headers={"WWW-Authenticate": 'Bearer realm="bqdump-worker"'})
