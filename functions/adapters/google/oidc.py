@@ -26,12 +26,17 @@ class OidcCallerCheck:
         self.check(headers)
 
     def check(self, headers: Mapping[str, str]) -> dict:
+        from google.auth import jwt
         from google.auth.transport.requests import Request
         from google.oauth2 import id_token
 
         scheme, _, token = (headers.get("Authorization") or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise _refused("The call carries no bearer token.")
+        try:
+            jwt.decode(token.strip(), verify=False)  # a malformed token is refused without fetching certificates
+        except (ValueError, auth_errors.GoogleAuthError) as exc:
+            raise _refused(f"The token is not a JWT: {exc}") from None
         try:
             claims = id_token.verify_token(token.strip(), Request(), audience=self.audience, certs_url=self.certs_url,
                                            clock_skew_in_seconds=self.clock_skew_seconds)
