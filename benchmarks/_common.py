@@ -74,6 +74,46 @@ def load_flights(local_dir: Path) -> Path:
         warehouse.close()
 
 
+def generated_parquet(path: Path, rows: int) -> Path:
+    """A synthetic 'wide-ish' table (12 columns, ~230 bytes a row in Arrow: ids, a timestamp, numbers, a
+    low-cardinality string and three hex strings of 16-96 characters) written by DuckDB as one Parquet file."""
+    import duckdb
+
+    from functions.adapters.local.sql import quote_literal
+
+    with duckdb.connect() as con:
+        con.execute(f"""COPY (
+            SELECT i AS id,
+                   TIMESTAMP '2024-01-01' + to_seconds(i) AS created_at,
+                   (i * 7919) % 100000 AS customer_id,
+                   ['alpha', 'beta', 'gamma', 'delta', 'epsilon'][1 + i % 5] AS category,
+                   (i % 1000) / 10.0 AS amount,
+                   i % 97 AS quantity,
+                   i % 3 = 0 AS flag,
+                   random() AS score,
+                   md5(i::VARCHAR) AS token,
+                   hex(hash(i)) || '-' || hex(hash(i + 1)) || '-' || hex(hash(i + 2)) AS note,
+                   repeat(hex(hash(i * 3)), 1 + i % 6) AS payload,
+                   'item-' || (i % 50000)::VARCHAR AS sku
+            FROM range({int(rows)}) t(i)
+        ) TO {quote_literal(str(path))} (FORMAT parquet, COMPRESSION zstd)""")
+    return path
+
+
+def load_generated(local_dir: Path, rid: str, rows: int) -> Path:
+    """Loads a generated_parquet table of `rows` rows as `rid` into the local warehouse of local_dir."""
+    from functions.adapters.local.warehouse import LocalWarehouse
+
+    source = generated_parquet(local_dir / f"{rid}-source.parquet", rows)
+    warehouse = LocalWarehouse(local_dir, local_dir / "bucket")
+    try:
+        warehouse.load(rid, source)
+        return warehouse.table_file(rid)
+    finally:
+        warehouse.close()
+        source.unlink(missing_ok=True)
+
+
 @contextmanager
 def temp_dir(label: str):
     path = Path(tempfile.mkdtemp(prefix=f"bqdump-bench-{label}-"))

@@ -3,14 +3,16 @@
 The server runs in THIS process (make_local_server on a free port) so its services object can be
 instrumented from outside the app code: the benchmark wraps, on its own objects and module attributes,
 the queue's enqueue/deliver, the warehouse's `_export` (connect + DESCRIBE + COPY), the worker's
-`publish` and `collect_garbage`, and `exports.lookup` (the HTTP function's polls). Nothing in the app
+`publish` and `collect_garbage`, jobs.assemble's `write_header` and `compose`, and `exports.lookup`
+(the HTTP function's polls). DUMP_COMPOSE is left at its default (true): a csv export gets a header
+object composed with its one file, as the worker does for every csv. Nothing in the app
 is edited. Each repetition loads the table again (a new revision), so every dump request is cold.
 
 Raw peers, all reading the table's own Parquet file (page cache warm for every variant):
   raw COPY, threads=1        COPY (SELECT * FROM read_parquet(..)) TO .. (FORMAT ..)   with SET threads = 1
   raw COPY, default threads  the same with DuckDB's default thread count
   app statement, threads=1   functions.adapters.local.sql.export_statement (per-column formatting,
-                             FILE_SIZE_BYTES), as the worker runs it, timed alone
+                             FILE_SIZE_BYTES; csv without header, as with DUMP_COMPOSE=true), timed alone
 Formats: csv (FORMAT csv, HEADER), ndjson (FORMAT json), parquet (FORMAT parquet, COMPRESSION zstd).
 
     .venv/bin/python benchmarks/bench_export.py [--reps 3] [--formats csv,ndjson,parquet]
@@ -32,10 +34,11 @@ from _common import InProcessServer, emit_result, env_for, flights_csv, load_fli
 
 import functions.exports as exports_module  # noqa: E402  (sys.path set by _common)
 import functions.adapters.local.warehouse as warehouse_module  # noqa: E402
+import jobs.assemble as assemble_module  # noqa: E402
 import jobs.export_worker as worker_module  # noqa: E402
 from functions.adapters.local.sql import export_statement, quote_literal  # noqa: E402
-from functions.core.model import Format  # noqa: E402
-from functions.dump import POLL_FIRST, POLL_MAX  # noqa: E402
+from functions.core.model import ExportJob, Format, Variant  # noqa: E402
+from jobs.assemble import plan_for  # noqa: E402
 
 RAW_OPTIONS = {"csv": "FORMAT csv, HEADER", "ndjson": "FORMAT json", "parquet": "FORMAT parquet, COMPRESSION zstd"}
 EXT = {"csv": "csv", "ndjson": "json", "parquet": "parquet"}
@@ -67,12 +70,16 @@ def raw_peers(parquet: Path, fmt: str, reps: int) -> dict[str, float]:
         return f"COPY (SELECT * FROM read_parquet({source})) TO {quote_literal(str(out / ('x.' + EXT[fmt])))} " \
                f"({RAW_OPTIONS[fmt]})"
 
+    # the job as the worker builds it with DUMP_COMPOSE=true: csv files without a header (a header object is written)
+    job = ExportJob("bench", "flights", Format(fmt), "unused/", 1 << 30,
+                    header=plan_for(Variant(Format(fmt)), True).header_in_every_file)
+
     def app(con, out):
         columns = con.execute(f"DESCRIBE SELECT * FROM read_parquet({source})").fetchall()
-        return export_statement(str(parquet), [(c[0], c[1]) for c in columns], Format(fmt), str(out / "d"), 1 << 30)
+        return export_statement(str(parquet), [(c[0], c[1]) for c in columns], job, str(out / "d"))
 
     def app_plain(con, out):  # the app's statement without per-column formatting: what the formatting costs
-        return export_statement(str(parquet), [], Format(fmt), str(out / "d"), 1 << 30)
+        return export_statement(str(parquet), [], job, str(out / "d"))
 
     return {
         "raw_t1": time_copy(raw, 1, reps),
@@ -99,12 +106,34 @@ class Timeline:
     def first(self, name: str, fmt: str) -> float:
         return next(t for n, f, t in self.events if n == name and f == fmt)
 
+    def wait_for(self, name: str, fmt: str, timeout: float = 30) -> None:
+        """The 302 can arrive before the worker has deleted leftovers and run GC: wait for its end."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if any(n == name and f == fmt for n, f, _ in self.events):
+                    return
+            time.sleep(0.005)
+        raise RuntimeError(f"no {name} event for {fmt}")
+
+    def span(self, name: str, fmt: str) -> float:
+        """end - start of an optional step (0 when it did not run)."""
+        try:
+            return self.first(name + ":end", fmt) - self.first(name + ":start", fmt)
+        except StopIteration:
+            return 0.0
+
 
 def _format_of(args) -> str:
     for arg in args:
         if isinstance(arg, dict) and "format" in arg:  # a task payload
             return arg["format"]
-        fmt = getattr(arg, "format", None)  # a Target or an ExportJob
+        if isinstance(arg, str) and arg.startswith("dumps/"):  # an object name: dumps/<rid>/<variant>/...
+            return arg.split("/")[2]
+        variant = getattr(arg, "variant", None)  # a Target
+        if isinstance(variant, Variant):
+            return variant.key
+        fmt = getattr(arg, "format", None)  # an ExportJob or a Variant
         if isinstance(fmt, Format):
             return fmt.value
     return "?"
@@ -127,6 +156,8 @@ def instrument(services, timeline_ref: list) -> None:
     warehouse_module._export = wrap("copy", warehouse_module._export)
     worker_module.publish = wrap("publish", worker_module.publish)
     worker_module.collect_garbage = wrap("gc", worker_module.collect_garbage)
+    assemble_module.compose = wrap("compose", assemble_module.compose)
+    assemble_module.write_header = wrap("header", assemble_module.write_header)
     original_lookup = exports_module.lookup
 
     def lookup(*args, **kwargs):  # whatever the signature, record the calls made on the HTTP function's thread
@@ -152,6 +183,7 @@ def cold_request(port: int, fmt: str, timeline: Timeline) -> None:
 
 
 def breakdown(t: Timeline, fmt: str) -> dict[str, float]:
+    t.wait_for("deliver:end", fmt)
     f = lambda name: t.first(name, fmt)
     polls = [(ts, published) for pf, ts, published in t.polls if pf == fmt]
     published_poll = next(ts for ts, published in polls if published)
@@ -163,7 +195,10 @@ def breakdown(t: Timeline, fmt: str) -> dict[str, float]:
         "worker checks -> COPY starts": f("copy:start") - f("deliver:start"),
         "COPY in the worker (connect+DESCRIBE+COPY)": f("copy:end") - f("copy:start"),
         "COPY end -> publish starts (job wait)": f("publish:start") - f("copy:end"),
-        "publish (list, header probes, manifest)": f("publish:end") - f("publish:start"),
+        "publish (list, header, compose, manifest)": f("publish:end") - f("publish:start"),
+        "  of which: write the header object": t.span("header", fmt),
+        "  of which: compose header + file into one": t.span("compose", fmt),
+        "publish end -> GC starts (delete leftovers)": f("gc:start") - f("publish:end"),
         "GC after publish": f("gc:end") - f("gc:start"),
         "published -> poll sees it (poll interval)": published_poll - f("publish:end"),
         "poll sees it -> 302 received": f("request:end") - published_poll,
@@ -171,13 +206,14 @@ def breakdown(t: Timeline, fmt: str) -> dict[str, float]:
     }
 
 
-def poll_schedule(limit: float) -> list[float]:
-    """When dump.py's polls fall after the first lookup: sleeps of 50 ms doubling to 1 s."""
-    times, now, pause = [], 0.0, POLL_FIRST
+def poll_schedule(limit: float, poll_first: float, poll_max: float) -> list[float]:
+    """When dump.py's polls fall after the first lookup: sleeps of poll_first doubling to poll_max
+    (services.poll_seconds; the local backend sets 10 ms and 50 ms)."""
+    times, now, pause = [], 0.0, poll_first
     while now < limit:
         now += pause
         times.append(now)
-        pause = min(pause * 2, POLL_MAX)
+        pause = min(pause * 2, poll_max)
     return times
 
 
@@ -214,6 +250,7 @@ def main() -> dict:
                 thread.join()
             concurrent = {fmt: breakdown(timeline_ref[0], fmt) for fmt in formats}
             parquet = server.services.warehouse.table_file("flights")
+            poll_first, poll_max = server.services.poll_seconds
             for fmt in formats:
                 peers = raw_peers(parquet, fmt, max(args.reps, 5))
                 keys = runs[fmt][0].keys()
@@ -240,8 +277,9 @@ def main() -> dict:
     rows.append(["- app statement w/o column formatting"] + [ms(results[f]["app_plain_t1"]) for f in formats])
     rows.append(["- raw COPY threads=1"] + [ms(results[f]["raw_t1"]) for f in formats])
     print(table(rows, ["step"] + formats))
-    print(f"poll schedule of functions/dump.py (s after the first lookup): "
-          + ", ".join(f"{t:.2f}" for t in poll_schedule(3)) + ", ... (every 1 s)")
+    print(f"poll schedule of functions/dump.py (s after the first lookup, services.poll_seconds = "
+          f"{poll_first}, {poll_max}): " + ", ".join(f"{t:.2f}" for t in poll_schedule(0.3, poll_first, poll_max))
+          + f", ... (every {poll_max * 1000:.0f} ms)")
     print()
     print(f"all {len(formats)} formats requested at the same moment (one run, ms):")
     keys = ["total", "queueing (enqueued -> worker starts)", "COPY in the worker (connect+DESCRIBE+COPY)",
@@ -257,6 +295,8 @@ def main() -> dict:
             f"{fmt}_raw_default_ms": round(results[fmt]["raw_default"] * 1000, 1),
             f"{fmt}_worker_copy_ms": round(e2e["COPY in the worker (connect+DESCRIBE+COPY)"] * 1000, 1),
             f"{fmt}_poll_wait_ms": round(e2e["published -> poll sees it (poll interval)"] * 1000, 1),
+            f"{fmt}_publish_ms": round(e2e["publish (list, header, compose, manifest)"] * 1000, 1),
+            f"{fmt}_compose_ms": round(e2e["  of which: compose header + file into one"] * 1000, 1),
             f"{fmt}_concurrent_cold_ms": round(concurrent[fmt]["total"] * 1000, 1),
             f"{fmt}_concurrent_queueing_ms": round(concurrent[fmt]["queueing (enqueued -> worker starts)"] * 1000, 1),
         })

@@ -4,7 +4,8 @@ vs GET /healthz on the same server (the floor of the HTTP stack: routing, one JS
 The server runs in a subprocess; the client is this process, one request at a time, each on a fresh
 TCP connection (http.client, no keep-alive), so every figure includes connect + request + response.
 Dump and healthz requests alternate so drift affects both alike. Also measured: the same dump request
-when the published export is 15 files (302 to /stream), which lists more objects per request.
+when the export was written as 15 files, served through /stream (DUMP_COMPOSE=false: 302 to /stream,
+the listing holds 15 more objects) and composed into one object (the default: 302 to /_objects).
 
     .venv/bin/python benchmarks/bench_latency.py [--requests 500]
 """
@@ -46,23 +47,29 @@ def main() -> dict:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=500)
     args = parser.parse_args()
-    with temp_dir("lat") as local_dir, temp_dir("lat-sharded") as sharded_dir:
+    dump = "/datastore/dump/flights?format=csv"
+    with temp_dir("lat") as local_dir, temp_dir("lat-sharded") as sharded_dir, \
+            temp_dir("lat-composed") as composed_dir:
         load_flights(local_dir)
         load_flights(sharded_dir)
+        load_flights(composed_dir)
         with SubprocessServer(env_for(local_dir)) as server:
             assert "/_objects/" in publish(server.base, "csv")
-            times = run(server.port, {"dump": ("/datastore/dump/flights?format=csv", 302),
-                                      "healthz": ("/healthz", 200)}, args.requests)
-        with SubprocessServer(env_for(sharded_dir, 2_000_000)) as server:
+            times = run(server.port, {"dump": (dump, 302), "healthz": ("/healthz", 200)}, args.requests)
+        with SubprocessServer(env_for(sharded_dir, 2_000_000, DUMP_COMPOSE="false")) as server:
             assert "/stream/" in publish(server.base, "csv")
-            times["dump_stream"] = run(server.port, {"d": ("/datastore/dump/flights?format=csv", 302)},
-                                       args.requests)["d"]
+            times["dump_stream"] = run(server.port, {"d": (dump, 302)}, args.requests)["d"]
+        with SubprocessServer(env_for(composed_dir, 2_000_000)) as server:  # DUMP_COMPOSE default: true
+            assert "/_objects/" in publish(server.base, "csv")
+            times["dump_composed"] = run(server.port, {"d": (dump, 302)}, args.requests)["d"]
 
-    labels = {"dump": "dump 302 -> /_objects (1 file)", "dump_stream": "dump 302 -> /stream (15 files)",
+    labels = {"dump": "dump 302 -> /_objects (1 file)",
+              "dump_stream": "dump 302 -> /stream (15 files, DUMP_COMPOSE=false)",
+              "dump_composed": "dump 302 -> /_objects (15 files composed)",
               "healthz": "/healthz (peer: HTTP floor)"}
     rows = []
     summary = {}
-    for key in ("dump", "dump_stream", "healthz"):
+    for key in ("dump", "dump_stream", "dump_composed", "healthz"):
         values = times[key]
         med, p95 = median(values), percentile(values, 95)
         target = ("ok" if med < 10 else "ABOVE TARGET") if key != "healthz" else ""

@@ -4,7 +4,8 @@ The server runs in a subprocess (its RSS is read with psutil). After a warm-up (
 full download of each kind, so one-time imports and caches are not counted), 64 raw-socket clients each
 send a GET, read a few 64 KiB chunks and then stop reading while keeping the connection open, so 64
 server threads sit in the middle of a response. Reported: (RSS during - RSS idle) / 64 in KiB, for the
-streaming route (multi-file export, DUMP_SHARD_BYTES = 2 MB) and for the peer (single-file export
+streaming route (multi-file export, DUMP_SHARD_BYTES = 2 MB, DUMP_COMPOSE=false so it is served by
+/stream rather than composed into one object) and for the peer (single-file export
 served through the signed /_objects URL, same server code). Two passes are made per server: the first
 includes the first-time cost of 64 threads (thread stacks, malloc arenas), the second shows what a
 server that has already seen such a burst pays again.
@@ -88,7 +89,7 @@ def main() -> dict:
         load_flights(sharded_dir)
         for label, local_dir, shard_bytes, route in (("stream", sharded_dir, SHARDED_BYTES, "/stream/"),
                                                      ("single", single_dir, 1 << 30, "/_objects/")):
-            with SubprocessServer(env_for(local_dir, shard_bytes)) as server:
+            with SubprocessServer(env_for(local_dir, shard_bytes, DUMP_COMPOSE="false")) as server:
                 url = publish(server.base, "csv")
                 assert route in url, url
                 download(url)  # warm-up: one full request of this kind (and a dump request above)

@@ -2,7 +2,8 @@
 
 Two folders hold the same flights table: one exported with DUMP_SHARD_BYTES = 1 GiB (one file, the
 dump redirects to a locally signed /_objects URL) and one with DUMP_SHARD_BYTES = 2 MB (~16 files,
-the dump redirects to /stream). Each is served by the same server implementation (make_local_server)
+the dump redirects to /stream: DUMP_COMPOSE=false, else the worker would compose the files into one
+object; bench_compose.py compares the two). Each is served by the same server implementation (make_local_server)
 in its own subprocess; the clients are threads of THIS process, so on 2 cores the client load
 competes with the server for CPU. Each client does full downloads with 64 KiB reads, discarding
 the bytes. Figures are MB/s (10^6 bytes per second) of body bytes over wall time.
@@ -50,7 +51,7 @@ def main() -> dict:
         load_flights(single_dir)
         load_flights(sharded_dir)
         with SubprocessServer(env_for(single_dir, 1 << 30)) as single_srv, \
-                SubprocessServer(env_for(sharded_dir, SHARDED_BYTES)) as sharded_srv:
+                SubprocessServer(env_for(sharded_dir, SHARDED_BYTES, DUMP_COMPOSE="false")) as sharded_srv:
             single_url = publish(single_srv.base, "csv")
             stream_url = publish(sharded_srv.base, "csv")
             assert "/_objects/" in single_url and "/stream/" in stream_url, (single_url, stream_url)

@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/run_all.py [--quick]
 
---quick uses fewer rounds/requests (about a minute less); the figures are noisier.
+--quick uses fewer rounds/requests/rows (about 1.5 minutes less); the figures are noisier.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ BENCHMARKS = {
     "memory": ("bench_memory.py", [], []),
     "latency": ("bench_latency.py", [], ["--requests", "200"]),
     "export": ("bench_export.py", [], ["--reps", "2"]),
+    "compose": ("bench_compose.py", ["--rounds", "3", "--reps", "2"], ["--rounds", "2", "--reps", "1"]),
+    "parquet_memory": ("bench_parquet_memory.py", [], ["--rows", "1000000"]),
 }
 
 
@@ -76,16 +78,49 @@ def main() -> None:
         r = results["latency"]
         rows.append(["cache-hit dump 302, median", f"{r['dump_median_ms']:.2f} ms", f"{r['healthz_median_ms']:.2f} ms "
                      "(/healthz)", f"p95 {r['dump_p95_ms']:.2f} ms", "< 10 ms", verdict(r["dump_median_ms"] < 10)])
-        rows.append(["cache-hit dump 302 to /stream, median", f"{r['dump_stream_median_ms']:.2f} ms", "", 
+        rows.append(["cache-hit dump 302 to /stream, median", f"{r['dump_stream_median_ms']:.2f} ms", "",
                      f"p95 {r['dump_stream_p95_ms']:.2f} ms", "< 10 ms", verdict(r["dump_stream_median_ms"] < 10)])
+        if "dump_composed_median_ms" in r:
+            rows.append(["cache-hit dump 302, composed 15 files, median", f"{r['dump_composed_median_ms']:.2f} ms", "",
+                         f"p95 {r['dump_composed_p95_ms']:.2f} ms", "< 10 ms", verdict(r["dump_composed_median_ms"] < 10)])
     if "export" in results:
         r = results["export"]
         for fmt in ("csv", "ndjson", "parquet"):
             if f"{fmt}_cold_ms" in r:
                 rows.append([f"cold export -> 302, {fmt}", f"{r[f'{fmt}_cold_ms']:.0f} ms",
                              f"{r[f'{fmt}_raw_t1_ms']:.0f} ms raw COPY t=1 / {r[f'{fmt}_raw_default_ms']:.0f} ms default",
-                             f"COPY {r[f'{fmt}_worker_copy_ms']:.0f} ms + poll wait {r[f'{fmt}_poll_wait_ms']:.0f} ms",
-                             "", ""])
+                             f"COPY {r[f'{fmt}_worker_copy_ms']:.0f} ms + publish {r.get(f'{fmt}_publish_ms', 0):.0f} ms"
+                             f" + poll wait {r[f'{fmt}_poll_wait_ms']:.0f} ms", "", ""])
+    if "compose" in results:
+        r = results["compose"]
+        for split in ("21", "42"):
+            for c in sorted({int(k.split("_")[2][:-1]) for k in r if k.startswith(f"dl_{split}f_")}):
+                k = f"dl_{split}f_{c}c"
+                rows.append([f"download via composed object, {r[f'files_{split}']} files, {c} client(s)",
+                             f"TTFB {r[f'{k}_composed_ttfb_ms']:.1f} / total {r[f'{k}_composed_total_ms']:.0f} ms",
+                             f"/stream: {r[f'{k}_stream_ttfb_ms']:.1f} / {r[f'{k}_stream_total_ms']:.0f} ms",
+                             f"MB/s {r[f'{k}_composed_MBps']:.0f} vs {r[f'{k}_stream_MBps']:.0f}", "", ""])
+        for slug, label in (("csv_21", "csv ~20 files"), ("csv_42", "csv ~40 files (chain)"), ("csvgz", "csv gzip"),
+                            ("ndjson", "ndjson"), ("parquet_split", "parquet 9 files (merge)")):
+            t = f"worker_{slug}_compose"
+            if f"{t}_total_ms" in r:
+                peer = r.get(f"worker_{slug}_nocompose_extra_ms")
+                what = "DUMP_COMPOSE=false: merged all the same" if slug == "parquet_split" else "DUMP_COMPOSE=false"
+                rows.append([f"worker extra time, {label}", f"+{r[f'{t}_extra_ms']:.0f} ms",
+                             f"+{peer:.0f} ms ({what})" if peer is not None else "",
+                             f"export step {r[f'{t}_export_ms']:.0f} ms, {r[f'{t}_files']:.0f} files", "", ""])
+        if "duckdb_merge_ms" in r:
+            rows.append(["parquet merge, 1M rows, 9 files", f"{r['worker_parquet_split_compose_assemble_ms']:.0f} ms",
+                         f"DuckDB COPY merge {r['duckdb_merge_ms']:.0f} ms",
+                         f"one-file export {r['worker_parquet_one_compose_total_ms']:.0f} ms total", "", ""])
+    if "parquet_memory" in results:
+        r = results["parquet_memory"]
+        rows.append([f"parquet merge peak RSS growth, {r['rows'] / 1e6:g}M rows, {r['files']} files",
+                     f"{r['bqdump_peak_growth_MiB']:.0f} MiB",
+                     f"read_table {r['whole_table_peak_growth_MiB']:.0f} MiB / DuckDB {r['duckdb_peak_growth_MiB']:.0f} MiB",
+                     f"row group {r['largest_row_group_MiB']:.0f} MiB, table {r['table_MiB']:.0f} MiB; 1/3 of files "
+                     f"{r['bqdump_third_peak_growth_MiB']:.0f} MiB", "not growing with the table",
+                     verdict(r["bounded"])])
     print("== summary (2-core figures in benchmarks/README.md)")
     print(table(rows, ["measure", "bqdump", "peer", "detail", "target", ""]))
     print(f"total {sum(durations.values()):.0f} s")
