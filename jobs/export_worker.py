@@ -26,6 +26,10 @@ from jobs import assemble
 log = logging.getLogger("bqdump.worker")
 
 
+class Superseded(DumpError):
+    """The table moved on while this revision was being exported."""
+
+
 @dataclass
 class TaskResult:
     status: int  # 2xx: done with this task; anything else: Cloud Tasks (or the local queue) delivers it again
@@ -91,6 +95,8 @@ def export_revision(services: Services, target: Target, attempt: int) -> TaskRes
         return TaskResult(200, {"status": "published", "attempt": attempt})  # a duplicate delivery got there first
     try:
         manifest, leftovers = publish(services, target, attempt, prefix, plan)
+    except Superseded as moved:
+        return TaskResult(200, {"status": "superseded", "reason": moved.message})
     except Exception:
         if exports.lookup(services, target, services.store).published:  # it did, while we were assembling
             return TaskResult(200, {"status": "published", "attempt": attempt})
@@ -106,6 +112,10 @@ def publish(services: Services, target: Target, attempt: int, prefix: str,
     """Assembles the download from the export's files, then writes the manifest last and only if absent:
     a duplicate delivery racing us cannot replace a published manifest."""
     pieces, leftovers = assemble.assemble(services, target, prefix, plan)
+    if plan.header_object and exports.current_target(services, target.resource_id, target.variant).rev != target.rev:
+        # The header came from the table as it is now: if the table moved since the export read it, the
+        # header may not match the rows. This revision is superseded anyway; leave it unpublished.
+        raise Superseded(f"{target.resource_id} changed while it was exported.", "The new revision will be exported.")
     manifest = Manifest(target.resource_id, target.variant, target.rev, attempt, tuple(pieces),
                         services.clock().isoformat())
     if manifest.single_object:  # the signed URL serves the object itself: it must carry its own headers

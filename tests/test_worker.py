@@ -144,3 +144,20 @@ def test_compose_publishes_one_object_and_deletes_the_shards(make_services, tmp_
     body = services.store.read_bytes(manifest.pieces[0].name)
     lines = body.decode().splitlines()
     assert lines[0] == "id,label,at" and len(lines) == 3001 and lines[1].startswith("0,") and lines[-1].startswith("2999,")
+
+
+def test_a_reload_during_the_export_never_publishes_a_mismatched_header(make_services, tmp_path):
+    services = make_services()  # compose on: the header object is written from the table's current columns
+    load_csv(services, "small", "x,y\n1,2\n3,4\n", tmp_path)
+    stale_task = task(services)
+    real_wait = services.warehouse.wait_export
+
+    def wait_then_reload(job_id, timeout):
+        status = real_wait(job_id, timeout)
+        load_csv(services, "small", "p,q,r\n5,6,7\n", tmp_path)  # lands between the export and the header
+        return status
+
+    services.warehouse.wait_export = wait_then_reload
+    result = deliver_task(services, stale_task)
+    assert result.body["status"] == "superseded"
+    assert not [n for n in snapshot(services) if n.endswith("manifest.json")]
