@@ -23,6 +23,7 @@ run: demo
 # The scanners and emulators live in virtualenvs of their own (their pins clash with ours).
 tools: venv
 	PYTHON=$(PYTHON) bash scripts/setup-terraform-tools.sh
+	PYTHON=$(PYTHON) bash scripts/setup-emulators.sh
 
 test: tools
 	$(PY) -m pytest -q
