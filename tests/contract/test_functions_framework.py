@@ -1,0 +1,103 @@
+"""Each deployable target starts under `functions-framework` with DUMP_BACKEND=google and answers over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.contract.conftest import PROJECT
+from tests.support.emulators import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS_FRAMEWORK = Path(sys.executable).with_name("functions-framework")
+AUDIENCE = "https://bqdump-export-worker-123.europe-west1.run.app"
+
+
+def google_env(bigquery_emulator, gcs_emulator, home: Path, **overrides) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUMP_", "BIGQUERY_", "TASKS_", "WORKER_"))}
+    env.update({"HOME": str(home), "DUMP_BACKEND": "google", "DUMP_TOKEN_SECRET": "ff-secret",
+                "BIGQUERY_PROJECT": PROJECT, "BIGQUERY_DATASET": "ff_dataset", "BIGQUERY_EXPORT_BUCKET": "ff-bucket",
+                "BIGQUERY_CREDENTIALS": "anonymous", "BIGQUERY_API_ENDPOINT": bigquery_emulator.endpoint,
+                "STORAGE_API_ENDPOINT": gcs_emulator.endpoint, "WORKER_AUDIENCE": AUDIENCE,
+                "TASKS_SERVICE_ACCOUNT": "bqdump-tasks@test-project.iam.gserviceaccount.com"})
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+class Target:
+    def __init__(self, name: str, env: dict, log: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        with open(log, "wb") as out:
+            self.process = subprocess.Popen(
+                [str(FUNCTIONS_FRAMEWORK), "--target", name, "--source", "main.py", "--host", "127.0.0.1",
+                 "--port", str(self.port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"exited {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                requests.get(self.url + "/healthz", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise AssertionError(f"not serving after {timeout} s:\n{self.log.read_text()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+
+
+@pytest.fixture
+def start(tmp_path, bigquery_emulator, gcs_emulator):
+    started = []
+
+    def run(name: str, **overrides) -> Target:
+        target = Target(name, google_env(bigquery_emulator, gcs_emulator, tmp_path, **overrides),
+                        tmp_path / f"{name}-{len(started)}.log")
+        started.append(target)
+        return target
+
+    yield run
+    for target in started:
+        target.stop()
+
+
+def test_the_three_targets_serve_on_the_google_backend(start, bigquery_emulator):
+    bigquery_emulator.client(PROJECT).create_dataset("ff_dataset", exists_ok=True)
+    dump, worker, stream = start("dump"), start("export_worker"), start("stream")
+    for target in (dump, worker, stream):
+        target.wait_ready()
+    health = requests.get(dump.url + "/healthz", timeout=10)
+    assert health.status_code == 200 and health.json()["backend"] == "google"
+    missing = requests.get(dump.url + "/datastore/dump/no_such_table", timeout=30)
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"  # asked bqemulator
+    refused = requests.post(worker.url + "/tasks/export", json={"resource_id": "x"}, timeout=10)
+    assert refused.status_code == 401 and refused.json()["error"] == "unauthorized"  # no OIDC token
+    forged = requests.post(worker.url + "/", json={}, headers={"Authorization": "Bearer a.b.c"}, timeout=10)
+    assert forged.status_code == 401
+    bad_token = requests.get(stream.url + "/stream/x", params={"format": "csv", "rev": "1", "token": "nope"}, timeout=10)
+    assert bad_token.status_code in (401, 403)
+    assert requests.get(stream.url + "/datastore/dump/x", timeout=10).status_code == 404  # not its route
+
+
+def test_a_missing_setting_stops_the_start_and_is_named(start):
+    target = start("dump", BIGQUERY_DATASET=None)
+    assert target.process.wait(30) != 0
+    assert "BIGQUERY_DATASET is required" in target.log.read_text()

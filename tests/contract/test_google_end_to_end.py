@@ -1,0 +1,187 @@
+"""End to end on the emulators: a dump request, a Cloud Tasks delivery over HTTP, the BigQuery export, the
+publish on Cloud Storage, the redirect to a V4 signed URL, and the downloaded bytes.
+
+Bridged, because the emulators fall short (labelled where it happens):
+- bqemulator writes EXPORT DATA files to a local folder, not to a GCS emulator: `BridgedWarehouse` uploads
+  them into fake-gcs-server through the storage API when the job is DONE.
+- gcloud-tasks-emulator attaches no OIDC token, so WORKER_AUDIENCE stays empty here (tests/test_google_oidc.py).
+- bqemulator's `modified` does not move on DML: a new revision is made with CREATE OR REPLACE.
+
+Both identities are recording credentials, so the test also proves which identity each step used.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from google.auth import crypt
+from google.auth.credentials import AnonymousCredentials, Signing
+
+from functions.adapters.google.clients import READ_ONLY, READ_WRITE
+from functions.adapters.google.factory import build_google_services
+from functions.auth import build_authorizer
+from functions.local_server import make_local_server
+from functions.settings import load_config
+from tests.contract import keys
+from tests.contract.conftest import PROJECT
+from tests.support.emulators import free_port
+
+ROWS = 3000  # ~60 KiB of CSV: bqemulator splits exports at 64 KiB of result, so NDJSON comes in several files
+
+
+class RecordingCredentials(AnonymousCredentials, Signing):
+    """Anonymous for the emulators, but it notes every API call made with it, and signs with a throwaway key."""
+
+    def __init__(self, label: str, key=None):
+        super().__init__()
+        self.label, self.calls, self.signed = label, [], 0
+        self._signer = crypt.RSASigner.from_string(keys.private_pem(key), "k") if key else None
+
+    def before_request(self, request, method, url, headers):
+        self.calls.append((method, url))
+
+    def sign_bytes(self, message):
+        self.signed += 1
+        return self._signer.sign(message)
+
+    @property
+    def signer_email(self):
+        return keys.SIGNER_EMAIL
+
+    @property
+    def signer(self):
+        return self._signer
+
+
+class BridgedWarehouse:
+    """EMULATOR BRIDGE: copies bqemulator's export files (local disk) into fake-gcs through the storage API."""
+
+    def __init__(self, inner, export_root: Path, bucket):
+        self.inner, self.export_root, self.bucket = inner, export_root, bucket
+        self.prefixes: dict[str, str] = {}
+        self.started: list[str] = []
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def start_export(self, job):
+        self.prefixes[job.job_id] = job.destination_prefix
+        self.started.append(job.job_id)
+        return self.inner.start_export(job)
+
+    def wait_export(self, job_id, timeout):
+        status = self.inner.wait_export(job_id, timeout)
+        folder = self.export_root / self.bucket.name / self.prefixes.get(job_id, "-")
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                blob = self.bucket.blob(self.prefixes[job_id] + path.name)
+                if not blob.exists():
+                    blob.upload_from_filename(str(path))
+        return status
+
+
+@pytest.fixture
+def deployment(request, bigquery_emulator, gcs_emulator, tasks_emulator, gcs_bucket):
+    dataset = f"e2e_{secrets.token_hex(4)}"
+    bq = bigquery_emulator.client(PROJECT)
+    bq.create_dataset(dataset)
+    bq.query(f"CREATE TABLE `{PROJECT}.{dataset}.numbers` AS SELECT x AS _id, CONCAT('row-', CAST(x AS STRING)) "
+             f"AS label, x * 2 AS doubled FROM UNNEST(GENERATE_ARRAY(1, {ROWS})) AS x", job_retry=None).result()
+    tasks = tasks_emulator.client()
+    location = f"projects/{PROJECT}/locations/here"
+    queue = f"{location}/queues/e2e-{secrets.token_hex(4)}"
+    tasks.create_queue(parent=location, queue={"name": queue})
+    port = free_port()
+    env = {"DUMP_BACKEND": "google", "DUMP_TOKEN_SECRET": "e2e-secret", "DUMP_WAIT_SECONDS": "30",
+           "DUMP_WORKER_WAIT_SECONDS": "10", "BIGQUERY_PROJECT": PROJECT, "BIGQUERY_DATASET": dataset,
+           "BIGQUERY_EXPORT_BUCKET": gcs_bucket, "BIGQUERY_CREDENTIALS": "anonymous",
+           "BIGQUERY_API_ENDPOINT": bigquery_emulator.endpoint, "STORAGE_API_ENDPOINT": gcs_emulator.endpoint,
+           "TASKS_API_ENDPOINT": f"http://{tasks_emulator.endpoint}", "TASKS_QUEUE": queue,
+           "WORKER_URL": f"http://127.0.0.1:{port}/tasks/export"}
+    env.update(getattr(request, "param", {}))
+    key = keys.new_key()
+    identities = {READ_ONLY: RecordingCredentials("ro"), READ_WRITE: RecordingCredentials("rw", key)}
+    services = build_google_services(load_config(env), build_authorizer(env), credentials=identities)
+    services.warehouse = BridgedWarehouse(services.warehouse, bigquery_emulator.export_root,
+                                          gcs_emulator.client(PROJECT).bucket(gcs_bucket))
+    server = make_local_server(services, "127.0.0.1", port)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{port}", "services": services, "identities": identities, "key": key,
+           "bq": bq, "dataset": dataset}
+    server.shutdown()
+    server.server_close()
+    services.close()
+    tasks.transport.close()
+
+
+def expected_csv(rows: int) -> bytes:
+    return ("_id,label,doubled\n" + "".join(f"{i},row-{i},{i * 2}\n" for i in range(1, rows + 1))).encode()
+
+
+def test_a_dump_is_exported_published_signed_and_downloaded(deployment):
+    base = deployment["url"]
+    first = requests.get(f"{base}/datastore/dump/numbers", params={"format": "csv"}, allow_redirects=False,
+                         timeout=60)
+    assert first.status_code == 302, first.text
+    location = first.headers["Location"]
+    params = keys.verify_v4_url(location, deployment["key"].public_key())  # signed by the read-write identity
+    assert params["response-content-disposition"] == 'attachment; filename="numbers.csv"'
+    download = requests.get(location, timeout=60)
+    assert download.status_code == 200
+    assert download.content == expected_csv(ROWS)
+    assert download.headers["Content-Disposition"] == 'attachment; filename="numbers.csv"'  # stored on the object
+    assert download.headers["Content-Type"].startswith("text/csv")
+
+    again = requests.get(f"{base}/datastore/dump/numbers", params={"format": "csv"}, allow_redirects=False, timeout=60)
+    assert again.status_code == 302 and again.headers["ETag"] == first.headers["ETag"]
+    assert len(deployment["services"].warehouse.started) == 1  # the cached export, not a second one
+
+    ro, rw = deployment["identities"][READ_ONLY], deployment["identities"][READ_WRITE]
+    assert ro.calls and all(method == "GET" for method, _ in ro.calls), ro.calls  # only reads
+    assert any("/tables/numbers" in url for _, url in ro.calls)  # the revision
+    assert any("/o?" in url and "prefix=dumps" in url for _, url in ro.calls)  # the cache lookup
+    assert ro.signed == 0 and rw.signed >= 1  # URL signing: read-write
+    assert any(method == "POST" and url.split("?")[0].endswith("/jobs") for method, url in rw.calls)  # EXPORT DATA
+    assert any(method == "POST" and "/compose" in url for method, url in rw.calls)  # assembling the download
+    assert any(method == "POST" and "/upload/storage/v1/b/" in url for method, url in rw.calls)  # header, manifest
+    assert any(method == "DELETE" for method, _ in rw.calls)  # composed shards removed
+    assert not any("/jobs" in url for _, url in ro.calls)
+
+
+def test_a_new_revision_is_exported_again(deployment):
+    base, bq, dataset = deployment["url"], deployment["bq"], deployment["dataset"]
+    first = requests.get(f"{base}/datastore/dump/numbers", params={"format": "ndjson"}, allow_redirects=False,
+                         timeout=60)
+    assert first.status_code == 302, first.text
+    # bqemulator's `modified` does not move on DML: replace the table to make a new revision.
+    bq.query(f"CREATE OR REPLACE TABLE `{PROJECT}.{dataset}.numbers` AS SELECT 1 AS _id, 'only' AS label, "
+             f"2 AS doubled", job_retry=None).result()
+    second = requests.get(f"{base}/datastore/dump/numbers", params={"format": "ndjson"}, allow_redirects=False,
+                          timeout=60)
+    assert second.status_code == 302, second.text
+    ndjson = requests.get(first.headers["Location"], timeout=60).text.splitlines()
+    assert len(ndjson) == ROWS and ndjson[0] == '{"_id":1,"label":"row-1","doubled":2}'  # bqemulator: ints as numbers
+    assert second.headers["ETag"] != first.headers["ETag"]
+    assert requests.get(second.headers["Location"], timeout=60).json() == {"_id": 1, "label": "only", "doubled": 2}
+
+
+@pytest.mark.parametrize("deployment", [{"DUMP_COMPOSE": "false"}], indirect=True)
+def test_without_compose_several_files_stream_as_one_through_the_read_only_identity(deployment):
+    base = deployment["url"]
+    first = requests.get(f"{base}/datastore/dump/numbers", params={"format": "ndjson"}, allow_redirects=False,
+                         timeout=60)
+    assert first.status_code == 302, first.text
+    assert "/stream/numbers?" in first.headers["Location"]  # several files: the streaming function joins them
+    ro = deployment["identities"][READ_ONLY]
+    before = len(ro.calls)
+    whole = requests.get(first.headers["Location"], timeout=60)
+    assert whole.status_code == 200 and len(whole.text.splitlines()) == ROWS
+    part = requests.get(first.headers["Location"], headers={"Range": "bytes=100-70099"}, timeout=60)
+    assert part.status_code == 206 and part.content == whole.content[100:70100]
+    streamed = ro.calls[before:]
+    assert any("alt=media" in url for _, url in streamed)  # the bytes came through the read-only identity
