@@ -59,8 +59,8 @@ def main() -> dict:
             size_single, size_stream = download(single_url), download(stream_url)  # warm-up (and page cache)
             print(f"flights.csv: single file {size_single:,} B via /_objects; "
                   f"{files} files (DUMP_SHARD_BYTES={SHARDED_BYTES:,}) joined to {size_stream:,} B via /stream")
-            print(f"servers: 2 subprocesses (same make_local_server); clients: threads in the benchmark process "
-                  f"(pid-separate from the servers, sharing the same 2 cores)")
+            print("servers: 2 subprocesses (same make_local_server); clients: threads in the benchmark process "
+                  "(pid-separate from the servers, sharing the same 2 cores)")
 
             results = {}
             for clients in (1, args.clients):

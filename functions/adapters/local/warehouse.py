@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -20,7 +20,7 @@ import duckdb
 
 from functions.core import identifiers, layout
 from functions.core.errors import InvalidRequest, NotFound
-from functions.core.model import ExportJob, Format, JobState, JobStatus
+from functions.core.model import ExportJob, JobState, JobStatus
 from functions.adapters.local.sql import export_statement, quote_literal
 
 POINTER = "current.json"
