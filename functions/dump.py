@@ -42,7 +42,9 @@ def handle_dump(request: Request, services: Services, resource_id: str) -> Respo
         if state.published:
             return redirect(request, services, target, exports.read_manifest(services, state))
         if state.failed and state.failed.number >= attempt:
-            raise exports.failure_error(services, state)
+            if not exports.read_failure(services, state).retryable:
+                raise exports.failure_error(services, state)
+            attempt = exports.ensure_export(services, target, state)  # transient: the next attempt, at once
     return pending(request, target, attempt)
 
 

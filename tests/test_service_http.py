@@ -325,3 +325,16 @@ def test_conditional_requests_answer_304_without_signing_or_exporting(make_servi
                                     allow_redirects=False, timeout=30)
     assert nothing_exported.status_code == 304
     assert not services.store.list("dumps/small/ndjson/")  # the 304 queued no export
+
+
+def test_an_export_cut_off_by_a_restart_is_retried_at_once(make_services, serve, tmp_path):
+    services = make_services()
+    load_csv(services, "small", SMALL_CSV, tmp_path)
+    rev = revision_of(services.warehouse.table_modified("small"))
+    leftover = services.store.root / f"dumps/small/csv/{rev}/1/part-0.csv"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text("id,na")  # what a killed server left behind: files, no manifest, no job
+    live = serve(services)
+    answer = get_dump(live, "small")  # attempt 1 fails as interrupted; the same request waits for attempt 2
+    assert answer.status_code == 302 and f"/{rev}/2/" in answer.headers["Location"]
+    assert requests.get(answer.headers["Location"], timeout=30).text == EXPECTED_CSV

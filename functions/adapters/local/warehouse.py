@@ -77,6 +77,8 @@ class LocalWarehouse:
             future.result(timeout=timeout)
         except FutureTimeout:
             return JobStatus(JobState.RUNNING)
+        except InterruptedAttempt as exc:
+            return JobStatus(JobState.FAILED, str(exc), retryable=True)
         except duckdb.Error as exc:
             return JobStatus(JobState.FAILED, f"DuckDB: {exc}")
         return JobStatus(JobState.DONE)
@@ -108,7 +110,14 @@ class LocalWarehouse:
         self._executor.shutdown(wait=True, cancel_futures=True)
 
 
+class InterruptedAttempt(Exception):
+    """Files of this attempt exist but no job in this process wrote them: an export cut off by a restart."""
+
+
 def _export(source: Path, destination: Path, job: ExportJob) -> None:
+    if destination.is_dir() and any(destination.iterdir()):
+        raise InterruptedAttempt("an earlier export into this attempt was interrupted (server restart); "
+                                 "the next request retries with a new attempt")
     destination.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect() as con:
         con.execute("SET threads = 1")  # one writer keeps row order across the files, as BigQuery's ORDER BY does
