@@ -14,7 +14,7 @@ A resource id too long for an object name (GCS allows 1,024 bytes) is replaced b
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from functions.core.model import Variant
 
@@ -33,10 +33,12 @@ def revision_of(modified: datetime) -> str:
     return format(micros, "x")
 
 
-def revision_time(rev: str) -> datetime:
-    from datetime import timedelta
+def from_micros(micros: int) -> datetime:
+    return EPOCH + timedelta(microseconds=micros)
 
-    return EPOCH + timedelta(microseconds=int(rev, 16))
+
+def revision_time(rev: str) -> datetime:
+    return from_micros(int(rev, 16))
 
 
 MAX_NAMED_RESOURCE_ID = 256

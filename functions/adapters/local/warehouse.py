@@ -45,7 +45,7 @@ class LocalWarehouse:
 
     def table_modified(self, resource_id: str) -> datetime:
         micros = int(self._pointer(identifiers.resource_id(resource_id))["modified_us"])
-        return layout.EPOCH + _micros(micros)
+        return layout.from_micros(micros)
 
     def table_file(self, resource_id: str) -> Path:
         return self.tables / resource_id / self._pointer(resource_id)["file"]
@@ -104,7 +104,7 @@ class LocalWarehouse:
         os.replace(pointer, table_dir / POINTER)
         if previous and previous.get("file") != data_name:
             (table_dir / previous["file"]).unlink(missing_ok=True)  # open readers keep their snapshot
-        return layout.EPOCH + _micros(modified_us)
+        return layout.from_micros(modified_us)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
@@ -178,9 +178,3 @@ def _read_json(path: Path) -> dict | None:
         return json.loads(path.read_text())
     except (FileNotFoundError, ValueError):
         return None
-
-
-def _micros(value: int):
-    from datetime import timedelta
-
-    return timedelta(microseconds=value)
