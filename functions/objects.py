@@ -10,6 +10,7 @@ from functions.core import tokens
 from functions.core.errors import Forbidden, NotFound
 from functions.core.shards import Piece
 from functions.http import handles_errors
+from functions.ports import find_object
 from functions.serving import byte_response
 from functions.services import Services
 
@@ -22,8 +23,8 @@ def handle_object(request: Request, services: Services, name: str) -> Response:
         raise Forbidden("This download link is incomplete.", "Request the dump URL again for a fresh link.")
     tokens.check_signature(services.token_secret, request.args.get("signature", ""), int(expires), time.time(),
                            "object", name, filename, content_type, expires)
-    found = [o for o in services.store.list(name) if o.name == name]
-    if not found:
+    found = find_object(services.store, name)
+    if found is None:
         raise NotFound("This export is no longer stored.", "Request the dump URL again for the current one.")
-    return byte_response(request, services.store, [Piece(name, found[0].size)], filename=filename,
-                         content_type=content_type, last_modified=found[0].updated)
+    return byte_response(request, services.store, [Piece(name, found.size)], filename=filename,
+                         content_type=content_type, last_modified=found.updated)

@@ -73,3 +73,8 @@ class Caller:
 class Authorizer(Protocol):
     def authorize(self, caller: Caller, resource_id: str, now: float) -> None:
         """Return if `caller` may read `resource_id`; raise Unauthorized, Forbidden, NotFound or Unavailable."""
+
+
+def find_object(store: ObjectStore, name: str) -> ObjectInfo | None:
+    """The listing entry of exactly `name`: the port has no stat call, and a prefix listing also finds longer names."""
+    return next((o for o in store.list(name) if o.name == name), None)

@@ -11,7 +11,7 @@ from functions.core.assembly import BOM, compose_steps, csv_header_line
 from functions.core.errors import DumpError
 from functions.core.model import Format, ObjectInfo, Variant
 from functions.core.shards import Piece, first_record_length, order_shards
-from functions.ports import ObjectStore
+from functions.ports import ObjectStore, find_object
 
 HEADER_PROBE_BYTES = 64 * 1024
 
@@ -145,7 +145,7 @@ def _merge_into(pq, store: ObjectStore, names: list[str], destination: str, cont
 
 
 def _stat(store: ObjectStore, name: str) -> ObjectInfo:
-    found = [o for o in store.list(name) if o.name == name]
-    if not found:
+    found = find_object(store, name)
+    if found is None:
         raise DumpError(f"{name} was not written.", "The export will be retried.")
-    return found[0]
+    return found
