@@ -42,9 +42,10 @@ def handle_dump(request: Request, services: Services, resource_id: str) -> Respo
         if state.published:
             return redirect(request, services, target, exports.read_manifest(services, state))
         if state.failed and state.failed.number >= attempt:
-            if not exports.read_failure(services, state).retryable:
-                raise exports.failure_error(services, state)
-            attempt = exports.ensure_export(services, target, state)  # transient: the next attempt, at once
+            failure = exports.read_failure(services, state)
+            if not failure.retryable:
+                raise exports.failure_error(services, state, failure)
+            attempt = exports.ensure_export(services, target, state, failure)  # transient: the next attempt, at once
     return pending(request, target, attempt)
 
 

@@ -69,10 +69,10 @@ def queue_export(services: Services, target: Target, attempt: int) -> bool:
     return services.queue.enqueue(layout.task_name(target.resource_id, target.variant, target.rev, attempt), payload)
 
 
-def ensure_export(services: Services, target: Target, state: RevisionState) -> int:
+def ensure_export(services: Services, target: Target, state: RevisionState, failure: Failure | None = None) -> int:
     """Queue the attempt this state calls for, unless a recent failure should be reported instead; its number."""
     if state.failed:
-        failure = read_failure(services, state)
+        failure = failure or read_failure(services, state)
         cooldown = timedelta(seconds=services.config.failure_cooldown_seconds)
         if not failure.retryable and not may_retry(state.failed, services.clock(), cooldown):
             raise failure_error(services, state, failure)
