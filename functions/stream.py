@@ -8,7 +8,6 @@ from werkzeug.wrappers import Request, Response
 
 from functions import exports
 from functions.core import identifiers, layout, tokens
-from functions.core.errors import TooLarge
 from functions.dump import request_variant
 from functions.exports import Target
 from functions.http import handles_errors
@@ -29,8 +28,6 @@ def handle_stream(request: Request, services: Services, resource_id: str) -> Res
     if not state.published:
         raise exports.gone(target)
     manifest = exports.read_manifest(services, state)
-    if not variant.concatenates and len(manifest.pieces) > 1:
-        raise TooLarge("Several Parquet files cannot be joined into one.", "Use format=csv or format=ndjson.")
     return byte_response(request, services.reader, manifest.pieces,
                          filename=layout.download_filename(resource_id, variant), content_type=variant.content_type,
                          etag=layout.etag(variant, rev), last_modified=layout.revision_time(rev))
