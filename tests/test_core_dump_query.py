@@ -159,6 +159,7 @@ def test_distinct_sorts_only_on_selected_fields_and_cannot_sort_nested_values():
     assert checked(distinct="true", fields="carrier", sort="carrier").distinct
     assert "distinct" in refused(checked, distinct="True", fields="carrier", sort="delay").message
     assert "tags" in refused(checked, sort="tags").message
+    assert "doc" in refused(checked, distinct="true", fields="carrier,doc").message
 
 
 def test_ckan_booleans_and_first_values_of_repeated_parameters():

@@ -188,6 +188,10 @@ def check_against_columns(query: DumpQuery, columns: Sequence[TableColumn]) -> D
                                  "Sort on a field that holds single values (text, numbers, dates, booleans).")
     selected = query.fields or tuple(column.name for column in columns)
     if query.distinct:
+        nested = [name for name in selected if by_name[name].kind == "other"]
+        if nested:
+            raise InvalidRequest(f"distinct cannot compare the field {nested[0]!r} ({by_name[nested[0]].type}).",
+                                 "With distinct, list in fields only fields that hold single values.")
         missing = [key.field for key in query.sort if key.field not in selected]
         if missing:
             raise InvalidRequest(f"With distinct, sort may only name selected fields, not {missing[0]!r}.",

@@ -1,0 +1,115 @@
+"""A checked DumpQuery as one BigQuery SELECT with named query parameters: no value ever enters the SQL text.
+
+Identifiers are quoted only after `check_against_columns` has matched them to the table's own columns.
+`q` uses CONTAINS_SUBSTR: case-insensitive (and NFKC-normalised) substring search that needs no search index
+and no escaping of `%`/`_`, unlike LIKE; SEARCH matches whole tokens, reads its argument as a query language,
+and is only cheap with a search index (docs/ckan-dump-compat.md).
+Order: the asked sort with PostgreSQL's null placement (BigQuery's default puts nulls first ascending), then `_id`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Callable, Sequence
+
+from google.cloud import bigquery
+
+from functions.core.bigquery_sql import quote_identifier
+from functions.core.dump_query import ID_COLUMN, DumpQuery, TableColumn
+
+NO_LIMIT = 2**63 - 1  # GoogleSQL has no OFFSET without LIMIT
+_PARAMETER_TYPES = {"text": "STRING", "integer": "INT64", "float": "FLOAT64", "bool": "BOOL", "date": "DATE",
+                    "time": "TIME"}
+
+
+@dataclass(frozen=True)
+class BigQuerySelect:
+    sql: str
+    parameters: list
+
+
+def select_statement(table: str, query: DumpQuery, columns: Sequence[TableColumn],
+                     expression: Callable[[TableColumn], str] | None = None) -> BigQuerySelect:
+    """`table`: a validated table reference (bigquery_sql.table_reference); `expression`: how a selected column is
+    written out (the export's per-format formatting of t.`name`), default the column itself."""
+    by_name = {column.name: column for column in columns}
+    parameters: list = []
+
+    def source_column(name: str) -> str:
+        return f"t.{quote_identifier(name)}"
+
+    selected = [by_name[name] for name in query.fields] if query.fields else list(columns)
+    write = expression or (lambda column: f"{source_column(column.name)} AS {quote_identifier(column.name)}")
+    where = []
+    for index, (name, values) in enumerate(query.filters):
+        column = by_name[name]
+        kind = _parameter_type(column)
+        converted = [_value(kind, value) for value in values]
+        if len(converted) == 1:
+            parameters.append(bigquery.ScalarQueryParameter(f"f{index}", kind, converted[0]))
+            where.append(f"{source_column(name)} = @f{index}")
+        else:
+            parameters.append(bigquery.ArrayQueryParameter(f"f{index}", kind, converted))
+            where.append(f"{source_column(name)} IN UNNEST(@f{index})")
+    text_columns = [column.name for column in columns if column.kind == "text"]
+    for index, word in enumerate(query.q_words):
+        parameters.append(bigquery.ScalarQueryParameter(f"q{index}", "STRING", word))
+        where.append("(" + " OR ".join(f"CONTAINS_SUBSTR({source_column(n)}, @q{index})" for n in text_columns) + ")")
+    for field_index, (name, words) in enumerate(query.q_fields):
+        for index, word in enumerate(words):
+            parameters.append(bigquery.ScalarQueryParameter(f"q{field_index}_{index}", "STRING", word))
+            where.append(f"CONTAINS_SUBSTR({_as_text(by_name[name], source_column)}, @q{field_index}_{index})")
+    sql = f"SELECT {'DISTINCT ' if query.distinct else ''}{', '.join(write(c) for c in selected)} FROM {table} AS t"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    order = _order(query, selected, by_name, source_column)
+    if order:
+        sql += " ORDER BY " + ", ".join(order)
+    if query.limit is not None or query.offset:
+        parameters.append(bigquery.ScalarQueryParameter("row_limit", "INT64",
+                                                        NO_LIMIT if query.limit is None else query.limit))
+        sql += " LIMIT @row_limit"
+    if query.offset:
+        parameters.append(bigquery.ScalarQueryParameter("row_offset", "INT64", query.offset))
+        sql += " OFFSET @row_offset"
+    return BigQuerySelect(sql, parameters)
+
+
+def _order(query: DumpQuery, selected: list[TableColumn], by_name: dict, source_column) -> list[str]:
+    """Without DISTINCT the source columns are sorted; with it, the output columns (the only ones left)."""
+    name_of = quote_identifier if query.distinct else source_column
+    terms = [f"{name_of(key.field)} {'DESC' if key.descending else 'ASC'} "
+             f"NULLS {'FIRST' if key.nulls_come_first else 'LAST'}" for key in query.sort]
+    sorted_on = {key.field for key in query.sort}
+    if query.distinct:
+        terms += [f"{quote_identifier(c.name)} ASC NULLS LAST" for c in selected if c.name not in sorted_on]
+    elif ID_COLUMN in by_name and ID_COLUMN not in sorted_on:
+        terms.append(f"{source_column(ID_COLUMN)} ASC NULLS LAST")
+    return terms
+
+
+def _as_text(column: TableColumn, source_column) -> str:
+    """CKAN searches cast(column as text); JSON and nested values are searched as their JSON text."""
+    if column.kind == "text":
+        return source_column(column.name)
+    if column.kind == "other":
+        return f"TO_JSON_STRING({source_column(column.name)})"
+    return f"CAST({source_column(column.name)} AS STRING)"
+
+
+def _parameter_type(column: TableColumn) -> str:
+    if column.kind == "timestamp":
+        return "DATETIME" if column.type.upper() == "DATETIME" else "TIMESTAMP"
+    if column.kind == "numeric":
+        return "BIGNUMERIC" if column.type.upper().startswith("BIG") else "NUMERIC"
+    return _PARAMETER_TYPES[column.kind]
+
+
+def _value(parameter_type: str, value: Any) -> Any:
+    if parameter_type in ("NUMERIC", "BIGNUMERIC"):
+        return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if parameter_type == "DATETIME" and isinstance(value, datetime):
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
