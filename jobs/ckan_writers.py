@@ -69,13 +69,10 @@ def json_chunks(batches: Iterable[pa.RecordBatch], fields: list[dict], bom: bool
     yield (BOM if bom else b"") + head.encode()
     first = True
     for batch in batches:
-        parts = []
-        for row in _rows(batch, fields):
-            parts.append("\n    " if first else ",\n    ")
-            parts.append(_dumps(row))
+        records = ",\n    ".join(map(_dumps, _rows(batch, fields)))
+        if records:
+            yield ("\n    " if first else ",\n    ").encode() + records.encode()
             first = False
-        if parts:
-            yield "".join(parts).encode()
     yield b"\n]}\n"
 
 
@@ -123,8 +120,7 @@ def xml_element_names(columns: list[str]) -> list[str]:
     return chosen
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # simplejson's bytes for these values
 
 
 def _rows(batch: pa.RecordBatch, fields: list[dict]) -> Iterator[tuple]:
