@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 BOM = "\ufeff".encode()
@@ -83,19 +84,17 @@ def xml_chunks(batches: Iterable[pa.RecordBatch], fields: list[dict], bom: bool 
     id_first = bool(names) and names[0] == "_id"
     tags = xml_element_names(names[1:] if id_first else names)
     for batch in batches:
-        parts = []
-        for row in _rows(batch, fields):
-            if id_first:
-                parts.append(f'<row _id="{_escape_attribute(_xml_text(row[0]))}">')
-                values = row[1:]
-            else:
-                parts.append("<row>")
-                values = row
-            for tag, value in zip(tags, values):
-                _xml_node(parts, tag, value, None)
-            parts.append("</row>\n")
-        if parts:
-            yield "".join(parts).encode()
+        columns = _columns(batch, fields)
+        if id_first:
+            starts = [f'<row _id="{_escape_attribute(str(v))}">'
+                      for v in columns[0]]
+            columns = columns[1:]
+        else:
+            starts = ["<row>"] * batch.num_rows
+        elements = [_xml_elements(tag, values) for tag, values in zip(tags, columns)]
+        rows = ["".join(parts) for parts in zip(starts, *elements)]
+        if rows:
+            yield ("</row>\n".join(rows) + "</row>\n").encode()
     yield b"</data>\n"
 
 
@@ -124,12 +123,27 @@ _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # s
 
 
 def _rows(batch: pa.RecordBatch, fields: list[dict]) -> Iterator[tuple]:
+    return zip(*_columns(batch, fields))
+
+
+def _columns(batch: pa.RecordBatch, fields: list[dict]) -> list[list]:
+    """Each field's values as CKAN has them, column by column (one Python list per column, per batch)."""
     columns = []
     for spec in fields:
+        array = batch.column(spec["id"])
+        if spec["type"] == "timestamp" and pa.types.is_timestamp(array.type):
+            columns.append(_timestamp_texts(array))
+            continue
         convert = _converter(spec["type"])
-        values = batch.column(spec["id"]).to_pylist()
+        values = array.to_pylist()
         columns.append(values if convert is None else [None if v is None else convert(v) for v in values])
-    return zip(*columns)
+    return columns
+
+
+def _timestamp_texts(array: pa.Array) -> list:
+    """to_char(ts, 'YYYY-MM-DD"T"HH24:MI:SS'): whole seconds, truncated, UTC wall time for zoned values."""
+    seconds = array.cast(pa.timestamp(array.type.unit)).cast(pa.timestamp("s"), safe=False)
+    return pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%S").to_pylist()
 
 
 def _converter(ckan: str) -> Callable[[Any], Any] | None:
@@ -191,8 +205,23 @@ def _json_value(value: Any) -> Any:
     return _nested(value)
 
 
-def _xml_text(value: Any) -> str:
-    return str(value)  # Python's str(), as CKAN's `element.text = str(v)`: True, 1.5, 1e+20
+def _xml_elements(tag: str, values: list) -> list[str]:
+    """One column's elements for a batch; scalars without markup characters skip escaping."""
+    nil, empty, start, end = f'<{tag} xsi:nil="true" />', f"<{tag} />", f"<{tag}>", f"</{tag}>"
+    elements = []
+    for value in values:
+        if value is None:
+            elements.append(nil)
+        elif isinstance(value, (list, dict)):
+            parts: list[str] = []
+            _xml_node(parts, tag, value, None)
+            elements.append("".join(parts))
+        else:
+            text = value if isinstance(value, str) else str(value)  # CKAN: element.text = str(v)
+            if "&" in text or "<" in text or ">" in text:
+                text = _escape_text(text)
+            elements.append(f"{start}{text}{end}" if text else empty)
+    return elements
 
 
 def _xml_node(parts: list[str], tag: str, value: Any, key: Any) -> None:
@@ -210,7 +239,7 @@ def _xml_node(parts: list[str], tag: str, value: Any, key: Any) -> None:
         else:
             parts.append(f"</{tag}>")
     else:
-        text = _escape_text(_xml_text(value))
+        text = _escape_text(str(value))
         parts.append(f"<{tag}{key_attribute}>{text}</{tag}>" if text else f"<{tag}{key_attribute} />")
 
 
