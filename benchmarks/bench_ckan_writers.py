@@ -119,28 +119,28 @@ def main() -> None:
     with temp_dir("writers") as folder:
         source = load_flights(folder)
         rows = pq.ParquetFile(source).metadata.num_rows
-        writers = [("bqdump json (CKAN)", ckan_writer("json")), ("bqdump xml (CKAN)", ckan_writer("xml")),
-                   ("peer: pyarrow csv", pyarrow_csv), ("peer: DuckDB csv", duckdb_csv)]
+        writers = [("bqdump json (CKAN)", "json", ckan_writer("json")), ("bqdump xml (CKAN)", "xml", ckan_writer("xml")),
+                   ("peer: pyarrow csv", "pyarrow_csv", pyarrow_csv), ("peer: DuckDB csv", "duckdb_csv", duckdb_csv)]
         results, lines = {}, []
-        for label, write in writers:
+        for label, slug, write in writers:
             target = folder / "out"
             best, growth = measure(write, source, target, args.reps)
             per_million = best / rows * 1e6
-            results[label] = per_million
+            results[f"{slug}_s_per_million_rows"] = round(per_million, 3)
+            results[f"{slug}_rss_growth_MiB"] = round(growth)
             lines.append([label, f"{best:.2f}", f"{per_million:.2f}", f"{target.stat().st_size / MIB:.1f}",
                           f"{growth:.0f}"])
         print(f"flights: {rows:,} rows, {len(pq.read_schema(source))} columns; best of {args.reps}")
         print(table(lines, ["writer", "seconds", "s / million rows", "output MB", "peak RSS growth MiB"]))
         big = repeated(source, folder / "big.parquet", args.copies)
         flat = []
-        for (label, write), line in zip(writers[:2], lines[:2]):
+        for (label, slug, write), line in zip(writers[:2], lines[:2]):
             _, growth = measure(write, big, folder / "out", 1)
             flat.append([label, line[4], f"{growth:.0f}"])
-            results[f"{label} RSS MiB 1x/{args.copies}x"] = [float(line[4]), round(growth)]
+            results[f"{slug}_rss_growth_MiB_copies"] = round(growth)
         print(f"\npeak RSS growth (MiB), flights 1x ({rows:,} rows) beside {args.copies}x ({rows * args.copies:,} rows):")
         print(table(flat, ["writer", "1x", f"{args.copies}x"]))
-        emit_result("ckan_writers", rows=rows, **{k: (round(v, 3) if isinstance(v, float) else v)
-                                                  for k, v in results.items()})
+        emit_result("ckan_writers", rows=rows, copies=args.copies, **results)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ BENCHMARKS = {
     "export": ("bench_export.py", [], ["--reps", "2"]),
     "compose": ("bench_compose.py", ["--rounds", "3", "--reps", "2"], ["--rounds", "2", "--reps", "1"]),
     "parquet_memory": ("bench_parquet_memory.py", [], ["--rows", "1000000"]),
+    "ckan_writers": ("bench_ckan_writers.py", [], ["--reps", "1", "--copies", "2"]),
 }
 
 
@@ -121,6 +122,15 @@ def main() -> None:
                      f"row group {r['largest_row_group_MiB']:.0f} MiB, table {r['table_MiB']:.0f} MiB; 1/3 of files "
                      f"{r['bqdump_third_peak_growth_MiB']:.0f} MiB", "not growing with the table",
                      verdict(r["bounded"])])
+    if "ckan_writers" in results:
+        r = results["ckan_writers"]
+        for fmt in ("json", "xml"):
+            rows.append([f"CKAN {fmt} writing, flights", f"{r[f'{fmt}_s_per_million_rows']:.2f} s / M rows",
+                         f"csv: pyarrow {r['pyarrow_csv_s_per_million_rows']:.2f} / DuckDB "
+                         f"{r['duckdb_csv_s_per_million_rows']:.2f} s / M rows",
+                         f"peak RSS +{r[f'{fmt}_rss_growth_MiB']} MiB, {r['copies']}x rows "
+                         f"+{r[f'{fmt}_rss_growth_MiB_copies']} MiB", "flat with the rows",
+                         verdict(r[f"{fmt}_rss_growth_MiB_copies"] <= 1.5 * r[f"{fmt}_rss_growth_MiB"] + 16)])
     print("== summary (2-core figures in benchmarks/README.md)")
     print(table(rows, ["measure", "bqdump", "peer", "detail", "target", ""]))
     print(f"total {sum(durations.values()):.0f} s")

@@ -113,7 +113,7 @@ class TableColumn:
 
 _KINDS = [
     ("text", re.compile(r"STRING|VARCHAR|TEXT|CHAR|BPCHAR|STRING\(\d+\)|VARCHAR\(\d+\)")),
-    ("integer", re.compile(r"INT64|INTEGER|INT|BIGINT|SMALLINT|TINYINT|HUGEINT|U(?:TINY|SMALL|BIG|HUGE)?INT(?:EGER)?|INT[1248]")),
+    ("integer", re.compile(r"U?(?:TINY|SMALL|BIG|HUGE)?INT(?:EGER|64|[1248])?")),
     ("float", re.compile(r"FLOAT64|FLOAT|DOUBLE|REAL|FLOAT[48]")),
     ("numeric", re.compile(r"(?:BIG)?NUMERIC(?:\(.*\))?|(?:BIG)?DECIMAL(?:\(.*\))?")),
     ("bool", re.compile(r"BOOL|BOOLEAN")),
