@@ -99,6 +99,7 @@ def ids(engine: Engine, **params) -> list[int]:
     ({"filters": '{"carrier": ["UA", "DL"], "month": "2"}'}, [3, 4]),
     ({"filters": '{"month": [1, 3]}'}, [1, 2, 5]),
     ({"filters": '{"delay": 0}'}, [4]),
+    ({"filters": '{"carrier": []}'}, []),
     ({"filters": '{"at": "2013-01-01T06:00:00"}'}, [2]),
     ({"filters": '{"at": "2013-01-01T07:00:00+01:00"}'}, [2]),
     ({"filters": '{"odd name": "d"}'}, [4]),

@@ -47,7 +47,9 @@ def select_statement(table: str, query: DumpQuery, columns: Sequence[TableColumn
         column = by_name[name]
         kind = _parameter_type(column)
         converted = [_value(kind, value) for value in values]
-        if len(converted) == 1:
+        if not converted:
+            where.append("FALSE")  # CKAN: `field IN ()` is false
+        elif len(converted) == 1:
             parameters.append(bigquery.ScalarQueryParameter(f"f{index}", kind, converted[0]))
             where.append(f"{source_column(name)} = @f{index}")
         else:

@@ -41,7 +41,9 @@ def select_statement(source: str, query: DumpQuery, columns: Sequence[TableColum
     for name, values in query.filters:
         column = by_name[name]
         values = [_value(column, value) for value in values]
-        if len(values) == 1:
+        if not values:
+            where.append("FALSE")  # CKAN: `field IN ()` is false
+        elif len(values) == 1:
             where.append(f"{source_column(name)} = {parameter(values[0])}")
         else:
             where.append(f"{source_column(name)} IN ({', '.join(parameter(v) for v in values)})")
