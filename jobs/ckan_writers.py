@@ -86,15 +86,17 @@ def xml_chunks(batches: Iterable[pa.RecordBatch], fields: list[dict], bom: bool 
     for batch in batches:
         columns = _columns(batch, fields)
         if id_first:
-            starts = [f'<row _id="{_escape_attribute(str(v))}">'
-                      for v in columns[0]]
+            starts = [f'<row _id="{_escape_attribute(str(v))}"' for v in columns[0]]
             columns = columns[1:]
         else:
-            starts = ["<row>"] * batch.num_rows
-        elements = [_xml_elements(tag, values) for tag, values in zip(tags, columns)]
-        rows = ["".join(parts) for parts in zip(starts, *elements)]
+            starts = ["<row"] * batch.num_rows
+        if not tags:  # ElementTree writes a childless element short
+            rows = [start + " />\n" for start in starts]
+        else:
+            elements = [_xml_elements(tag, values) for tag, values in zip(tags, columns)]
+            rows = ["".join(parts) + "</row>\n" for parts in zip([s + ">" for s in starts], *elements)]
         if rows:
-            yield ("</row>\n".join(rows) + "</row>\n").encode()
+            yield "".join(rows).encode()
     yield b"</data>\n"
 
 

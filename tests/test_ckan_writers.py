@@ -98,6 +98,13 @@ def test_without_id_first_rows_have_no_id_attribute_and_fields_keep_their_order(
     assert b'\n    ["Zo\xc3\xab & <Ann>",1]' in b"".join(json_chunks(table.to_batches(), ckan_fields(table.schema)))
 
 
+def test_a_row_of_only_id_is_a_short_element_as_elementtree_writes_it():
+    table = TABLE.select(["_id"]).slice(0, 2)
+    assert b"".join(xml_chunks(table.to_batches(), ckan_fields(table.schema))).split(b"\n")[1:3] == [
+        b'<row _id="1" />', b'<row _id="2" />']
+    assert ckan_xml_writer(["_id"], [{"_id": 1}, {"_id": 2}]) == b'<row _id="1" />\n<row _id="2" />\n'
+
+
 def test_floats_print_as_postgresql_then_ckan_print_them():
     table = pa.table({"x": pa.array([1e20, 1e14, 1e-05, float("nan"), float("-inf"), -0.0, 0.1 + 0.2])})
     body = b"".join(json_chunks(table.to_batches(), ckan_fields(table.schema))).decode()
