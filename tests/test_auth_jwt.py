@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from functions.auth import build_authorizer
+from functions.http import status_of
 from functions.core.errors import Forbidden, Unauthorized
 from functions.ports import Caller
 
@@ -56,7 +57,7 @@ def test_star_allows_every_resource():
 
 def test_unlisted_resource_is_403():
     error = refusal(Forbidden, hs_token(), resource_id="r9")
-    assert error.status == 403 and "r9" in error.message and "resources" in error.message
+    assert status_of(error) == 403 and "r9" in error.message and "resources" in error.message
 
 
 def test_missing_or_malformed_resources_claim_is_403():

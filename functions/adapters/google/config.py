@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlparse
 
-from functions.core import bigquery_sql
+from functions.adapters.google import sql as bigquery_sql
 from functions.core.errors import ConfigurationError
 from functions.core.settings_schema import Setting
 
