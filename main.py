@@ -13,10 +13,10 @@ import functions_framework
 
 from functions import routes
 from functions.wiring import app
-from functions.settings import check_settings
+from functions.settings import load_settings
 
 if __name__ != "__main__":
-    check_settings(os.environ)  # deployed: a missing or malformed setting stops start-up here, naming it
+    load_settings(os.environ)  # deployed: a missing or malformed setting stops start-up here, naming it
 
 
 @functions_framework.http

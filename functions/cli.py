@@ -12,7 +12,7 @@ from pathlib import Path
 
 from functions.core import identifiers
 from functions.core.errors import ConfigurationError, DumpError, InvalidRequest
-from functions.settings import check_settings
+from functions.settings import load_settings
 
 DEMO_TABLES = {"flights": "flights.csv.zip", "airlines": "airlines.csv"}
 
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
 
 
 def run(args) -> int:
-    config = check_settings(os.environ)
+    config = load_settings(os.environ).core
     if args.command == "serve":
         from functions.local_server import serve
 

@@ -33,7 +33,7 @@ class Doors:
     worker: WorkerDoor
     stream: StreamDoor
     prewarm: PrewarmDoor
-    objects: ObjectsDoor | None = None  # the local backend's signed downloads
+    objects: ObjectsDoor  # the local backend's signed downloads (served by the local server only)
 
 
 def _healthz(request: Request, backend: str) -> Response:

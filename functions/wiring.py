@@ -23,7 +23,7 @@ from functions.objects import ObjectsDoor
 from functions.ports import Authorizer, Backend, Clock
 from functions.prewarm import PrewarmDoor
 from functions.routes import Doors
-from functions.settings import Config, load_config
+from functions.settings import Config, load_settings
 from functions.stream import StreamDoor
 from functions.worker_door import WorkerDoor
 from jobs.export_worker import ExportWorker, WorkerSettings
@@ -47,17 +47,16 @@ class App:
 
 
 def build_app(env: Mapping[str, str], clock: Clock = SYSTEM_CLOCK) -> App:
-    config = load_config(env)
-    authorizer = build_authorizer(env)
-    if config.backend == "google":
-        from functions.adapters.google.config import load_google_config
+    """The environment is parsed here, once: every other object gets parsed values."""
+    settings = load_settings(env)
+    config = settings.core
+    if settings.google is not None:
         from functions.adapters.google.factory import build_google_backend
 
-        backend = build_google_backend(load_google_config(env), config.token_secret, config.worker_wait_seconds,
-                                       clock)
+        backend = build_google_backend(settings.google, config.token_secret, config.worker_wait_seconds, clock)
     else:
         backend = build_local_backend(config, clock)
-    return assemble(config, backend, authorizer, clock)
+    return assemble(config, backend, build_authorizer(settings.auth), clock)
 
 
 def build_local_backend(config: Config, clock: Clock) -> Backend:
@@ -95,7 +94,7 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
     doors = Doors(config.backend, dump, WorkerDoor(worker.deliver, backend.check_task_caller),
                   StreamDoor(catalogue, backend.token_secret, clock),
                   PrewarmDoor(catalogue, backend.check_prewarm_caller),
-                  ObjectsDoor(backend.store, backend.token_secret, clock) if config.backend == "local" else None)
+                  ObjectsDoor(backend.store, backend.token_secret, clock))
     return App(config, clock, backend, catalogue, worker, doors)
 
 

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from functions.core.errors import DumpError, ExportFailed, NotFound, TooLarge
 from functions.core.model import FailureKind, Format, Variant
-from functions.core.publish import Failure, RevisionState
+from functions.core.publish import Failure, RevisionState, may_retry
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ def next_step(state: RevisionState, failure: Failure | None, now: datetime, cool
         failure = failure or Failure("the export failed")
         if failure.retryable:
             return Queue(state.next_attempt)
-        retry_at = state.failed.failure.updated + cooldown
-        if queued or now < retry_at:
+        if queued or not may_retry(state.failed, now, cooldown):
+            retry_at = state.failed.failure.updated + cooldown
             return Fail(failure, max(1, int((retry_at - now).total_seconds())))
         return Queue(state.next_attempt)
     if queued:

@@ -26,7 +26,7 @@ from functions.adapters.google.clients import READ_ONLY, READ_WRITE
 from functions.adapters.google.config import load_google_config
 from functions.adapters.google.factory import build_google_backend
 from functions.adapters.system_clock import SYSTEM_CLOCK
-from functions.auth import build_authorizer
+from functions.auth import build_authorizer, load_auth_config
 from functions.local_server import make_local_server
 from functions.wiring import assemble
 from functions.settings import load_config
@@ -114,7 +114,8 @@ def deployment(request, bigquery_emulator, gcs_emulator, tasks_emulator, gcs_buc
                                    credentials=identities)
     bridged = BridgedWarehouse(backend.warehouse, bigquery_emulator.export_root,
                                gcs_emulator.client(PROJECT).bucket(gcs_bucket))
-    app = assemble(config, replace(backend, tables=bridged, warehouse=bridged), build_authorizer(env), clock)
+    authorizer = build_authorizer(load_auth_config(env))
+    app = assemble(config, replace(backend, tables=bridged, warehouse=bridged), authorizer, clock)
     server = make_local_server(app.doors, "127.0.0.1", port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

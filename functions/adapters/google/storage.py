@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import json
-import math
 from contextlib import contextmanager
-from datetime import datetime, timedelta
 from typing import Callable, Iterator
 from urllib.parse import quote
 
 from google.api_core import exceptions as api_errors
-from google.auth import credentials as auth_credentials
 from google.auth.exceptions import GoogleAuthError
 
 from functions.core.errors import NotFound, Unavailable
