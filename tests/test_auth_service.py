@@ -6,7 +6,7 @@ from __future__ import annotations
 import requests
 
 from tests.support.ckan_stub import ckan_stub  # noqa: F401  (fixture)
-from tests.test_service_http import SMALL_CSV, get_dump, load_csv, load_numbers
+from tests.support.tables import SMALL_CSV, get_dump, load_csv, load_numbers
 
 
 def test_private_resources_need_a_token_ckan_accepts(make_app, serve, tmp_path, ckan_stub):  # noqa: F811

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from tests.test_service_http import SMALL_CSV, load_csv
+from tests.support.tables import SMALL_CSV, load_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,7 +10,7 @@ import pandas
 import pytest
 import requests
 
-from tests.test_service_http import EXPECTED_CSV, SMALL_CSV, get_dump, load_csv, load_numbers
+from tests.support.tables import EXPECTED_CSV, SMALL_CSV, get_dump, load_csv, load_numbers
 
 
 def download(live, rid, **params):

@@ -11,7 +11,7 @@ from functions.core.model import Format, Variant
 from functions.core.delivery import Done
 from jobs.export_worker import ExportWorker
 from tests.support.clock import ShiftedClock
-from tests.test_service_http import SMALL_CSV, load_csv
+from tests.support.tables import SMALL_CSV, load_csv
 
 
 def task(app, rid="small", fmt="csv", attempt=1):
@@ -124,7 +124,7 @@ def test_gc_keeps_superseded_exports_for_the_url_lifetime_then_deletes_them(make
 
 def test_multi_file_manifest_records_each_header_to_skip(make_app, tmp_path):
     from functions.core.publish import parse_manifest
-    from tests.test_service_http import load_numbers
+    from tests.support.tables import load_numbers
 
     app = make_app(DUMP_SHARD_BYTES=20_000, DUMP_COMPOSE="false")
     load_numbers(app, "numbers", 5000, tmp_path)
@@ -138,7 +138,7 @@ def test_multi_file_manifest_records_each_header_to_skip(make_app, tmp_path):
 
 def test_compose_publishes_one_object_and_deletes_the_shards(make_app, tmp_path):
     from functions.core.publish import parse_manifest
-    from tests.test_service_http import load_numbers
+    from tests.support.tables import load_numbers
 
     app = make_app(DUMP_SHARD_BYTES=3_000)  # ~80 shards: more than one compose call of 32
     load_numbers(app, "numbers", 3000, tmp_path)
