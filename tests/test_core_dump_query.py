@@ -7,6 +7,7 @@ import pytest
 from functions.core import dump_query as dq
 from functions.core.dump_query import DumpQuery, SortKey, TableColumn, check_against_columns, parse_dump_query
 from functions.core.errors import InvalidRequest
+from functions.http import status_of
 
 COLUMNS = [TableColumn("_id", "INT64"), TableColumn("carrier", "STRING"), TableColumn("month", "INT64"),
            TableColumn("delay", "FLOAT64"), TableColumn("at", "TIMESTAMP"), TableColumn("day", "DATE"),
@@ -24,7 +25,7 @@ def checked(**params):
 def refused(fn, **params) -> InvalidRequest:
     with pytest.raises(InvalidRequest) as caught:
         fn(**params)
-    assert caught.value.status == 400 and caught.value.hint
+    assert status_of(caught.value) == 400 and caught.value.hint
     return caught.value
 
 

@@ -17,7 +17,7 @@ from google.cloud import bigquery
 
 from functions.adapters.google import dump_query_sql as google_sql
 from functions.adapters.local import dump_query_sql as local_sql
-from functions.core.bigquery_sql import table_reference
+from functions.adapters.google.sql import table_reference
 from functions.core.dump_query import TableColumn, check_against_columns, parse_dump_query
 from functions.core.errors import InvalidRequest
 from tests.contract.conftest import PROJECT

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 from google.cloud import bigquery
 
-from functions.core.bigquery_sql import quote_identifier
+from functions.adapters.google.sql import quote_identifier
 from functions.core.dump_query import ID_COLUMN, DumpQuery, TableColumn
 
 NO_LIMIT = 2**63 - 1  # GoogleSQL has no OFFSET without LIMIT
@@ -32,7 +32,7 @@ class BigQuerySelect:
 
 def select_statement(table: str, query: DumpQuery, columns: Sequence[TableColumn],
                      expression: Callable[[TableColumn], str] | None = None) -> BigQuerySelect:
-    """`table`: a validated table reference (bigquery_sql.table_reference); `expression`: how a selected column is
+    """`table`: a validated table reference (sql.table_reference); `expression`: how a selected column is
     written out (the export's per-format formatting of t.`name`), default the column itself."""
     by_name = {column.name: column for column in columns}
     parameters: list = []
