@@ -15,8 +15,9 @@ from functions.core.errors import NotFound, Unavailable
 from functions.core.model import Variant
 from functions.core.next_step import Queue, Serve, Step, Wait, next_step
 from functions.core.publish import Failure, Manifest, RevisionState, parse_failure, parse_manifest, revision_state
+from functions.core.dump_query import DumpQuery, TableColumn
 from functions.core.target import Target
-from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse
+from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse, find_object
 
 
 @dataclass(frozen=True)
@@ -31,13 +32,32 @@ class ExportCatalogue:
     """`tables` answers table metadata and `bucket` listings and reads, both as the read-only identity."""
 
     def __init__(self, tables: Warehouse, bucket: ObjectStore, queue: TaskQueue, clock: Clock,
-                 cooldown: timedelta, poll_seconds: tuple[float, float] = (0.25, 1.0)):
+                 cooldown: timedelta, poll_seconds: tuple[float, float] = (0.25, 1.0),
+                 touch_interval: timedelta = timedelta(minutes=5)):
         self.tables, self.bucket, self.queue, self.clock = tables, bucket, queue, clock
         self.cooldown = cooldown
         self.poll_seconds = poll_seconds  # first and longest pause while a request waits for an export
+        self.touch_interval = touch_interval
 
-    def current(self, resource_id: str, variant: Variant) -> Target:
-        return Target(resource_id, variant, layout.revision_of(self.tables.table_modified(resource_id)))
+    def current(self, resource_id: str, variant: Variant, selection: DumpQuery = DumpQuery()) -> Target:
+        return Target.of(resource_id, variant, layout.revision_of(self.tables.table_modified(resource_id)), selection)
+
+    def columns(self, resource_id: str) -> list[TableColumn]:
+        return self.tables.columns(resource_id)
+
+    def note_request(self, target: Target) -> None:
+        """A query dump served from the cache: queue a touch of its `requested` marker when the marker is older
+        than the touch interval (one listing here; the read-write worker writes it, at most once per interval)."""
+        if not target.is_query:
+            return
+        key = target.variant.query_key
+        marker = find_object(self.bucket, layout.requested_marker(target.resource_id, key))
+        now = self.clock.now()
+        if marker is not None and now - marker.updated < self.touch_interval:
+            return
+        slot = int(now.timestamp() // max(1.0, self.touch_interval.total_seconds()))
+        self.queue.enqueue(layout.touch_task_name(target.resource_id, key, slot),
+                           {"touch": True, "resource_id": target.resource_id, "query_key": key})
 
     def list_tables(self) -> list[str]:
         return self.tables.list_tables()

@@ -13,6 +13,7 @@ from werkzeug.wrappers import Request, Response
 from functions.auth import caller_from_headers
 from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, layout, tokens
+from functions.core.dump_query import DumpQuery, QueryBounds, checked_query, parse_dump_query
 from functions.core.next_step import Fail, Queue, Serve, failure_error
 from functions.core.publish import Manifest
 from functions.core.target import Target
@@ -27,6 +28,7 @@ class DumpSettings:
     stream_token_seconds: int
     public_url: str
     stream_url: str
+    bounds: QueryBounds = QueryBounds()  # what a CKAN query may ask
 
 
 @dataclass(frozen=True)
@@ -45,8 +47,13 @@ class DumpDoor:
 def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     resource_id = identifiers.resource_id(resource_id)
     variant = request_variant(request)
+    params = request.args.to_dict(flat=False)
+    asked = parse_dump_query(params, door.settings.bounds)  # malformed parameters are refused before anything else
     door.authorizer.authorize(caller_from_headers(request.headers), resource_id, door.clock.now().timestamp())
-    target = door.catalogue.current(resource_id, variant)
+    # Field names are checked only once the caller may read the table, so they never leak to others.
+    selection = DumpQuery() if asked.whole_table else checked_query(params, door.catalogue.columns(resource_id),
+                                                                    door.settings.bounds)
+    target = door.catalogue.current(resource_id, variant, selection)
     if unchanged_for_caller(request, target):
         return not_modified(target)  # no listing, no signing, no export
     step = door.catalogue.request(target)
@@ -54,6 +61,7 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
         wait = 0.0 if request.method == "HEAD" else door.settings.wait_seconds
         step = door.catalogue.wait_for(target, step.attempt, wait)
     if isinstance(step, Serve):
+        door.catalogue.note_request(target)
         return redirect(request, door, target, door.catalogue.manifest(step))
     if isinstance(step, Fail):
         raise failure_error(step.failure, target.variant, step.retry_after)

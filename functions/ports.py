@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Callable, ContextManager, Iterator, Mapping, Protocol
 
+from functions.core.dump_query import TableColumn
 from functions.core.model import ExportJob, JobStatus, ObjectInfo
 
 
@@ -25,6 +26,9 @@ class Warehouse(Protocol):
         """The table's last-modified time (timezone-aware); raises NotFound for an unknown table."""
 
     def list_tables(self) -> list[str]: ...
+
+    def columns(self, resource_id: str) -> list[TableColumn]:
+        """Every column with its warehouse type, in order: CKAN queries are checked against them."""
 
     def column_names(self, resource_id: str) -> list[str]:
         """The export's columns in order: the worker writes the header object from them."""

@@ -15,6 +15,7 @@ from werkzeug.exceptions import MethodNotAllowed as NoMethod, NotFound as NoRout
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from functions.core.cors import CorsPolicy
 from functions.core.errors import MethodNotAllowed, NotFound
 from functions.dump import DumpDoor, handle_dump
 from functions.http import error_response, json_response
@@ -29,6 +30,7 @@ class Doors:
     """Each door's dependencies, built by `functions.wiring`."""
 
     backend: str
+    cors: CorsPolicy  # CORS_ORIGINS: headers on every answer of the dump function, and its preflights
     dump: DumpDoor
     worker: WorkerDoor
     stream: StreamDoor
@@ -53,11 +55,28 @@ STREAM_RULES = [Rule("/stream/<path:resource_id>", endpoint=(handle_stream, "str
 LOCAL_RULES = [Rule("/_objects/<path:name>", endpoint=(handle_object, "objects"), methods=["GET", "HEAD"])]
 
 
-def router(*rule_sets: list[Rule]) -> Callable[[Request, Doors], Response]:
+def router(*rule_sets: list[Rule], cors: bool = False) -> Callable[[Request, Doors], Response]:
+    """`cors`: every answer (routed, 404, 405, errors) carries the CORS headers, and OPTIONS is a preflight."""
     url_map = Map([Rule(r.rule, endpoint=r.endpoint, methods=r.methods) for rules in rule_sets for r in rules],
                   strict_slashes=False, merge_slashes=False)
 
     def dispatch(request: Request, doors: Doors) -> Response:
+        if not cors:
+            return route(request, doors)
+        origin = request.headers.get("Origin")
+        if request.method == "OPTIONS":
+            return Response(status=204, headers=doors.cors.preflight_headers(
+                origin, request.headers.get("Access-Control-Request-Method"),
+                request.headers.get("Access-Control-Request-Headers")))
+        response = route(request, doors)
+        for name, value in doors.cors.response_headers(origin).items():
+            if name == "Vary":
+                response.vary.add(value)
+            else:
+                response.headers[name] = value
+        return response
+
+    def route(request: Request, doors: Doors) -> Response:
         adapter = url_map.bind_to_environ(request.environ)
         try:
             (handler, door), arguments = adapter.match(request.path, method=request.method)
@@ -73,7 +92,7 @@ def router(*rule_sets: list[Rule]) -> Callable[[Request, Doors], Response]:
     return dispatch
 
 
-dump_target = router(DUMP_RULES)
+dump_target = router(DUMP_RULES, cors=True)
 worker_target = router(WORKER_RULES)
 stream_target = router(STREAM_RULES)
-local_target = router(DUMP_RULES, WORKER_RULES, STREAM_RULES, LOCAL_RULES)
+local_target = router(DUMP_RULES, WORKER_RULES, STREAM_RULES, LOCAL_RULES, cors=True)  # LOCAL_RULES: as the bucket's

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from functions.core.cors import CorsPolicy
+from functions.core.dump_query import (MAX_FIELDS, MAX_FILTER_VALUES, MAX_Q_CHARS, MAX_Q_WORDS, MAX_SORT_KEYS,
+                                       QueryBounds)
 from functions.core.errors import ConfigurationError
 from functions.core.settings_schema import (Setting, boolean, non_negative_float, one_of, positive_int, read_settings,
                                             setting, settings_of)
@@ -22,6 +25,16 @@ def _expiry_hours(raw: str) -> float:
 
 def _stripped(raw: str) -> str:
     return raw.strip()
+
+
+AUTH_HEADERS = ("X-CKAN-API-Key",)  # besides Authorization, the header a browser may send a CKAN token in
+
+
+def _cors(raw: str) -> CorsPolicy:
+    try:
+        return CorsPolicy.from_setting(raw, AUTH_HEADERS)
+    except ConfigurationError as exc:
+        raise ValueError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -65,9 +78,35 @@ class Config:
         "PREWARM_SECRET", "",
         "Secret for POST /datastore/dump/prewarm in the X-Prewarm-Secret header (local backend); empty turns "
         "HTTP pre-warming off there.", secret=True)
+    cors_origins: CorsPolicy = setting(
+        "CORS_ORIGINS", "",
+        "Origins whose browser scripts may call the dump URL, separated by spaces or commas (CKAN's "
+        "ckan.cors.origin_whitelist), or `*` for any; empty: no CORS headers. The bucket's CORS (Terraform) "
+        "takes the same list.", _cors)
+    query_cap: int = setting(
+        "DUMP_QUERY_MAX_PER_RESOURCE", "100",
+        "Distinct filtered (query) dumps kept per resource; beyond it the least recently requested go, once no "
+        "signed URL for them can be live (else a new one answers 503 until there is room).", positive_int)
+    query_touch_seconds: float = setting(
+        "DUMP_QUERY_TOUCH_SECONDS", "300",
+        "A cache hit on a query dump records its request at most this often (one small task and marker write).",
+        non_negative_float)
+    max_filter_values: int = setting("DUMP_MAX_FILTER_VALUES", str(MAX_FILTER_VALUES),
+                                     "Most values a request's `filters` may hold in all.", positive_int)
+    max_q_chars: int = setting("DUMP_MAX_Q_CHARS", str(MAX_Q_CHARS), "Longest `q` (characters).", positive_int)
+    max_q_words: int = setting("DUMP_MAX_Q_WORDS", str(MAX_Q_WORDS), "Most words in `q` (or per field).",
+                               positive_int)
+    max_fields: int = setting("DUMP_MAX_FIELDS", str(MAX_FIELDS), "Most names in `fields`.", positive_int)
+    max_sort_keys: int = setting("DUMP_MAX_SORT_KEYS", str(MAX_SORT_KEYS), "Most keys in `sort`.", positive_int)
     url_expiry_hours: float = setting(
         "BIGQUERY_EXPORT_URL_EXPIRY_HOURS", "1",
         "Lifetime of signed download URLs, at most 168; GC keeps superseded exports this long.", _expiry_hours)
+
+
+    @property
+    def bounds(self) -> QueryBounds:
+        return QueryBounds(self.max_filter_values, self.max_q_chars, self.max_q_words, self.max_fields,
+                           self.max_sort_keys)
 
 
 CORE_SETTINGS: tuple[Setting, ...] = settings_of(Config)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from werkzeug.wrappers import Request, Response
 
@@ -25,7 +25,7 @@ class StreamDoor:
 @handles_errors
 def handle_stream(request: Request, door: StreamDoor, resource_id: str) -> Response:
     resource_id = identifiers.resource_id(resource_id)
-    variant = request_variant(request)
+    variant = replace(request_variant(request), query_key=identifiers.query_key(request.args.get("query_key")))
     rev = identifiers.revision(request.args.get("rev", ""))
     # The token is the whole authorisation here: checked before a single byte is read.
     tokens.check_stream_token(door.token_secret, request.args.get("token", ""), resource_id, variant.key, rev,

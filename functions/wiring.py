@@ -82,16 +82,19 @@ def build_local_backend(config: Config, clock: Clock) -> Backend:
 def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Clock) -> App:
     """Each door gets what it uses; tests call this with a Backend whose parts they replaced."""
     url_lifetime = timedelta(hours=config.url_expiry_hours)
+    touch_interval = timedelta(seconds=config.query_touch_seconds)
     catalogue = ExportCatalogue(backend.tables, backend.bucket, backend.queue, clock,
-                                timedelta(seconds=config.failure_cooldown_seconds), backend.poll_seconds)
+                                timedelta(seconds=config.failure_cooldown_seconds), backend.poll_seconds,
+                                touch_interval)
     worker = ExportWorker(backend.warehouse, backend.store, clock,
-                          WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime))
+                          WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime,
+                                         config.query_cap, touch_interval, config.bounds))
     if hasattr(backend.queue, "deliver"):  # the local in-process queue delivers to this process's worker
         backend.queue.deliver = worker.deliver
     dump = DumpDoor(catalogue, backend.signer, authorizer, backend.token_secret, clock,
                     DumpSettings(config.wait_seconds, url_lifetime, config.stream_token_seconds, config.public_url,
-                                 config.stream_url))
-    doors = Doors(config.backend, dump, WorkerDoor(worker.deliver, backend.check_task_caller),
+                                 config.stream_url, config.bounds))
+    doors = Doors(config.backend, config.cors_origins, dump, WorkerDoor(worker.deliver, backend.check_task_caller),
                   StreamDoor(catalogue, backend.token_secret, clock),
                   PrewarmDoor(catalogue, backend.check_prewarm_caller),
                   ObjectsDoor(backend.store, backend.token_secret, clock))

@@ -13,6 +13,7 @@ from functions.core.model import Format, ObjectInfo, Variant
 from functions.core.shards import Piece, first_record_length, order_shards
 from functions.core.target import Target
 from functions.ports import ObjectStore, Warehouse, find_object
+from jobs.ckan_step import write_ckan_file
 
 HEADER_PROBE_BYTES = 64 * 1024
 
@@ -43,6 +44,12 @@ def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: s
         raise DumpError(f"The export job finished but wrote no files under {prefix}.", "It will be retried.")
     shards = [found[name] for name in order_shards(found)]
     destination = layout.single_object_name(prefix, variant)
+    if variant.format.written_by_worker:  # CKAN's JSON or XML, written from the exported Parquet
+        json_columns = [c.name for c in warehouse.columns(target.resource_id) if c.type.upper() == "JSON"]
+        write_ckan_file(store, [s.name for s in shards], destination, variant, json_columns,
+                        _scratch_name(destination))
+        written = _stat(store, destination)
+        return [Piece(written.name, written.size)], [s.name for s in shards]
     if variant.format is Format.PARQUET:
         if len(shards) == 1:
             return [Piece(shards[0].name, shards[0].size)], []
@@ -51,7 +58,8 @@ def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: s
     pieces = strip_repeated_headers(store, shards) if plan.header_in_every_file else [
         Piece(s.name, s.size) for s in shards]
     if plan.header_object:
-        header = write_header(store, warehouse.column_names(target.resource_id), variant, prefix)
+        names = list(target.selection.fields) or warehouse.column_names(target.resource_id)  # a query's fields
+        header = write_header(store, names, variant, prefix)
         pieces.insert(0, Piece(header.name, header.size))
     if plan.compose and len(pieces) > 1:
         composed = compose(store, [p.name for p in pieces], destination, variant.content_type)

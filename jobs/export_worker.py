@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Mapping
 
 from functions.core import gc, identifiers, layout
+from functions.core.dump_query import DumpQuery, QueryBounds, checked_query
 from functions.core.delivery import Done, Outcome, Retry
 from functions.core.errors import DumpError, InvalidRequest, NotFound
 from functions.core.model import ExportJob, FailureKind, JobState
@@ -36,6 +37,14 @@ class WorkerSettings:
     shard_bytes: int
     wait_seconds: float  # how long one delivery waits for its export job
     url_lifetime: timedelta  # GC keeps superseded exports this long
+    query_cap: int = 100  # distinct query dumps kept per resource
+    touch_interval: timedelta = timedelta(minutes=5)  # a requested marker is touched at most this often
+    bounds: QueryBounds = QueryBounds()
+
+    @property
+    def protected_for(self) -> timedelta:
+        """A query dump requested within this may have a live signed URL: the cap never evicts it."""
+        return self.url_lifetime + gc.GRACE + self.touch_interval
 
 
 class ExportWorker:
@@ -46,13 +55,20 @@ class ExportWorker:
 
     def deliver(self, payload: Mapping) -> Outcome:
         try:
-            target = Target(identifiers.resource_id(str(payload.get("resource_id", ""))),
-                            identifiers.dump_variant(payload.get("format"), payload.get("compression"),
-                                                     payload.get("bom")),
-                            identifiers.revision(str(payload.get("revision", ""))))
+            resource_id = identifiers.resource_id(str(payload.get("resource_id", "")))
+            query_key = identifiers.query_key(payload.get("query_key"))
+            if payload.get("touch"):
+                return self.touch(resource_id, query_key)
+            variant = identifiers.dump_variant(payload.get("format"), payload.get("compression"), payload.get("bom"))
+            rev = identifiers.revision(str(payload.get("revision", "")))
             attempt = identifiers.attempt(payload.get("attempt"))
+            target = Target.of(resource_id, variant, rev, self.selection(resource_id, query_key, payload.get("query")))
         except InvalidRequest as error:
             return Done("rejected", {"reason": error.message})  # retrying cannot fix it
+        except NotFound as error:
+            return Done("table_gone", {"reason": error.message})
+        except DumpError as error:
+            return Retry("retry", {"reason": error.message})
         try:
             return self.export_revision(target, attempt)
         except NotFound as error:
@@ -61,6 +77,39 @@ class ExportWorker:
             log.warning("export of %s/%s@%s attempt %d: %s", target.resource_id, target.variant.key, target.rev,
                         attempt, error.message)
             return Retry("retry", {"reason": error.message})
+
+    def selection(self, resource_id: str, query_key: str, params) -> DumpQuery:
+        """The task's CKAN query, parsed and checked against the table again: a task is never trusted blindly."""
+        if not query_key:
+            return DumpQuery()
+        if not isinstance(params, dict):
+            raise InvalidRequest("The task names a query key but carries no query.", "Queue it from a dump request.")
+        selection = checked_query(params, self.warehouse.columns(resource_id), self.settings.bounds)
+        if selection.key != query_key:
+            raise InvalidRequest(f"The task's query has the key {selection.key!r}, not {query_key!r}.",
+                                 "Queue it from a dump request.")
+        return selection
+
+    def touch(self, resource_id: str, query_key: str) -> Outcome:
+        """A cache hit on a query dump: mark it requested now, then hold the resource to its cap."""
+        if not query_key:
+            return Done("rejected", {"reason": "a touch names a query key"})
+        marker = layout.requested_marker(resource_id, query_key)
+        self.store.write_bytes(marker, self.clock.now().isoformat().encode(), "text/plain")
+        evicted = self.make_room(resource_id, query_key)
+        return Done("touched", {"evicted": len(evicted.doomed)})
+
+    def make_room(self, resource_id: str, keep: str) -> gc.Eviction:
+        """Deletes the least recently requested query dumps beyond the cap (never `keep`, never a recent one)."""
+        root = layout.query_root(resource_id)
+        eviction = gc.evicted_queries(self.store.list(root), root, keep, self.settings.query_cap, self.clock.now(),
+                                      self.settings.protected_for)
+        for obj in eviction.doomed:
+            try:
+                self.store.delete(obj.name)
+            except Exception:  # best effort, as GC: the next make_room picks it up
+                log.exception("could not delete %s", obj.name)
+        return eviction
 
     def current_rev(self, target: Target) -> str:
         return layout.revision_of(self.warehouse.table_modified(target.resource_id))
@@ -85,10 +134,16 @@ class ExportWorker:
 
     def export(self, target: Target, attempt: int) -> Outcome:
         prefix = layout.attempt_prefix(target.resource_id, target.variant, target.rev, attempt)
+        if target.is_query and self.make_room(target.resource_id, target.variant.query_key).kept >= \
+                self.settings.query_cap:
+            self.record_failure(prefix, f"{target.resource_id} holds {self.settings.query_cap} filtered downloads "
+                                        "requested recently", FailureKind.BUSY)
+            return Done("busy", {"query_cap": self.settings.query_cap})
         plan = assemble.plan_for(target.variant, self.settings.compose)
+        exported = target.variant.format.exported_as  # json and xml: Parquet, written out by the worker
         job = ExportJob(layout.job_id(target.resource_id, target.variant, target.rev, attempt), target.resource_id,
-                        target.variant.format, prefix, self.settings.shard_bytes, header=plan.header_in_every_file,
-                        gzip=target.variant.gzip)
+                        exported, prefix, self.settings.shard_bytes, header=plan.header_in_every_file,
+                        gzip=target.variant.gzip and exported is target.variant.format, selection=target.selection)
         self.warehouse.start_export(job)
         status = self.warehouse.wait_export(job.job_id, self.settings.wait_seconds)
         if status.state is JobState.RUNNING:

@@ -55,4 +55,4 @@ def test_formats_default_to_csv_and_unknown_formats_name_the_allowed_ones():
     assert identifiers.dump_format("NDJSON") is Format.NDJSON
     with pytest.raises(InvalidRequest) as info:
         identifiers.dump_format("xlsx")
-    assert info.value.body()["allowed_formats"] == ["csv", "tsv", "ndjson", "parquet"]
+    assert info.value.body()["allowed_formats"] == ["csv", "tsv", "ndjson", "parquet", "json", "xml"]

@@ -84,7 +84,7 @@ def test_a_task_for_an_old_revision_exports_nothing(make_app, tmp_path):
 def test_invalid_tasks_are_rejected_without_retry(make_app):
     app = make_app()
     for payload in [{}, {"resource_id": "../x", "format": "csv", "revision": "ab", "attempt": 1},
-                    {"resource_id": "t", "format": "xml", "revision": "ab", "attempt": 1},
+                    {"resource_id": "t", "format": "xlsx", "revision": "ab", "attempt": 1},
                     {"resource_id": "t", "format": "csv", "revision": "ab", "attempt": 0}]:
         result = app.worker.deliver(payload)
         assert (type(result), result.body()["status"]) == (Done, "rejected")

@@ -27,6 +27,18 @@ MAX_Q_CHARS = 1_000
 MAX_Q_WORDS = 32
 MAX_ROWS = 2**62  # limit and offset must fit a signed 64-bit SQL integer with room to add them
 KEY_HEX_CHARS = 16
+
+
+@dataclass(frozen=True)
+class QueryBounds:
+    """What one request may ask; the settings (functions.settings) fill it, these are the defaults."""
+
+    filter_values: int = MAX_FILTER_VALUES
+    q_chars: int = MAX_Q_CHARS
+    q_words: int = MAX_Q_WORDS
+    fields: int = MAX_FIELDS
+    sort_keys: int = MAX_SORT_KEYS
+
 ID_COLUMN = "_id"
 
 _TRUE = ("true", "yes", "t", "y", "1")  # CKAN's boolean_validator: anything else is false
@@ -65,6 +77,30 @@ class DumpQuery:
     offset: int = 0
     plain: bool = True
     language: str = ""  # accepted as CKAN does, but matching has no stemming, so it changes nothing
+
+    def params(self) -> dict[str, str]:
+        """The query as CKAN request parameters again (what a task carries): parsing and checking them
+        gives back this query, so the worker decides on exactly what the dump function checked."""
+        params: dict[str, str] = {}
+        if self.fields:
+            params["fields"] = ",".join(self.fields)
+        if self.filters:
+            params["filters"] = json.dumps({name: [_canonical_value(v) for v in values]
+                                            for name, values in self.filters}, ensure_ascii=False)
+        if self.q_words:
+            params["q"] = " ".join(self.q_words)
+        if self.q_fields:
+            params["q"] = json.dumps({name: " ".join(words) for name, words in self.q_fields}, ensure_ascii=False)
+        if self.distinct:
+            params["distinct"] = "true"
+        if self.sort:
+            params["sort"] = ",".join(f'"{key.field}" {" ".join(key.canonical()[1:2])} nulls {key.canonical()[2]}'
+                                      for key in self.sort)
+        if self.limit is not None:
+            params["limit"] = str(self.limit)
+        if self.offset:
+            params["offset"] = str(self.offset)
+        return params
 
     def canonical(self) -> str:
         """Only what changes the rows, with defaults left out; "" for the whole table."""
@@ -136,25 +172,25 @@ def ckan_bool(raw: str | None) -> bool:
     return (raw or "").strip().lower() in _TRUE
 
 
-def parse_dump_query(params: Mapping[str, Any]) -> DumpQuery:
+def parse_dump_query(params: Mapping[str, Any], bounds: QueryBounds = QueryBounds()) -> DumpQuery:
     """The request's CKAN parameters (first value of each, as CKAN's `request.args.to_dict()`), unknown ones ignored."""
     first = {name: _first(value) for name, value in params.items()}
     for name, value in first.items():
         if value is not None and len(value) > MAX_PARAMETER_CHARS:
             raise InvalidRequest(f"The parameter {name} has {len(value)} characters.",
                                  f"Keep each parameter under {MAX_PARAMETER_CHARS} characters.")
-    q_words, q_fields = _q(first.get("q"))
+    q_words, q_fields = _q(first.get("q"), bounds)
     plain = True if first.get("plain") is None else ckan_bool(first.get("plain"))
     if (q_words or q_fields) and not plain:
         raise InvalidRequest("plain=false (PostgreSQL tsquery syntax in q) is not supported.",
                              "Leave plain out: every word of q must then appear, case-insensitively.")
     return DumpQuery(
-        fields=_fields(first.get("fields")),
-        filters=_filters(first.get("filters")),
+        fields=_fields(first.get("fields"), bounds),
+        filters=_filters(first.get("filters"), bounds),
         q_words=q_words,
         q_fields=q_fields,
         distinct=ckan_bool(first.get("distinct")),
-        sort=_sort(first.get("sort")),
+        sort=_sort(first.get("sort"), bounds),
         limit=_count("limit", first.get("limit")),
         offset=_count("offset", first.get("offset")) or 0,
         plain=plain,
@@ -218,14 +254,14 @@ def _json(name: str, raw: str) -> Any:
             details={"parameter": name, "line": exc.lineno, "column": exc.colno, "char": exc.pos}) from None
 
 
-def _fields(raw: str | None) -> tuple[str, ...]:
+def _fields(raw: str | None, bounds: QueryBounds) -> tuple[str, ...]:
     if raw is None or not raw.strip():
         return ()
     names = [_unquote(part.strip()) for part in raw.split(",")]
     if any(not name for name in names):
         raise InvalidRequest(f"fields has an empty name: {raw[:200]!r}.", "Separate field names with single commas.")
-    if len(names) > MAX_FIELDS:
-        raise InvalidRequest(f"fields names {len(names)} fields.", f"Ask for at most {MAX_FIELDS}.")
+    if len(names) > bounds.fields:
+        raise InvalidRequest(f"fields names {len(names)} fields.", f"Ask for at most {bounds.fields}.")
     return tuple(dict.fromkeys(names))
 
 
@@ -233,7 +269,7 @@ def _unquote(name: str) -> str:
     return name[1:-1] if len(name) >= 2 and name[0] == name[-1] == '"' else name
 
 
-def _filters(raw: str | None) -> tuple[tuple[str, tuple[Scalar, ...]], ...]:
+def _filters(raw: str | None, bounds: QueryBounds) -> tuple[tuple[str, tuple[Scalar, ...]], ...]:
     if raw is None or not raw.strip():
         return ()
     parsed = _json("filters", raw)
@@ -252,50 +288,53 @@ def _filters(raw: str | None) -> tuple[tuple[str, tuple[Scalar, ...]], ...]:
                 raise InvalidRequest(f"The filter on {name!r} holds {json.dumps(each)}.",
                                      "Filter values are strings, numbers or booleans (null never matches).")
         total += len(values)
-        if total > MAX_FILTER_VALUES:
-            raise InvalidRequest(f"filters holds more than {MAX_FILTER_VALUES} values.",
-                                 f"Ask for at most {MAX_FILTER_VALUES} values in all.")
+        if total > bounds.filter_values:
+            raise InvalidRequest(f"filters holds more than {bounds.filter_values} values.",
+                                 f"Ask for at most {bounds.filter_values} values in all.")
         result.append((name, _unique_sorted(values)))
     return tuple(result)
 
 
-def _words(name: str, text: str) -> tuple[str, ...]:
-    if len(text) > MAX_Q_CHARS:
-        raise InvalidRequest(f"q has {len(text)} characters.", f"Keep q under {MAX_Q_CHARS} characters.")
+def _words(name: str, text: str, bounds: QueryBounds) -> tuple[str, ...]:
+    if len(text) > bounds.q_chars:
+        raise InvalidRequest(f"q has {len(text)} characters.", f"Keep q under {bounds.q_chars} characters.")
     words = tuple(sorted(set(text.lower().split())))
-    if len(words) > MAX_Q_WORDS:
-        raise InvalidRequest(f"{name} has {len(words)} words.", f"Search for at most {MAX_Q_WORDS} words.")
+    if len(words) > bounds.q_words:
+        raise InvalidRequest(f"{name} has {len(words)} words.", f"Search for at most {bounds.q_words} words.")
     return words
 
 
-def _q(raw: str | None) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
+def _q(raw: str | None, bounds: QueryBounds) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
     """A JSON object searches per field; anything else is text, as CKAN's unicode_or_json_validator decides.
 
     Unlike CKAN, text that starts with "{" but is not valid JSON is refused (CKAN would search for it as words)."""
     if raw is None or not raw.strip():
         return (), ()
     if not raw.lstrip().startswith("{"):
-        return _words("q", raw), ()
+        return _words("q", raw, bounds), ()
     parsed = _json("q", raw)
-    if len(raw) > MAX_Q_CHARS:
-        raise InvalidRequest(f"q has {len(raw)} characters.", f"Keep q under {MAX_Q_CHARS} characters.")
+    if len(raw) > bounds.q_chars:
+        raise InvalidRequest(f"q has {len(raw)} characters.", f"Keep q under {bounds.q_chars} characters.")
+    if not isinstance(parsed, dict):
+        raise InvalidRequest("q starts with '{' but is not a JSON object.",
+                             'Use q={"field": "words"} to search one field, or plain words to search all.')
     per_field = []
     for name, text in sorted(parsed.items()):
         if not isinstance(text, str):
             raise InvalidRequest(f"q for the field {name!r} is {json.dumps(text)}, not text.",
                                  'Use q={"field": "words to find"}.')
-        words = _words(f"q for {name!r}", text)
+        words = _words(f"q for {name!r}", text, bounds)
         if words:
             per_field.append((name, words))
     return (), tuple(per_field)
 
 
-def _sort(raw: str | None) -> tuple[SortKey, ...]:
+def _sort(raw: str | None, bounds: QueryBounds) -> tuple[SortKey, ...]:
     if raw is None or not raw.strip():
         return ()
     clauses = [part for part in raw.split(",")]
-    if len(clauses) > MAX_SORT_KEYS:
-        raise InvalidRequest(f"sort names {len(clauses)} keys.", f"Sort on at most {MAX_SORT_KEYS} fields.")
+    if len(clauses) > bounds.sort_keys:
+        raise InvalidRequest(f"sort names {len(clauses)} keys.", f"Sort on at most {bounds.sort_keys} fields.")
     keys, seen = [], set()
     for clause in clauses:
         key = _sort_key(clause)
@@ -406,3 +445,17 @@ def _canonical_value(value: Scalar) -> Any:
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     return value
+
+
+def checked_query(params: Mapping[str, Any], columns: Sequence[TableColumn],
+                  bounds: QueryBounds = QueryBounds()) -> DumpQuery:
+    """Parsed and checked against the table; refused when its task form would not read back the same (a field
+    name holding a comma or a double quote), so the worker always exports exactly what was checked here."""
+    query = check_against_columns(parse_dump_query(params, bounds), columns)
+    if query.whole_table:
+        return query
+    again = check_against_columns(parse_dump_query(query.params(), bounds), columns)
+    if again.key != query.key:
+        raise InvalidRequest("A field named in fields or sort holds a comma or a double quote, which this service "
+                             "cannot carry to its export.", "Leave that field out of fields and sort.")
+    return query

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+from dataclasses import replace
+
+from functions.core.dump_query import ckan_bool
 from functions.core.errors import InvalidRequest
 from functions.core.model import Format, Variant
 
@@ -34,31 +37,39 @@ def dump_format(raw: str | None) -> Format:
         ) from None
 
 
-_TRUE, _FALSE = ("1", "true", "yes"), ("", "0", "false", "no")
+QUERY_KEY_PATTERN = re.compile(r"[0-9a-f]{16}")
 
 
 def dump_variant(raw_format: str | None, compression: str | None = None, bom: str | None = None) -> Variant:
+    """`bom` as CKAN reads it (true, yes, t, y or 1; anything else is false, not an error)."""
     fmt = dump_format(raw_format)
     packing = (compression or "").strip().lower()
     if packing not in ("", "none", "gzip"):
         raise InvalidRequest(f"Unknown compression {compression!r}.", "Use compression=gzip, or leave it out.")
-    marker = (bom or "").strip().lower()
-    if marker not in _TRUE + _FALSE:
-        raise InvalidRequest(f"Invalid bom {bom!r}.", "Use bom=true (a UTF-8 byte order mark for Excel) or bom=false.")
-    variant = Variant(fmt, gzip=packing == "gzip", bom=marker in _TRUE)
+    variant = Variant(fmt, gzip=packing == "gzip", bom=ckan_bool(bom))
     if variant.gzip and fmt is Format.PARQUET:
         raise InvalidRequest("Parquet files are compressed inside already.", "Drop compression=gzip for parquet.")
-    if variant.bom and not fmt.has_header:
-        raise InvalidRequest(f"A byte order mark only applies to csv and tsv, not {fmt.value}.", "Drop bom=true.")
+    if variant.bom and not fmt.takes_bom:
+        raise InvalidRequest(f"A byte order mark only applies to csv, tsv, json and xml, not {fmt.value}.",
+                             "Drop bom=true.")
     return variant
+
+
+def query_key(raw: str | None) -> str:
+    """A DumpQuery.key read back from a task or a streaming URL: "" (the whole table) or 16 lowercase hex."""
+    if raw and not QUERY_KEY_PATTERN.fullmatch(raw):
+        raise InvalidRequest(f"Invalid query key {raw[:40]!r}.", "A query key is 16 lowercase hex digits.")
+    return raw or ""
 
 
 def variant_key(raw: str) -> Variant:
     """The inverse of Variant.key, for names read back from storage."""
-    gzip = raw.endswith(".gz")
-    base = raw[:-3] if gzip else raw
+    base, _, key = raw.rpartition(".q") if re.search(r"\.q[0-9a-f]{16}$", raw) else (raw, "", "")
+    gzip = base.endswith(".gz")
+    base = base[:-3] if gzip else base
     bom = base.endswith("-bom")
-    return dump_variant(base[:-4] if bom else base, "gzip" if gzip else None, "true" if bom else None)
+    variant = dump_variant(base[:-4] if bom else base, "gzip" if gzip else None, "true" if bom else None)
+    return replace(variant, query_key=query_key(key))
 
 
 def revision(raw: str) -> str:

@@ -7,6 +7,11 @@
     dumps/<rid>/<variant>/<rev>/<attempt>/failed.json     the attempt failed, with its reason
 
 <variant> is the format plus its options (csv, csv.gz, csv-bom, ...): each is cached on its own.
+A query dump (CKAN's filters, q, fields, sort, ...) lives under its query key, with a marker its requests touch:
+
+    dumps/<rid>/q/<query key>/<variant>/<rev>/<attempt>/...
+    dumps/<rid>/q/<query key>/requested                    when it was last requested (the cap evicts by it)
+
 A resource id too long for an object name (GCS allows 1,024 bytes) is replaced by `long.<sha256>`:
 '.' never occurs in a resource id, so the two forms cannot collide.
 """
@@ -53,7 +58,26 @@ def resource_segment(resource_id: str) -> str:
     return "long." + hashlib.sha256(resource_id.encode()).hexdigest()
 
 
+QUERIES = "q/"
+REQUESTED = "requested"
+
+
+def query_root(resource_id: str) -> str:
+    """Every query dump of a resource: the per-resource cap lists this."""
+    return f"{ROOT}{resource_segment(resource_id)}/{QUERIES}"
+
+
+def query_prefix(resource_id: str, query_key: str) -> str:
+    return f"{query_root(resource_id)}{query_key}/"
+
+
+def requested_marker(resource_id: str, query_key: str) -> str:
+    return query_prefix(resource_id, query_key) + REQUESTED
+
+
 def variant_prefix(resource_id: str, variant: Variant) -> str:
+    if variant.query_key:
+        return f"{query_prefix(resource_id, variant.query_key)}{variant.format_key}/"
     return f"{ROOT}{resource_segment(resource_id)}/{variant.key}/"
 
 
@@ -94,3 +118,8 @@ def job_id(resource_id: str, variant: Variant, rev: str, attempt: int) -> str:
 def task_name(resource_id: str, variant: Variant, rev: str, attempt: int) -> str:
     """Hashed first: Cloud Tasks drops duplicates by name, and spreads hashed names better than sequential ones."""
     return f"dump-{_digest(resource_id, variant.key, rev)[:40]}-{attempt}"
+
+
+def touch_task_name(resource_id: str, query_key: str, slot: int) -> str:
+    """One task per query dump per touch interval (`slot`): Cloud Tasks drops the duplicates by name."""
+    return f"touch-{_digest(resource_id, query_key)[:40]}-{slot}"

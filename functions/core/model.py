@@ -6,16 +6,20 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
+from functions.core.dump_query import DumpQuery
+
 
 class Format(enum.Enum):
     CSV = "csv"
     TSV = "tsv"
     NDJSON = "ndjson"
     PARQUET = "parquet"
+    JSON = "json"  # CKAN's JSON dump: {"fields": [...], "records": [[...], ...]}
+    XML = "xml"  # CKAN's XML dump: <data><row _id="...">...</row></data>
 
     @property
     def extension(self) -> str:
-        return {"csv": "csv", "tsv": "tsv", "ndjson": "ndjson", "parquet": "parquet"}[self.value]
+        return self.value
 
     @property
     def content_type(self) -> str:
@@ -24,6 +28,8 @@ class Format(enum.Enum):
             "tsv": "text/tab-separated-values; charset=utf-8",
             "ndjson": "application/x-ndjson",
             "parquet": "application/vnd.apache.parquet",
+            "json": "application/json; charset=utf-8",
+            "xml": "text/xml; charset=utf-8",
         }[self.value]
 
     @property
@@ -33,22 +39,42 @@ class Format(enum.Enum):
     @property
     def concatenates(self) -> bool:
         """Whether several export files can be served as one by joining their bytes."""
-        return self is not Format.PARQUET
+        return self in (Format.CSV, Format.TSV, Format.NDJSON)
+
+    @property
+    def written_by_worker(self) -> bool:
+        """No warehouse exports CKAN's JSON or XML: the worker writes them from an export to Parquet."""
+        return self in (Format.JSON, Format.XML)
+
+    @property
+    def exported_as(self) -> "Format":
+        return Format.PARQUET if self.written_by_worker else self
+
+    @property
+    def takes_bom(self) -> bool:
+        """CKAN writes a BOM before csv, tsv, json and xml alike when asked."""
+        return self in (Format.CSV, Format.TSV, Format.JSON, Format.XML)
 
 
 @dataclass(frozen=True)
 class Variant:
-    """What a caller downloads: a format, optionally gzip-compressed, optionally with a UTF-8 BOM for Excel.
+    """What a caller downloads: a format, optionally gzip-compressed, optionally with a UTF-8 BOM for Excel,
+    of the whole table or of the rows a CKAN query selects (`query_key`, DumpQuery.key; "" for the whole table).
 
-    Each variant is cached as its own export, under its `key` (csv, csv.gz, csv-bom, csv-bom.gz, ...)."""
+    Each variant is cached as its own export, under its `key` (csv, csv.gz, csv-bom, json.q<16 hex>, ...)."""
 
     format: Format
     gzip: bool = False
     bom: bool = False
+    query_key: str = ""
+
+    @property
+    def format_key(self) -> str:
+        return self.format.value + ("-bom" if self.bom else "") + (".gz" if self.gzip else "")
 
     @property
     def key(self) -> str:
-        return self.format.value + ("-bom" if self.bom else "") + (".gz" if self.gzip else "")
+        return self.format_key + (f".q{self.query_key}" if self.query_key else "")
 
     @property
     def value(self) -> str:
@@ -79,6 +105,8 @@ class Variant:
             params["compression"] = "gzip"
         if self.bom:
             params["bom"] = "true"
+        if self.query_key:
+            params["query_key"] = self.query_key
         return params
 
 
@@ -98,6 +126,7 @@ class ExportJob:
     shard_bytes: int
     header: bool = True  # CSV/TSV: a header row in every file (False when the worker writes one header object)
     gzip: bool = False
+    selection: DumpQuery = DumpQuery()  # the rows and columns to export, checked against the table
 
 
 class JobState(enum.Enum):
@@ -113,6 +142,7 @@ class FailureKind(enum.Enum):
     TOO_LARGE = "too_large"
     TRANSIENT = "transient"  # a new attempt may succeed at once
     FAILED = "failed"
+    BUSY = "busy"  # the resource holds as many recently requested query dumps as it may: later, room is made
 
 
 @dataclass(frozen=True)

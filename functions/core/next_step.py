@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from functions.core.errors import DumpError, ExportFailed, NotFound, TooLarge
+from functions.core.errors import DumpError, ExportFailed, NotFound, TooLarge, Unavailable
 from functions.core.model import FailureKind, Format, Variant
 from functions.core.publish import Failure, RevisionState, may_retry
 
@@ -64,9 +64,14 @@ def next_step(state: RevisionState, failure: Failure | None, now: datetime, cool
 
 def failure_error(failure: Failure, variant: Variant, retry_after: int) -> DumpError:
     """The error a caller gets for a failed export: what failed, and what to do about it."""
-    kind = {FailureKind.TABLE_GONE: NotFound, FailureKind.TOO_LARGE: TooLarge}.get(failure.kind, ExportFailed)
+    kind = {FailureKind.TABLE_GONE: NotFound, FailureKind.TOO_LARGE: TooLarge,
+            FailureKind.BUSY: Unavailable}.get(failure.kind, ExportFailed)
     hint = f"Request the dump again in {retry_after} s to retry it; if it fails again, tell the portal's administrators."
     if failure.kind is FailureKind.TOO_LARGE:
         hint = ("Use format=csv or format=ndjson, which are split into files of at most 1 GB. " + hint
                 if variant.format is Format.PARQUET else "Ask the portal's administrators for a smaller extract. " + hint)
+    if failure.kind is FailureKind.BUSY:
+        return kind(f"This filtered download cannot be made now: {failure.reason}",
+                    f"Request it again in {retry_after} s, or download the whole table.",
+                    headers={"Retry-After": str(retry_after)})
     return kind(f"The export failed: {failure.reason}", hint, headers={"Retry-After": str(retry_after)})

@@ -6,6 +6,7 @@ Everything here reads a listing (names, sizes, times) and small JSON documents; 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,6 +16,7 @@ from functions.core.model import FailureKind, ObjectInfo, Variant
 from functions.core.shards import Piece
 
 MANIFEST_VERSION = 1
+_REVISION = re.compile(r"[0-9a-f]{1,16}")
 
 
 @dataclass(frozen=True)
@@ -128,15 +130,16 @@ class Attempt:
 
 
 def attempts_by_revision(objects: list[ObjectInfo]) -> dict[str, dict[int, Attempt]]:
-    """Group a listing of dumps/<rid>/<fmt>/ (or a deeper prefix) by revision and attempt."""
+    """Group a listing of dumps/<rid>/<fmt>/ or dumps/<rid>/q/<key>/<fmt>/ (or a deeper prefix) by revision and
+    attempt: names are read from their end, .../<rev>/<attempt>/<file>."""
     grouped: dict[str, dict[int, Attempt]] = {}
     for obj in objects:
         parts = obj.name.split("/")
-        if len(parts) < 6 or not parts[4].isdigit():
-            continue  # not dumps/<rid>/<fmt>/<rev>/<attempt>/<file>
-        rev, number = parts[3], int(parts[4])
-        attempt = grouped.setdefault(rev, {}).setdefault(number, Attempt(number, "/".join(parts[:5]) + "/"))
-        leaf = parts[5]
+        if len(parts) < 6 or not parts[-2].isdigit() or not _REVISION.fullmatch(parts[-3]):
+            continue  # not .../<rev>/<attempt>/<file>
+        rev, number = parts[-3], int(parts[-2])
+        attempt = grouped.setdefault(rev, {}).setdefault(number, Attempt(number, "/".join(parts[:-1]) + "/"))
+        leaf = parts[-1]
         if leaf == layout.MANIFEST:
             attempt.manifest = obj
         elif leaf == layout.FAILURE:

@@ -9,7 +9,11 @@ from typing import Callable
 from google.api_core import exceptions as api_errors
 from google.auth.exceptions import GoogleAuthError
 
+from google.cloud import bigquery
+
 from functions.adapters.google import sql as bigquery_sql
+from functions.adapters.google.dump_query_sql import select_statement
+from functions.core.dump_query import TableColumn
 from functions.core import identifiers
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.core.errors import NotFound, Unavailable
@@ -27,6 +31,11 @@ def columns_of(schema) -> list[bigquery_sql.Column]:
     """The SchemaField list of google-cloud-bigquery as the core's plain columns."""
     return [bigquery_sql.Column(f.name, f.field_type, f.mode or "NULLABLE", tuple(columns_of(f.fields)))
             for f in schema]
+
+
+def table_columns(schema) -> list[TableColumn]:
+    """What a CKAN query is checked against: a RECORD or REPEATED column holds no single comparable value."""
+    return [TableColumn(f.name, f.field_type, repeated=(f.mode or "").upper() == "REPEATED") for f in schema]
 
 
 def job_status(error_result: dict | None) -> JobStatus:
@@ -76,6 +85,10 @@ class GoogleWarehouse:
     def table_modified(self, resource_id: str) -> datetime:
         return self._table(self._reader(), resource_id).modified
 
+    def columns(self, resource_id: str) -> list[TableColumn]:
+        """Names and BigQuery types (read-only identity for the dump function, read-write for the worker)."""
+        return table_columns(self._table(self._reader(), resource_id).schema)
+
     def column_names(self, resource_id: str) -> list[str]:
         """The export's header, read by the worker: the read-write identity, like the export itself."""
         return [field.name for field in self._table(self._writer(), resource_id).schema]
@@ -100,20 +113,36 @@ class GoogleWarehouse:
             raise _unavailable(exc) from exc
         table = self._table(client, job.resource_id)
         self._remember(job.job_id, table.location)
+        parameters = []
         try:
-            sql = bigquery_sql.export_statement(self.project, self.dataset, job.resource_id, columns_of(table.schema),
-                                                job.format, self.bucket, job.destination_prefix, self.order_column,
-                                                header=job.header, gzip=job.gzip)
+            if job.selection.whole_table:
+                sql = bigquery_sql.export_statement(self.project, self.dataset, job.resource_id,
+                                                    columns_of(table.schema), job.format, self.bucket,
+                                                    job.destination_prefix, self.order_column,
+                                                    header=job.header, gzip=job.gzip)
+            else:
+                sql, parameters = self.query_export(job, table.schema)
         except ValueError as exc:
             with self._lock:
                 self._refused[job.job_id] = JobStatus(JobState.FAILED, f"The table cannot be exported: {exc}.")
             return
         try:
-            client.query(sql, job_id=job.job_id, location=table.location, job_retry=None)
+            config = {"job_config": bigquery.QueryJobConfig(query_parameters=parameters)} if parameters else {}
+            client.query(sql, job_id=job.job_id, location=table.location, job_retry=None, **config)
         except api_errors.Conflict:
             pass  # inserted meanwhile by a duplicate delivery: the same export
         except API_ERRORS as exc:
             raise _unavailable(exc) from exc
+
+    def query_export(self, job: ExportJob, schema) -> tuple[str, list]:
+        """EXPORT DATA of a query dump's SELECT: values travel as query parameters, never in the SQL text."""
+        formatted = {c.name: c for c in columns_of(schema)}
+        select = select_statement(
+            bigquery_sql.table_reference(self.project, self.dataset, job.resource_id), job.selection,
+            table_columns(schema), lambda column: bigquery_sql.column_expression(formatted[column.name], job.format))
+        uri = bigquery_sql.export_uri(self.bucket, job.destination_prefix, job.format, job.gzip)
+        options = bigquery_sql.export_options(job.format, uri, job.header, job.gzip)
+        return f"EXPORT DATA OPTIONS({options}) AS {select.sql}", select.parameters
 
     def _remember(self, job_id: str, location: str | None) -> None:
         with self._lock:

@@ -39,7 +39,9 @@ def column_expression(name: str, duck_type: str, fmt: Format) -> str:
     return column
 
 
-def export_statement(source: str, columns: list[tuple[str, str]], job: ExportJob, destination: str) -> str:
+def export_statement(source: str, columns: list[tuple[str, str]], job: ExportJob, destination: str,
+                     select_sql: str | None = None) -> str:
+    """COPY of the whole table, or of `select_sql` (a query dump's prepared SELECT, its `$n` bound at execute)."""
     fmt = job.format
     select = ", ".join(column_expression(name, kind, fmt) for name, kind in columns) or "*"
     header = "true" if job.header else "false"
@@ -53,7 +55,8 @@ def export_statement(source: str, columns: list[tuple[str, str]], job: ExportJob
         options += ", COMPRESSION gzip"
     extension = fmt.extension + (".gz" if job.gzip else "")
     return (
-        f"COPY (SELECT {select} FROM read_parquet({quote_literal(source)})) TO {quote_literal(destination)} "
+        f"COPY ({select_sql or f'SELECT {select} FROM read_parquet({quote_literal(source)})'}) "
+        f"TO {quote_literal(destination)} "
         f"({options}, FILE_SIZE_BYTES {int(job.shard_bytes)}, FILENAME_PATTERN 'part-{{i}}', "
         f"FILE_EXTENSION '{extension}')"
     )

@@ -20,7 +20,9 @@ import duckdb
 from functions.core import identifiers, layout
 from functions.core.errors import InvalidRequest, NotFound
 from functions.core.model import ExportJob, FailureKind, JobState, JobStatus
-from functions.adapters.local.sql import export_statement, quote_literal
+from functions.adapters.local.dump_query_sql import select_statement
+from functions.adapters.local.sql import column_expression, export_statement, quote_literal
+from functions.core.dump_query import TableColumn
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.ports import Clock
 
@@ -56,6 +58,13 @@ class LocalWarehouse:
         import pyarrow.parquet as pq
 
         return pq.read_schema(self.table_file(resource_id)).names  # the footer only: no DuckDB connection
+
+    def columns(self, resource_id: str) -> list[TableColumn]:
+        """Names and DuckDB types, for checking a CKAN query's field names and filter values."""
+        source = quote_literal(str(self.table_file(identifiers.resource_id(resource_id))))
+        with duckdb.connect() as con:
+            described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({source})").fetchall()
+        return [TableColumn(name, kind) for name, kind, *_ in described]
 
     def list_tables(self) -> list[str]:
         if not self.tables.is_dir():
@@ -124,7 +133,13 @@ def _export(source: Path, destination: Path, job: ExportJob) -> None:
     with duckdb.connect() as con:
         con.execute("SET threads = 1")  # one writer keeps row order across the files, as BigQuery's ORDER BY does
         columns = con.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(str(source))})").fetchall()
-        con.execute(export_statement(str(source), [(c[0], c[1]) for c in columns], job, str(destination)))
+        if job.selection.whole_table:
+            con.execute(export_statement(str(source), [(c[0], c[1]) for c in columns], job, str(destination)))
+            return
+        table = [TableColumn(c[0], c[1]) for c in columns]
+        select = select_statement(f"read_parquet({quote_literal(str(source))})", job.selection, table,
+                                  lambda column: column_expression(column.name, column.type, job.format))
+        con.execute(export_statement(str(source), [], job, str(destination), select.sql), select.parameters)
 
 
 def _reader(source: Path, null_string: str | None) -> str:
