@@ -1,0 +1,145 @@
+"""Storage stays bounded with query dumps: the per-resource cap (least recently requested first, never one a
+live signed URL may point to), the `requested` marker touched at most once per interval, GC of superseded
+query revisions, and a worker that never trusts a task's query. Real local backend, a clock moved by hand."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from functions.core import layout
+from functions.core.delivery import Done
+from functions.core.dump_query import checked_query
+from functions.core.model import Format, Variant
+from functions.wiring import build_app
+from tests.support.app import local_env
+from tests.support.clock import FakeClock
+from tests.support.tables import get_dump
+from tests.test_ckan_dump_http import load_flights
+
+HOUR = 3600
+
+
+@pytest.fixture
+def clocked(tmp_path):
+    apps = []
+
+    def make(**env):
+        clock = FakeClock(datetime.now(timezone.utc))  # the folder bucket stamps objects with the real time
+        app = build_app(local_env(tmp_path / f"b{len(apps)}", **env), clock)
+        apps.append(app)
+        load_flights(app, tmp_path)
+        return app, clock
+
+    yield make
+    for app in apps:
+        app.close()
+
+
+def target(app, carrier, fmt=Format.CSV):
+    selection = checked_query({"filters": f'{{"carrier": "{carrier}"}}'}, app.catalogue.columns("flights"))
+    return app.catalogue.current("flights", Variant(fmt), selection)
+
+
+def export(app, carrier, attempt=1):
+    return app.worker.deliver(target(app, carrier).task_payload(attempt))
+
+
+def query_keys(app) -> set[str]:
+    root = layout.query_root("flights")
+    return {o.name[len(root):].split("/")[0] for o in app.backend.store.list(root)}
+
+
+def test_the_cap_evicts_the_least_recently_requested_once_no_signed_url_can_be_live(clocked):
+    app, clock = clocked(DUMP_QUERY_MAX_PER_RESOURCE=2, BIGQUERY_EXPORT_URL_EXPIRY_HOURS=1,
+                         DUMP_QUERY_TOUCH_SECONDS=300)
+    aa, ua, dl = (target(app, c).variant.query_key for c in ("AA", "UA", "DL"))
+    assert export(app, "AA").body()["status"] == "published"
+    clock.advance(60)
+    assert export(app, "UA").body()["status"] == "published"
+    busy = export(app, "DL")  # both others may still have live URLs: no room, and nothing deleted
+    assert busy.body()["status"] == "busy" and query_keys(app) == {aa, ua, dl}  # dl: its failure record only
+    assert [o.name.rsplit("/", 1)[-1] for o in app.backend.store.list(layout.query_prefix("flights", dl))] == [
+        layout.FAILURE]
+    clock.advance(HOUR + 5 * 60 + 300)  # past URL lifetime + grace + touch interval for both
+    app.catalogue.note_request(target(app, "AA"))  # AA is requested again (a cache hit): AA is now the recent one
+    app.backend.queue.drain(30)
+    assert app.backend.store.list(layout.requested_marker("flights", aa))
+    after_cooldown = export(app, "DL", attempt=2)
+    assert after_cooldown.body()["status"] == "published"
+    assert query_keys(app) == {aa, dl}  # UA, least recently requested, went whole
+    assert app.backend.store.list(layout.query_prefix("flights", ua)) == []
+
+
+def test_a_busy_resource_answers_503_with_retry_after(clocked, serve):
+    app, clock = clocked(DUMP_QUERY_MAX_PER_RESOURCE=1)
+    export(app, "AA")
+    live = serve(app)
+    get_dump(live, "flights", filters='{"carrier": "UA"}')  # queues the export, which finds no room
+    app.backend.queue.drain(30)
+    answer = get_dump(live, "flights", filters='{"carrier": "UA"}')
+    assert answer.status_code == 503, answer.text
+    assert int(answer.headers["Retry-After"]) > 0 and "filtered download" in answer.json()["message"]
+    assert answer.json()["hint"]
+
+
+def test_the_marker_is_touched_at_most_once_per_interval(clocked):
+    app, clock = clocked(DUMP_QUERY_TOUCH_SECONDS=300)
+    export(app, "AA")
+    queued = []
+    original = app.backend.queue.enqueue
+    app.backend.queue.enqueue = lambda name, payload: queued.append(name) or original(name, payload)
+    hit = target(app, "AA")
+    app.catalogue.note_request(hit)
+    app.backend.queue.drain(30)
+    marker = layout.requested_marker("flights", hit.variant.query_key)
+    first = app.backend.store.list(marker)[0].updated
+    clock.advance(100)
+    app.catalogue.note_request(hit)  # fresh marker: no task at all
+    assert len(queued) == 1
+    clock.advance(250)
+    app.catalogue.note_request(hit)
+    app.backend.queue.drain(30)
+    assert len(queued) == 2 and app.backend.store.list(marker)[0].updated > first
+    app.catalogue.note_request(target(app, "AA").__class__.of("flights", Variant(Format.CSV), hit.rev))
+    assert len(queued) == 2  # a whole-table dump has no marker
+
+
+def test_superseded_query_revisions_are_collected_like_whole_table_ones(clocked, tmp_path):
+    app, clock = clocked()
+    old = target(app, "AA")
+    export(app, "AA")
+    clock.advance(10)
+    load_flights(app, tmp_path)  # a new revision
+    new = target(app, "AA")
+    assert new.rev != old.rev and new.variant.query_key == old.variant.query_key
+    export(app, "AA")
+    assert app.backend.store.list(old.prefix)  # a signed URL to the old one may still be live
+    clock.advance(HOUR + 5 * 60 + 1)
+    app.worker.deliver(new.task_payload(1))  # a repeat runs GC too
+    assert app.backend.store.list(old.prefix) == [] and app.backend.store.list(new.prefix)
+
+
+def test_the_worker_checks_the_tasks_query_again(clocked):
+    app, _ = clocked()
+    payload = target(app, "AA").task_payload(1)
+    tampered = {**payload, "query": {"filters": '{"carrier": "UA"}'}}  # another query under AA's key
+    unknown = {**payload, "query": {"fields": "nope"}}
+    missing = {key: value for key, value in payload.items() if key != "query"}
+    for bad in (tampered, unknown, missing):
+        outcome = app.worker.deliver(bad)
+        assert isinstance(outcome, Done) and outcome.body()["status"] == "rejected"
+    assert app.backend.store.list("dumps/") == []
+    assert app.worker.deliver(payload).body()["status"] == "published"
+
+
+def test_a_query_task_payload_round_trips_to_the_same_key(clocked):
+    app, _ = clocked()
+    params = {"filters": '{"month": [3, 1], "carrier": "AA"}', "q": '{"note": "Late  arrival"}',
+              "fields": "note,_id,delay,month", "sort": "delay desc nulls last, month", "limit": "7", "offset": "1",
+              "distinct": "yes"}
+    columns = app.catalogue.columns("flights")
+    query = checked_query(params, columns)
+    assert checked_query(query.params(), columns).key == query.key != ""
+    assert timedelta(0) < app.worker.settings.protected_for
