@@ -293,6 +293,11 @@ def test_export_bucket_settings():
     rule = single(bucket["lifecycle_rule"])
     assert single(rule["action"]) == {"type": "Delete"}
     assert single(rule["condition"]) == {"age": "${var.dump_retention_days}", "matches_prefix": ["dumps/"]}
+    cors = next(block["cors"] for block in bucket["dynamic"] if "cors" in block)
+    content = single(cors["content"])
+    assert cors["for_each"] == "${length(var.cors_origins) == 0 ? [] : [var.cors_origins]}"
+    assert content["origin"] == "${cors.value}" and content["method"] == ["GET", "HEAD"]
+    assert {"Range", "Content-Length", "Content-Range", "ETag"} <= set(content["response_header"])
 
 
 def test_queue_and_scheduler_settings():

@@ -5,6 +5,7 @@ module "export_bucket" {
   name                = var.bucket_name
   location            = var.bucket_location
   dump_retention_days = var.dump_retention_days
+  cors_origins        = var.cors_origins
   labels              = var.labels
 }
 

@@ -92,6 +92,12 @@ variable "prewarm" {
   default     = {}
 }
 
+variable "cors_origins" {
+  type        = list(string)
+  description = "Origins whose browser scripts may download exports (CKAN's ckan.cors.origin_whitelist), or [\"*\"]."
+  default     = []
+}
+
 variable "labels" {
   type        = map(string)
   description = "Labels applied to every resource that accepts labels."

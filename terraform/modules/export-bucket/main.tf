@@ -30,6 +30,18 @@ resource "google_storage_bucket" "exports" {
     }
   }
 
+  # Browser downloads of signed URLs (CORS_ORIGINS on the functions takes the same list): GET and HEAD, a
+  # Range request header, and scripts may read the length, range and ETag of what they fetched.
+  dynamic "cors" {
+    for_each = length(var.cors_origins) == 0 ? [] : [var.cors_origins]
+    content {
+      origin          = cors.value
+      method          = ["GET", "HEAD"]
+      response_header = ["Range", "Content-Type", "Content-Length", "Content-Range", "ETag", "Content-Disposition"]
+      max_age_seconds = 3600
+    }
+  }
+
   dynamic "logging" {
     for_each = var.access_log_bucket == null ? [] : [var.access_log_bucket]
     content {

@@ -41,3 +41,14 @@ variable "labels" {
   description = "Labels applied to the bucket."
   default     = {}
 }
+
+variable "cors_origins" {
+  type        = list(string)
+  description = "Origins whose browser scripts may download signed URLs (the same list as the functions' CORS_ORIGINS), or [\"*\"]; empty: no CORS on the bucket."
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.cors_origins : o == "*" || can(regex("^https?://[a-z0-9.-]+(:[0-9]{1,5})?$", o))])
+    error_message = "cors_origins holds origins (scheme://host[:port], no path or trailing slash) or \"*\"."
+  }
+}
