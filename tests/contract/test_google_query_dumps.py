@@ -1,0 +1,69 @@
+"""CKAN query dumps and the json/xml formats end to end on the emulators, through the Google warehouse adapter:
+the dump request checks fields against BigQuery's schema, the Cloud Tasks delivery carries the query, the worker
+checks it again and runs EXPORT DATA with query parameters, and the published file is what CKAN would give.
+Same deployment (and the same emulator bridges) as test_google_end_to_end."""
+
+from __future__ import annotations
+
+import gzip
+import xml.etree.ElementTree as ElementTree
+
+import requests
+
+from functions.adapters.google.clients import READ_ONLY
+from tests.contract.test_google_end_to_end import ROWS, deployment  # noqa: F401  (fixture)
+
+
+def dump(deployment, **params):  # noqa: F811
+    return requests.get(f"{deployment['url']}/datastore/dump/numbers", params=params, allow_redirects=False,
+                        timeout=60)
+
+
+def download(deployment, **params):  # noqa: F811
+    answer = dump(deployment, **params)
+    assert answer.status_code == 302, answer.text
+    return answer, requests.get(answer.headers["Location"], timeout=60)
+
+
+def test_a_filtered_sorted_dump_runs_as_a_parameterised_export(deployment):  # noqa: F811
+    params = {"filters": '{"doubled": [4, 10, 2000]}', "q": '{"label": "ROW-"}', "sort": "_id desc",
+              "fields": "label,_id"}
+    first, body = download(deployment, **params)
+    assert body.text == "label,_id\nrow-1000,1000\nrow-5,5\nrow-2,2\n"
+    assert body.headers["Content-Disposition"] == 'attachment; filename="numbers.csv"'
+    warehouse = deployment["app"].backend.warehouse
+    reordered, again = download(deployment, fields="label,_id", sort="_id  DESC", q='{"label":"row-"}',
+                                filters='{"doubled":[2000,10,4]}')
+    assert reordered.headers["ETag"] == first.headers["ETag"] and again.content == body.content
+    assert len(warehouse.started) == 1  # the same normalised query: the cached export
+    ro = deployment["identities"][READ_ONLY]
+    assert any("/tables/numbers" in url for _, url in ro.calls)  # the schema check: the read-only identity
+    assert not any("/jobs" in url for _, url in ro.calls)
+
+
+def test_limit_offset_and_distinct_on_bigquery(deployment):  # noqa: F811
+    _, page = download(deployment, sort="doubled desc", limit="3", offset="2", fields="_id")
+    assert page.text.splitlines() == ["_id", str(ROWS - 2), str(ROWS - 3), str(ROWS - 4)]
+    _, none = download(deployment, limit="0", fields="label")
+    assert none.text == "label\n"
+
+
+def test_json_and_xml_of_a_query_are_written_from_the_exported_parquet(deployment):  # noqa: F811
+    redirect, as_json = download(deployment, format="json", filters='{"_id": [1, 2]}')
+    assert redirect.headers["ETag"].split("-", 1)[1].startswith("json.q")
+    body = as_json.json()
+    assert [field["id"] for field in body["fields"]] == ["_id", "label", "doubled"]
+    assert body["records"] == [[1, "row-1", 2], [2, "row-2", 4]]
+    _, as_xml = download(deployment, format="xml", filters='{"_id": 3}', compression="gzip", bom="true")
+    unpacked = gzip.decompress(as_xml.content)
+    assert unpacked.startswith(b"\xef\xbb\xbf")
+    row = ElementTree.fromstring(unpacked[3:])[0]
+    assert row.get("_id") == "3" and row.find("label").text == "row-3" and row.find("doubled").text == "6"
+
+
+def test_bad_input_is_refused_against_bigquerys_schema(deployment):  # noqa: F811
+    unknown = dump(deployment, sort="nope desc")
+    assert unknown.status_code == 400 and unknown.json()["valid_fields"] == ["_id", "label", "doubled"]
+    wrong_type = dump(deployment, filters='{"doubled": "many"}')
+    assert wrong_type.status_code == 400 and "doubled" in wrong_type.json()["message"]
+    assert not deployment["app"].backend.warehouse.started
