@@ -27,6 +27,7 @@ BENCHMARKS = {
     "compose": ("bench_compose.py", ["--rounds", "3", "--reps", "2"], ["--rounds", "2", "--reps", "1"]),
     "parquet_memory": ("bench_parquet_memory.py", [], ["--rows", "1000000"]),
     "ckan_writers": ("bench_ckan_writers.py", [], ["--reps", "1", "--copies", "2"]),
+    "ckan_dump": ("bench_ckan_dump.py", [], ["--reps", "2"]),
 }
 
 
@@ -131,6 +132,14 @@ def main() -> None:
                          f"peak RSS +{r[f'{fmt}_rss_growth_MiB']} MiB, {r['copies']}x rows "
                          f"+{r[f'{fmt}_rss_growth_MiB_copies']} MiB", "flat with the rows",
                          verdict(r[f"{fmt}_rss_growth_MiB_copies"] <= 1.5 * r[f"{fmt}_rss_growth_MiB"] + 16)])
+    if "ckan_dump" in results:
+        r = results["ckan_dump"]
+        rows.append(["filtered dump (UA, July) request -> published", f"{r['filtered_ms']:.0f} ms",
+                     f"raw DuckDB COPY of the query {r['raw_t1_ms']:.0f} ms", f"{r['filtered_rows']} rows",
+                     "", ""])
+        for fmt in ("json", "xml"):
+            rows.append([f"whole table {fmt} request -> published", f"{r[f'{fmt}_ms']:.0f} ms",
+                         f"csv {r['csv_ms']:.0f} ms", f"{r[f'{fmt}_ms'] / r['csv_ms']:.1f}x", "", ""])
     print("== summary (2-core figures in benchmarks/README.md)")
     print(table(rows, ["measure", "bqdump", "peer", "detail", "target", ""]))
     print(f"total {sum(durations.values()):.0f} s")

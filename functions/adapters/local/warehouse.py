@@ -7,6 +7,7 @@ file keeps a consistent snapshot of it.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -61,10 +62,7 @@ class LocalWarehouse:
 
     def columns(self, resource_id: str) -> list[TableColumn]:
         """Names and DuckDB types, for checking a CKAN query's field names and filter values."""
-        source = quote_literal(str(self.table_file(identifiers.resource_id(resource_id))))
-        with duckdb.connect() as con:
-            described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({source})").fetchall()
-        return [TableColumn(name, kind) for name, kind, *_ in described]
+        return list(_described(str(self.table_file(identifiers.resource_id(resource_id)))))
 
     def list_tables(self) -> list[str]:
         if not self.tables.is_dir():
@@ -119,6 +117,14 @@ class LocalWarehouse:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
+
+
+@functools.lru_cache(maxsize=256)
+def _described(path: str) -> tuple[TableColumn, ...]:
+    """Cached per table file: each load writes a new, immutable file, so a cached schema is never stale."""
+    with duckdb.connect() as con:
+        described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(path)})").fetchall()
+    return tuple(TableColumn(name, kind) for name, kind, *_ in described)
 
 
 class InterruptedAttempt(Exception):
