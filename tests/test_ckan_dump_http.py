@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import xml.etree.ElementTree as ElementTree
 
 import duckdb
@@ -13,7 +14,7 @@ import pytest
 import requests
 
 from tests.support.ckan_stub import ckan_stub  # noqa: F401  (fixture)
-from tests.support.tables import get_dump
+from tests.support.tables import get_dump, load_numbers
 
 CARRIERS = ["AA", "UA", "DL", "B6"]
 NOTES = ["Late Arrival", "weather delay", None, "on time", "Crew LATE"]
@@ -105,7 +106,7 @@ def test_parameters_bqdump_does_not_know_are_ignored_as_ckan_does(make_app, serv
 
 
 def test_a_query_dump_is_cached_under_its_normalised_query(make_app, serve, tmp_path):
-    app = make_app(DUMP_SHARD_BYTES=300)  # several export files: composed into the one signed object
+    app = make_app()
     load_flights(app, tmp_path)
     live = serve(app)
     first, body = published(live, filters='{"carrier": "AA", "month": [3, 1]}', sort="delay desc")
@@ -134,7 +135,7 @@ def test_a_query_dump_in_parquet_is_one_merged_file(make_app, serve, tmp_path):
 
     import pyarrow.parquet as pq
 
-    app = make_app(DUMP_SHARD_BYTES=300)
+    app = make_app()
     load_flights(app, tmp_path)
     _, download = published(serve(app), format="parquet", filters='{"carrier": "DL"}', fields="_id,delay")
     table = pq.read_table(io.BytesIO(download.content))
@@ -143,7 +144,7 @@ def test_a_query_dump_in_parquet_is_one_merged_file(make_app, serve, tmp_path):
 
 
 def test_json_and_xml_are_written_as_ckan_writes_them(make_app, serve, tmp_path):
-    app = make_app(DUMP_SHARD_BYTES=300)  # several Parquet files, streamed into one document
+    app = make_app()
     load_flights(app, tmp_path)
     live = serve(app)
     redirect, as_json = published(live, format="json")
@@ -262,3 +263,24 @@ def test_a_bad_cors_origins_setting_stops_start_up(make_app):
 
     with pytest.raises(ConfigurationError, match="CORS_ORIGINS"):
         make_app(CORS_ORIGINS="portal.example.org")
+
+
+def test_without_compose_a_query_dump_streams_with_its_key_bound_in_the_token(make_app, serve, tmp_path):
+    composed_app = make_app(DUMP_SHARD_BYTES=20_000)
+    app = make_app(DUMP_SHARD_BYTES=20_000, DUMP_COMPOSE="false")
+    for each in (composed_app, app):
+        load_numbers(each, "flights", 5000, tmp_path)
+    params = {"q": "ROW-0000", "sort": "id desc", "fields": "label,id"}  # 5,000 rows in several export files
+    _, composed = published(serve(composed_app), **params)
+    live = serve(app)
+    redirect, streamed = published(live, **params)
+    location = redirect.headers["Location"]
+    assert "/stream/flights?" in location and "query_key=" in location
+    assert streamed.content == composed.content
+    assert len([o for o in composed_app.backend.store.list("dumps/flights/q/") if "/part-" in o.name]) == 0  # joined
+    lines = streamed.text.splitlines()
+    assert lines[0] == "label,id" and len(lines) == 5001 and lines[1] == "row-00004999,4999"
+    without_key = re.sub(r"query_key=[0-9a-f]+&?", "", location)  # the token was made for this query only
+    assert requests.get(without_key, timeout=30).status_code == 403
+    head = requests.head(f"{live.url}/datastore/dump/flights", params=params, allow_redirects=False, timeout=30)
+    assert head.status_code == 302 and head.headers["ETag"] == redirect.headers["ETag"]

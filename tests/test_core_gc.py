@@ -49,3 +49,24 @@ def test_without_a_published_replacement_nothing_goes():
     listing = [ObjectInfo(f"dumps/t/csv/{OLD}/1/failed.json", 1, T0)] + [
         ObjectInfo(f"dumps/t/csv/{NEW}/1/part-0.csv", 1, T0)]
     assert stale_objects(listing, T0 + 1000 * HOUR, HOUR) == []
+
+
+def test_the_query_cap_evicts_least_recently_requested_first_and_never_a_recent_one():
+    from functions.core.gc import evicted_queries
+
+    root = "dumps/r/q/"
+    base = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def at(name, minutes):
+        return ObjectInfo(root + name, 1, base + timedelta(minutes=minutes))
+
+    listing = [at("a/csv/1/1/manifest.json", 0), at("a/csv/1/1/download.csv", 0), at("a/requested", 50),
+               at("b/csv/1/1/download.csv", 10), at("b/csv/1/1/manifest.json", 10),
+               at("c/csv/1/1/manifest.json", 20), at("new/csv/1/1/part-0.csv", 60)]
+    now = base + timedelta(minutes=100)
+    eviction = evicted_queries(listing, root, "new", 2, now, timedelta(minutes=70))
+    assert [o.name for o in eviction.doomed] == [root + "b/csv/1/1/manifest.json", root + "b/csv/1/1/download.csv",
+                                                 root + "c/csv/1/1/manifest.json"]  # a: requested at 50
+    assert eviction.kept == 1
+    protected = evicted_queries(listing, root, "new", 2, now, timedelta(minutes=95))
+    assert protected.doomed == [] and protected.kept == 3

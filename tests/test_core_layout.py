@@ -56,3 +56,33 @@ def test_formats_default_to_csv_and_unknown_formats_name_the_allowed_ones():
     with pytest.raises(InvalidRequest) as info:
         identifiers.dump_format("xlsx")
     assert info.value.body()["allowed_formats"] == ["csv", "tsv", "ndjson", "parquet", "json", "xml"]
+
+
+def test_a_query_dump_has_its_own_prefix_etag_task_and_job_but_the_same_download_name():
+    from dataclasses import replace
+
+    whole = Variant(Format.JSON, gzip=True, bom=True)
+    query = replace(whole, query_key="0123456789abcdef")
+    assert layout.variant_prefix("r", whole) == "dumps/r/json-bom.gz/"
+    assert layout.variant_prefix("r", query) == "dumps/r/q/0123456789abcdef/json-bom.gz/"
+    assert layout.requested_marker("r", "0123456789abcdef") == "dumps/r/q/0123456789abcdef/requested"
+    assert layout.etag(query, "ab") == '"ab-json-bom.gz.q0123456789abcdef"' != layout.etag(whole, "ab")
+    assert layout.task_name("r", query, "ab", 1) != layout.task_name("r", whole, "ab", 1)
+    assert layout.job_id("r", query, "ab", 1).startswith("bqdump_json-bom_gz_q0123456789abcdef_ab_1_")
+    assert layout.download_filename("r", query) == layout.download_filename("r", whole) == "r.json.gz"
+    assert identifiers.variant_key(query.key) == query and identifiers.variant_key(whole.key) == whole
+
+
+@pytest.mark.parametrize("raw,expected", [("True", True), ("t", True), ("YES", True), ("1", True), ("y", True),
+                                          ("false", False), ("maybe", False), (None, False), ("", False)])
+def test_bom_is_read_as_ckan_reads_it(raw, expected):
+    assert identifiers.dump_variant("xml", None, raw).bom is expected
+
+
+def test_a_bom_on_a_format_without_text_is_refused_and_query_keys_are_checked():
+    for fmt in ("ndjson", "parquet"):
+        with pytest.raises(InvalidRequest):
+            identifiers.dump_variant(fmt, None, "true")
+    assert identifiers.query_key(None) == "" and identifiers.query_key("0123456789abcdef") == "0123456789abcdef"
+    with pytest.raises(InvalidRequest):
+        identifiers.query_key("../x")
