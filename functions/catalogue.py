@@ -7,17 +7,21 @@ The dump function, the streaming function and pre-warming share it; what to do n
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
 from functions.core import layout
-from functions.core.errors import NotFound, Unavailable
+from functions.core.errors import DumpError, NotFound, Unavailable
 from functions.core.model import Variant
 from functions.core.next_step import Queue, Serve, Step, Wait, next_step
 from functions.core.publish import Failure, Manifest, RevisionState, parse_failure, parse_manifest, revision_state
 from functions.core.dump_query import DumpQuery, TableColumn
 from functions.core.target import Target
 from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse, find_object
+
+
+log = logging.getLogger("bqdump.catalogue")
 
 
 @dataclass(frozen=True)
@@ -51,13 +55,16 @@ class ExportCatalogue:
         if not target.is_query:
             return
         key = target.variant.query_key
-        marker = find_object(self.bucket, layout.requested_marker(target.resource_id, key))
-        now = self.clock.now()
-        if marker is not None and now - marker.updated < self.touch_interval:
-            return
-        slot = int(now.timestamp() // max(1.0, self.touch_interval.total_seconds()))
-        self.queue.enqueue(layout.touch_task_name(target.resource_id, key, slot),
-                           {"touch": True, "resource_id": target.resource_id, "query_key": key})
+        try:
+            marker = find_object(self.bucket, layout.requested_marker(target.resource_id, key))
+            now = self.clock.now()
+            if marker is not None and now - marker.updated < self.touch_interval:
+                return
+            slot = int(now.timestamp() // max(1.0, self.touch_interval.total_seconds()))
+            self.queue.enqueue(layout.touch_task_name(target.resource_id, key, slot),
+                               {"touch": True, "resource_id": target.resource_id, "query_key": key})
+        except DumpError as error:  # recency is best effort: the caller still gets the file it asked for
+            log.warning("could not record a request of %s query %s: %s", target.resource_id, key, error.message)
 
     def list_tables(self) -> list[str]:
         return self.tables.list_tables()

@@ -128,7 +128,8 @@ def pending(request: Request, target: Target, attempt: int) -> Response:
         page = (
             f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="{retry_after}">'
             f"<title>Preparing {html.escape(target.resource_id)}</title>"
-            f"<p>Preparing the {target.variant.key} download of <b>{html.escape(target.resource_id)}</b>. "
+            f"<p>Preparing the {'filtered ' if target.is_query else ''}{target.variant.format_key} download of "
+            f"<b>{html.escape(target.resource_id)}</b>. "
             f"This page reloads itself every {retry_after} seconds and the download starts when it is ready.</p>"
         )
         return Response(page, status=202, headers=headers, content_type="text/html; charset=utf-8")

@@ -95,6 +95,8 @@ class ExportWorker:
         if not query_key:
             return Done("rejected", {"reason": "a touch names a query key"})
         marker = layout.requested_marker(resource_id, query_key)
+        if not [o for o in self.store.list(layout.query_prefix(resource_id, query_key)) if o.name != marker]:
+            return Done("gone", {"query_key": query_key})  # evicted meanwhile: no orphan marker
         self.store.write_bytes(marker, self.clock.now().isoformat().encode(), "text/plain")
         evicted = self.make_room(resource_id, query_key)
         return Done("touched", {"evicted": len(evicted.doomed)})

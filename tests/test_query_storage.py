@@ -143,3 +143,27 @@ def test_a_query_task_payload_round_trips_to_the_same_key(clocked):
     query = checked_query(params, columns)
     assert checked_query(query.params(), columns).key == query.key != ""
     assert timedelta(0) < app.worker.settings.protected_for
+
+
+def test_a_cache_hit_is_served_even_when_its_request_cannot_be_recorded(clocked, serve):
+    from dataclasses import replace
+
+    from functions.core.errors import Unavailable
+
+    class DownQueue:
+        def enqueue(self, name, payload):
+            raise Unavailable("Cloud Tasks could not queue the export.", "Try again.")
+
+    app, _ = clocked()
+    export(app, "AA")
+    doors = replace(app.doors, dump=replace(app.doors.dump, catalogue=replace_queue(app, DownQueue())))
+    answer = get_dump(serve(doors), "flights", filters='{"carrier": "AA"}')
+    assert answer.status_code == 302, answer.text
+
+
+def replace_queue(app, queue):
+    from functions.catalogue import ExportCatalogue
+
+    old = app.catalogue
+    return ExportCatalogue(old.tables, old.bucket, queue, old.clock, old.cooldown, old.poll_seconds,
+                           old.touch_interval)
