@@ -8,7 +8,6 @@ BigQuery's NDJSON (INT64 as strings) would lose. Memory is one record batch at a
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import re
