@@ -67,3 +67,23 @@ def test_bad_input_is_refused_against_bigquerys_schema(deployment):  # noqa: F81
     wrong_type = dump(deployment, filters='{"doubled": "many"}')
     assert wrong_type.status_code == 400 and "doubled" in wrong_type.json()["message"]
     assert not deployment["app"].backend.warehouse.started
+
+
+def test_q_as_text_and_distinct_on_bigquery(deployment):  # noqa: F811
+    bq, dataset = deployment["bq"], deployment["dataset"]
+    rows = [(1, "AA", "Late Arrival"), (2, "UA", "weather delay"), (3, "AA", None), (4, "DL", "crew LATE"),
+            (5, "UA", "on time")]
+    values = " UNION ALL ".join(f"SELECT {i} AS _id, '{c}' AS carrier, "
+                                f"{'NULL' if n is None else repr(n)} AS note" for i, c, n in rows)
+    bq.query(f"CREATE TABLE `{dataset}.trips` AS SELECT _id, carrier, CAST(note AS STRING) AS note "
+             f"FROM ({values})", job_retry=None, project=bq.project).result()
+    base = deployment["url"]
+
+    def get(**params):
+        answer = requests.get(f"{base}/datastore/dump/trips", params=params, allow_redirects=False, timeout=60)
+        assert answer.status_code == 302, answer.text
+        return requests.get(answer.headers["Location"], timeout=60).text
+
+    assert get(q="LATE", fields="_id") == "_id\n1\n4\n"  # case-insensitive, in any text field
+    assert get(q="crew late", fields="_id") == "_id\n4\n"  # every word
+    assert get(q="a", fields="carrier", distinct="true", sort="carrier desc") == "carrier\nUA\nDL\nAA\n"
