@@ -94,5 +94,5 @@ def router(*rule_sets: list[Rule], cors: bool = False) -> Callable[[Request, Doo
 
 dump_target = router(DUMP_RULES, cors=True)
 worker_target = router(WORKER_RULES)
-stream_target = router(STREAM_RULES)
+stream_target = router(STREAM_RULES, cors=True)  # a browser follows the 302 here: same CORS as the bucket
 local_target = router(DUMP_RULES, WORKER_RULES, STREAM_RULES, LOCAL_RULES, cors=True)  # LOCAL_RULES: as the bucket's

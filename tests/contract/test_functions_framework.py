@@ -101,3 +101,20 @@ def test_a_missing_setting_stops_the_start_and_is_named(start):
     target = start("dump", BIGQUERY_DATASET=None)
     assert target.process.wait(30) != 0
     assert "BIGQUERY_DATASET is required" in target.log.read_text()
+
+
+def test_the_deployed_dump_and_stream_targets_answer_cors(start, bigquery_emulator):
+    origin = "https://portal.example.org"
+    bigquery_emulator.client(PROJECT).create_dataset("ff_dataset", exists_ok=True)
+    dump, stream = start("dump", CORS_ORIGINS=origin), start("stream", CORS_ORIGINS=origin)
+    for target in (dump, stream):
+        target.wait_ready()
+    preflight = requests.options(dump.url + "/datastore/dump/t", headers={
+        "Origin": origin, "Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "Authorization"},
+        timeout=10)
+    assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == origin
+    missing = requests.get(dump.url + "/datastore/dump/no_such_table", headers={"Origin": origin}, timeout=30)
+    assert missing.status_code == 404 and missing.headers["Access-Control-Allow-Origin"] == origin
+    refused = requests.get(stream.url + "/stream/x", params={"format": "csv", "rev": "1", "token": "nope"},
+                           headers={"Origin": origin}, timeout=10)
+    assert refused.status_code in (401, 403) and refused.headers["Access-Control-Allow-Origin"] == origin
