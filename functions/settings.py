@@ -19,6 +19,13 @@ def _expiry_hours(raw: str) -> float:
     return hours
 
 
+def _window_seconds(raw: str) -> int:
+    seconds = int(raw)
+    if not 0 <= seconds <= 3600:
+        raise ValueError("must be from 0 to 3600 seconds")
+    return seconds
+
+
 CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("DUMP_BACKEND", "local", "`local` (DuckDB, a folder, an in-process queue) or `google`.",
             one_of("local", "google")),
@@ -49,6 +56,9 @@ CORE_SETTINGS: tuple[Setting, ...] = (
             "HTTP pre-warming off there.", secret=True),
     Setting("BIGQUERY_EXPORT_URL_EXPIRY_HOURS", "1",
             "Lifetime of signed download URLs, at most 168; GC keeps superseded exports this long.", _expiry_hours),
+    Setting("DUMP_SIGNED_URL_WINDOW_SECONDS", "300",
+            "Callers of one download within this window get the same signed URL, signed once per instance; "
+            "a URL keeps more than its lifetime minus this. 0 signs every redirect.", _window_seconds),
 )
 
 
@@ -66,6 +76,7 @@ class Config:
     public_url: str
     stream_url: str
     url_expiry_hours: float
+    signed_url_window_seconds: int
     prewarm_secret: str
     compose: bool
     env: Mapping[str, str] = field(repr=False)  # holds secrets (DUMP_TOKEN_SECRET, BIGQUERY_CREDENTIALS)
@@ -94,6 +105,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         public_url=values["DUMP_PUBLIC_URL"].strip(),
         stream_url=values["STREAM_URL"].strip(),
         url_expiry_hours=values["BIGQUERY_EXPORT_URL_EXPIRY_HOURS"],
+        signed_url_window_seconds=values["DUMP_SIGNED_URL_WINDOW_SECONDS"],
         prewarm_secret=values["PREWARM_SECRET"],
         compose=values["DUMP_COMPOSE"],
         env=dict(env),
