@@ -44,6 +44,7 @@ class FakeIam:
 def _handler(fake: FakeIam):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # answer in one round trip, without waiting for a delayed ACK
 
         def do_POST(self):
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))

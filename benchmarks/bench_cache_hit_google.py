@@ -1,0 +1,212 @@
+"""Cache-hit latency on the Google backend when every Google call costs a round trip.
+
+fake-gcs-server and bqemulator sit behind fault proxies (tests/support/fault_proxy.py) that add DELAY to
+every call; IAM signBlob is the stand-in from tests/support/fake_iam.py with the same delay (the read-write
+identity holds no private key, as on Cloud Functions). The dump function is the app built by
+build_google_services and served by make_local_server in this process, as tests/contract/
+test_google_end_to_end.py does; the export is published once by the worker (deliver_task) beforehand.
+
+Measured, one request at a time on a fresh connection: GET /datastore/dump/<rid>?format=csv answering 302
+(p50, p95), the Google calls each hit makes by kind, and the same with If-None-Match (304). The peer
+figure is one bare call through the same proxy (tables.get): the target is a hit p50 of at most 1.3 times
+it, and no signBlob call on a hit inside the signed-URL window.
+
+    .venv/bin/python benchmarks/bench_cache_hit_google.py [--requests 100] [--delay-ms 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import threading
+import time
+
+import requests
+from _common import emit_result, median, percentile, table
+
+from functions.adapters.google.clients import READ_ONLY, READ_WRITE
+from functions.adapters.google.factory import build_google_services
+from functions.auth import build_authorizer
+from functions.core import identifiers
+from functions.exports import current_target
+from functions.local_server import make_local_server
+from functions.settings import load_config
+from jobs.export_worker import deliver_task
+from tests.contract import keys
+from tests.support.emulators import start_bigquery_emulator, start_gcs_emulator
+from tests.support.export_bridge import BridgedWarehouse
+from tests.support.fake_iam import FakeIam
+from tests.support.fault_proxy import FaultProxy
+
+PROJECT = "bench-project"
+RID = "numbers"
+ROWS = 2000
+VARIANTS = {  # name: (label, settings over the defaults); part 2 of issue 12 adds the new lookup beside today's
+    "today": ("today", {}),
+}
+CALL_KINDS = {  # kind: (which counter, method, path pattern)
+    "tables.get": ("bigquery", "GET", r"/datasets/[^/]+/tables/[^/?]+(\?|$)"),
+    "objects list": ("storage", "GET", r"/storage/v1/b/[^/]+/o\?"),
+    "manifest read": ("storage", "GET", r"manifest\.json\?alt=media"),
+}
+
+
+class Deployment:
+    """The emulators behind delaying proxies, the signBlob stand-in, and the dump function on a free port."""
+
+    def __init__(self, gcs, bq, delay: float, settings: dict[str, str]):
+        self.bucket = f"bench-{secrets.token_hex(4)}"
+        self.dataset = f"bench_{secrets.token_hex(4)}"
+        gcs.client(PROJECT).create_bucket(self.bucket)
+        bq_client = bq.client(PROJECT)
+        bq_client.create_dataset(self.dataset)
+        bq_client.query(f"CREATE TABLE `{PROJECT}.{self.dataset}.{RID}` AS SELECT x AS _id, CONCAT('row-', "
+                        f"CAST(x AS STRING)) AS label FROM UNNEST(GENERATE_ARRAY(1, {ROWS})) AS x",
+                        job_retry=None).result()
+        self.storage_proxy = FaultProxy(gcs.endpoint, delay).start()
+        self.bigquery_proxy = FaultProxy(bq.endpoint, delay).start()
+        self.iam = FakeIam(keys.new_key(), delay)
+        env = {"DUMP_BACKEND": "google", "DUMP_TOKEN_SECRET": "bench-secret", "AUTH_TYPE": "anonymous",
+               "BIGQUERY_PROJECT": PROJECT, "BIGQUERY_DATASET": self.dataset, "BIGQUERY_EXPORT_BUCKET": self.bucket,
+               "BIGQUERY_CREDENTIALS": "anonymous", "SIGNING_SERVICE_ACCOUNT": keys.SIGNER_EMAIL,
+               "BIGQUERY_API_ENDPOINT": self.bigquery_proxy.url, "STORAGE_API_ENDPOINT": self.storage_proxy.url,
+               **settings}
+        from google.auth.credentials import AnonymousCredentials
+        from google.oauth2.credentials import Credentials
+
+        identities = {READ_ONLY: AnonymousCredentials(), READ_WRITE: Credentials(token="bench-token")}  # no key
+        self.services = build_google_services(load_config(env), build_authorizer(env), credentials=identities,
+                                              iam_endpoint=self.iam.url)
+        self.services.warehouse = BridgedWarehouse(self.services.warehouse, bq.export_root,
+                                                   gcs.client(PROJECT).bucket(self.bucket))
+        self.server = make_local_server(self.services, "127.0.0.1", 0)
+        self.base = f"http://127.0.0.1:{self.server.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def publish(self, fmt: str = "csv") -> None:
+        """The worker exports and publishes the current revision, as a Cloud Tasks delivery would."""
+        target = current_target(self.services, RID, identifiers.dump_variant(fmt, None, None))
+        result = deliver_task(self.services, {"resource_id": RID, "format": fmt, "revision": target.rev,
+                                              "attempt": 1})
+        if result.status != 200:
+            raise RuntimeError(f"the worker answered {result.status}: {result.body}")
+
+    def reset_counts(self) -> None:
+        self.storage_proxy.reset_counts()
+        self.bigquery_proxy.reset_counts()
+        self.iam_before = self.iam.sign_calls
+
+    def calls(self) -> dict[str, int]:
+        proxies = {"bigquery": self.bigquery_proxy, "storage": self.storage_proxy}
+        counted = {kind: proxies[p].count(method, path) for kind, (p, method, path) in CALL_KINDS.items()}
+        counted["signBlob"] = self.iam.sign_calls - self.iam_before
+        every = len(self.storage_proxy.calls) + len(self.bigquery_proxy.calls) + counted["signBlob"]
+        counted["other"] = every - sum(counted.values())
+        return counted
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.services.close()
+        self.storage_proxy.stop()
+        self.bigquery_proxy.stop()
+        self.iam.close()
+
+
+def timed_get(url: str, expect: int, headers: dict | None = None) -> tuple[float, requests.Response]:
+    start = time.perf_counter()
+    response = requests.get(url, headers=headers or {}, allow_redirects=False, timeout=60)  # fresh connection
+    elapsed = (time.perf_counter() - start) * 1000
+    if response.status_code != expect:
+        raise RuntimeError(f"{url} answered {response.status_code}, expected {expect}: {response.text[:300]}")
+    return elapsed, response
+
+
+def measure(deployment: Deployment, requests_n: int) -> dict:
+    dump = f"{deployment.base}/datastore/dump/{RID}?format=csv"
+    for _ in range(10):  # warm: clients built, manifest cached, connections to the proxies open
+        _, first = timed_get(dump, 302)
+    etag = first.headers["ETag"]
+    one_call_url = (f"{deployment.bigquery_proxy.url}/bigquery/v2/projects/{PROJECT}/datasets/{deployment.dataset}"
+                    f"/tables/{RID}")
+    with requests.Session() as session:  # the peer: one bare Google call on a kept-alive connection, as the app's
+        session.get(one_call_url, timeout=60)
+        one_call = []
+        for _ in range(requests_n):
+            start = time.perf_counter()
+            session.get(one_call_url, timeout=60).raise_for_status()
+            one_call.append((time.perf_counter() - start) * 1000)
+    deployment.reset_counts()
+    hits = [timed_get(dump, 302)[0] for _ in range(requests_n)]
+    hit_calls = deployment.calls()
+    deployment.reset_counts()
+    not_modified = [timed_get(dump, 304, {"If-None-Match": etag})[0] for _ in range(requests_n)]
+    not_modified_calls = deployment.calls()
+    return {"hits": hits, "hit_calls": hit_calls, "not_modified": not_modified,
+            "not_modified_calls": not_modified_calls, "one_call": one_call}
+
+
+def per_request(calls: dict[str, int], n: int) -> str:
+    return ", ".join(f"{kind} {count / n:g}" for kind, count in calls.items() if count)
+
+
+def short(kind: str) -> str:
+    return kind.replace(" ", "_").replace(".", "_")
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--delay-ms", type=float, default=50)
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset of " + ",".join(VARIANTS))
+    args = parser.parse_args()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    n, delay = args.requests, args.delay_ms / 1000
+    results = {}
+    with start_gcs_emulator() as gcs, start_bigquery_emulator() as bq:
+        for name in args.variants.split(","):
+            deployment = Deployment(gcs, bq, delay, VARIANTS[name][1])
+            try:
+                deployment.publish()
+                results[name] = measure(deployment, n)
+            finally:
+                deployment.close()
+
+    print(f"{n} sequential requests each; every Google call (storage, BigQuery, IAM signBlob) delayed "
+          f"{args.delay_ms:g} ms; dump function in-process on a real socket, fresh connection per request.")
+    one_call_times = [t for figures in results.values() for t in figures["one_call"]]
+    one_call = median(one_call_times)
+    target = 1.3 * one_call
+    rows, summary = [], {"delay_ms": args.delay_ms, "one_call_p50_ms": round(one_call, 2)}
+    for name, figures in results.items():
+        label = VARIANTS[name][0]
+        hit_p50, hit_p95 = median(figures["hits"]), percentile(figures["hits"], 95)
+        nm_p50, nm_p95 = median(figures["not_modified"]), percentile(figures["not_modified"], 95)
+        hit_calls, nm_calls = figures["hit_calls"], figures["not_modified_calls"]
+        rows.append([f"cache hit, 302 ({label})", f"{hit_p50:.1f} ms", f"{hit_p95:.1f} ms",
+                     f"{hit_p50 / one_call:.2f}x", per_request(hit_calls, n),
+                     f"<= {target:.0f} ms, 0 signBlob: " + verdict(hit_p50 <= target and not hit_calls["signBlob"])])
+        rows.append([f"If-None-Match, 304 ({label})", f"{nm_p50:.1f} ms", f"{nm_p95:.1f} ms",
+                     f"{nm_p50 / one_call:.2f}x", per_request(nm_calls, n),
+                     "<= 1 call: " + verdict(sum(nm_calls.values()) <= n)])
+        summary.update({f"{name}_hit_p50_ms": round(hit_p50, 2), f"{name}_hit_p95_ms": round(hit_p95, 2),
+                        f"{name}_not_modified_p50_ms": round(nm_p50, 2),
+                        f"{name}_not_modified_p95_ms": round(nm_p95, 2),
+                        **{f"{name}_hit_calls_{short(k)}": v / n for k, v in hit_calls.items()},
+                        **{f"{name}_not_modified_calls_{short(k)}": v / n for k, v in nm_calls.items()}})
+    rows.append(["peer: one bare Google call (tables.get)", f"{one_call:.1f} ms",
+                 f"{percentile(one_call_times, 95):.1f} ms", "1.00x", "tables.get 1", ""])
+    print(table(rows, ["request", "p50", "p95", "x one call", "Google calls per request", "target"]))
+    print(f"(target p50 <= 1.3 x one call: {target:.0f} ms here; 1.3 x the {args.delay_ms:g} ms delay alone: "
+          f"{1.3 * args.delay_ms:.0f} ms)")
+    emit_result("cache_hit_google", **summary)
+    return summary
+
+
+def verdict(ok: bool) -> str:
+    return "ok" if ok else "MISSED"
+
+
+if __name__ == "__main__":
+    main()
