@@ -163,3 +163,12 @@ def test_bodies_stream_through_without_waiting_for_the_end():
         HeldBackBody.release.set()
         upstream.shutdown()
         upstream.server_close()
+
+
+def test_a_client_that_goes_away_mid_download_leaves_the_proxy_serving(gcs_proxy, bucket):
+    for _ in range(3):
+        conn = http.client.HTTPConnection("127.0.0.1", gcs_proxy.port, timeout=5)
+        conn.request("GET", f"/download/storage/v1/b/{bucket}/o/big.bin?alt=media")
+        assert conn.getresponse().read(1000) == BIG[:1000]
+        conn.close()  # 3 MiB still to come
+    assert requests.get(media(gcs_proxy, bucket, "big.bin"), timeout=5).content == BIG

@@ -166,7 +166,13 @@ def _handler(proxy: FaultProxy):
             except OSError:
                 self._answer_error(502)
                 return
-            self._relay(response, fault.cut_after if fault else None, cut=bool(fault))
+            try:
+                self._relay(response, fault.cut_after if fault else None, cut=bool(fault))
+            except OSError:  # the client went away, or the emulator did mid-body: drop both ends quietly
+                self.close_connection = True
+                if self.upstream is not None:
+                    self.upstream.close()
+                    self.upstream = None
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_any
 
