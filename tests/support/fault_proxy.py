@@ -11,7 +11,8 @@ ERROR answers `status` without asking the emulator; STALL holds the call `stall_
 stops) then drops the connection unanswered; CUT forwards the call, sends the response's headers and
 `cut_after` bytes of its body (default: half), then drops the connection.
 
-Bodies stream through in 64 KiB pieces; only JSON answers (metadata, at most 1 MiB) are read whole, to
+Response bodies stream through in 64 KiB pieces (request bodies, i.e. uploads, are read whole before they
+are forwarded); only JSON answers (metadata, at most 1 MiB) are read whole, to
 point the emulator's own address in them (fake-gcs-server's mediaLink, resumable upload Locations) back
 at the proxy, so no call goes around it. Runs in threads of the caller's process on a free 127.0.0.1 port.
 """
