@@ -2,9 +2,9 @@
 
 fake-gcs-server and bqemulator sit behind fault proxies (tests/support/fault_proxy.py) that add DELAY to
 every call; IAM signBlob is the stand-in from tests/support/fake_iam.py with the same delay (the read-write
-identity holds no private key, as on Cloud Functions). The dump function is the app built by
-build_google_services and served by make_local_server in this process, as tests/contract/
-test_google_end_to_end.py does; the export is published once by the worker (deliver_task) beforehand.
+identity holds no private key, as on Cloud Functions). The dump function is the app assembled by
+functions.wiring and served by make_local_server in this process, as tests/contract/
+test_google_end_to_end.py does; the export is published once by the worker beforehand.
 
 Measured, one request at a time on a fresh connection: GET /datastore/dump/<rid>?format=csv answering 302
 (p50, p95), the Google calls each hit makes by kind, and the same with If-None-Match (304). The peer
@@ -21,18 +21,19 @@ import logging
 import secrets
 import threading
 import time
+from dataclasses import replace
 
 import requests
 from _common import emit_result, median, percentile, table
 
 from functions.adapters.google.clients import READ_ONLY, READ_WRITE
-from functions.adapters.google.factory import build_google_services
+from functions.adapters.google.factory import build_google_backend
+from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.auth import build_authorizer
 from functions.core import identifiers
-from functions.exports import current_target
 from functions.local_server import make_local_server
-from functions.settings import load_config
-from jobs.export_worker import deliver_task
+from functions.settings import load_settings
+from functions.wiring import assemble
 from tests.contract import keys
 from tests.support.emulators import start_bigquery_emulator, start_gcs_emulator
 from tests.support.export_bridge import BridgedWarehouse
@@ -76,21 +77,22 @@ class Deployment:
         from google.oauth2.credentials import Credentials
 
         identities = {READ_ONLY: AnonymousCredentials(), READ_WRITE: Credentials(token="bench-token")}  # no key
-        self.services = build_google_services(load_config(env), build_authorizer(env), credentials=identities,
-                                              iam_endpoint=self.iam.url)
-        self.services.warehouse = BridgedWarehouse(self.services.warehouse, bq.export_root,
-                                                   gcs.client(PROJECT).bucket(self.bucket))
-        self.server = make_local_server(self.services, "127.0.0.1", 0)
+        settings = load_settings(env)
+        config = settings.core
+        backend = build_google_backend(settings.google, config.token_secret, config.worker_wait_seconds, SYSTEM_CLOCK,
+                                       credentials=identities, iam_endpoint=self.iam.url)
+        bridged = BridgedWarehouse(backend.warehouse, bq.export_root, gcs.client(PROJECT).bucket(self.bucket))
+        self.app = assemble(config, replace(backend, warehouse=bridged), build_authorizer(settings.auth), SYSTEM_CLOCK)
+        self.server = make_local_server(self.app.doors, "127.0.0.1", 0)
         self.base = f"http://127.0.0.1:{self.server.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def publish(self, fmt: str = "csv") -> None:
         """The worker exports and publishes the current revision, as a Cloud Tasks delivery would."""
-        target = current_target(self.services, RID, identifiers.dump_variant(fmt, None, None))
-        result = deliver_task(self.services, {"resource_id": RID, "format": fmt, "revision": target.rev,
-                                              "attempt": 1})
-        if result.status != 200:
-            raise RuntimeError(f"the worker answered {result.status}: {result.body}")
+        target = self.app.catalogue.current(RID, identifiers.dump_variant(fmt, None, None))
+        outcome = self.app.worker.deliver(target.task_payload(1))
+        if outcome.reason != "published":
+            raise RuntimeError(f"the worker answered {outcome.body()}")
 
     def reset_counts(self) -> None:
         self.storage_proxy.reset_counts()
@@ -108,7 +110,7 @@ class Deployment:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-        self.services.close()
+        self.app.close()
         self.storage_proxy.stop()
         self.bigquery_proxy.stop()
         self.iam.close()

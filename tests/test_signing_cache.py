@@ -14,7 +14,7 @@ from google.oauth2 import credentials as user_credentials
 from hypothesis import given
 from hypothesis import strategies as st
 
-from functions.adapters.google.storage import GcsUrlSigner
+from functions.adapters.google.signer import GcsUrlSigner
 from functions.core.signing_window import shared_expiry
 from functions.signing_cache import CachingUrlSigner
 from tests.contract import keys
