@@ -1,10 +1,14 @@
-"""Cache-hit latency on the Google backend when every Google call costs a round trip.
+"""Cache-hit latency on the Google backend when every Google call costs a round trip: before and after.
 
 fake-gcs-server and bqemulator sit behind fault proxies (tests/support/fault_proxy.py) that add DELAY to
 every call; IAM signBlob is the stand-in from tests/support/fake_iam.py with the same delay (the read-write
 identity holds no private key, as on Cloud Functions). The dump function is the app assembled by
-functions.wiring and served by make_local_server in this process, as tests/contract/
-test_google_end_to_end.py does; the export is published once by the worker beforehand.
+functions.wiring, served in this process (tests/support/google_app.py); the worker publishes the export once.
+
+Two variants from one run: `before` is the lookup as it was (the table's `modified`, then the listing, one
+after the other; a signature per redirect: DUMP_SIGNED_URL_WINDOW_SECONDS=0), built explicitly by giving
+the catalogue no lookup pool; `after` is the app as deployed (defaults: listing beside the metadata call,
+signed URLs reused within the window).
 
 Measured, one request at a time on a fresh connection: GET /datastore/dump/<rid>?format=csv answering 302
 (p50, p95), the Google calls each hit makes by kind, and the same with If-None-Match (304). The peer
@@ -18,102 +22,28 @@ from __future__ import annotations
 
 import argparse
 import logging
-import secrets
-import threading
 import time
-from dataclasses import replace
 
 import requests
 from _common import emit_result, median, percentile, table
 
-from functions.adapters.google.clients import READ_ONLY, READ_WRITE
-from functions.adapters.google.factory import build_google_backend
-from functions.adapters.system_clock import SYSTEM_CLOCK
-from functions.auth import build_authorizer
-from functions.core import identifiers
-from functions.local_server import make_local_server
-from functions.settings import load_settings
-from functions.wiring import assemble
-from tests.contract import keys
+from functions.lookup_pool import NoPool
 from tests.support.emulators import start_bigquery_emulator, start_gcs_emulator
-from tests.support.export_bridge import BridgedWarehouse
-from tests.support.fake_iam import FakeIam
-from tests.support.fault_proxy import FaultProxy
+from tests.support.google_app import PROJECT, ProxiedGoogleApp
 
-PROJECT = "bench-project"
 RID = "numbers"
-ROWS = 2000
-VARIANTS = {  # name: (label, settings over the defaults); part 2 of issue 12 adds the new lookup beside today's
-    "today": ("today", {}),
-}
-CALL_KINDS = {  # kind: (which counter, method, path pattern)
-    "tables.get": ("bigquery", "GET", r"/datasets/[^/]+/tables/[^/?]+(\?|$)"),
-    "objects list": ("storage", "GET", r"/storage/v1/b/[^/]+/o\?"),
-    "manifest read": ("storage", "GET", r"manifest\.json\?alt=media"),
+VARIANTS = {  # name: (label, settings over the defaults, sequential lookup)
+    "before": ("sequential lookup, a signature per hit", {"DUMP_SIGNED_URL_WINDOW_SECONDS": "0"}, True),
+    "after": ("as deployed: parallel lookup, URLs reused", {}, False),
 }
 
 
-class Deployment:
-    """The emulators behind delaying proxies, the signBlob stand-in, and the dump function on a free port."""
-
-    def __init__(self, gcs, bq, delay: float, settings: dict[str, str]):
-        self.bucket = f"bench-{secrets.token_hex(4)}"
-        self.dataset = f"bench_{secrets.token_hex(4)}"
-        gcs.client(PROJECT).create_bucket(self.bucket)
-        bq_client = bq.client(PROJECT)
-        bq_client.create_dataset(self.dataset)
-        bq_client.query(f"CREATE TABLE `{PROJECT}.{self.dataset}.{RID}` AS SELECT x AS _id, CONCAT('row-', "
-                        f"CAST(x AS STRING)) AS label FROM UNNEST(GENERATE_ARRAY(1, {ROWS})) AS x",
-                        job_retry=None).result()
-        self.storage_proxy = FaultProxy(gcs.endpoint, delay).start()
-        self.bigquery_proxy = FaultProxy(bq.endpoint, delay).start()
-        self.iam = FakeIam(keys.new_key(), delay)
-        env = {"DUMP_BACKEND": "google", "DUMP_TOKEN_SECRET": "bench-secret", "AUTH_TYPE": "anonymous",
-               "BIGQUERY_PROJECT": PROJECT, "BIGQUERY_DATASET": self.dataset, "BIGQUERY_EXPORT_BUCKET": self.bucket,
-               "BIGQUERY_CREDENTIALS": "anonymous", "SIGNING_SERVICE_ACCOUNT": keys.SIGNER_EMAIL,
-               "BIGQUERY_API_ENDPOINT": self.bigquery_proxy.url, "STORAGE_API_ENDPOINT": self.storage_proxy.url,
-               **settings}
-        from google.auth.credentials import AnonymousCredentials
-        from google.oauth2.credentials import Credentials
-
-        identities = {READ_ONLY: AnonymousCredentials(), READ_WRITE: Credentials(token="bench-token")}  # no key
-        settings = load_settings(env)
-        config = settings.core
-        backend = build_google_backend(settings.google, config.token_secret, config.worker_wait_seconds, SYSTEM_CLOCK,
-                                       credentials=identities, iam_endpoint=self.iam.url)
-        bridged = BridgedWarehouse(backend.warehouse, bq.export_root, gcs.client(PROJECT).bucket(self.bucket))
-        self.app = assemble(config, replace(backend, warehouse=bridged), build_authorizer(settings.auth), SYSTEM_CLOCK)
-        self.server = make_local_server(self.app.doors, "127.0.0.1", 0)
-        self.base = f"http://127.0.0.1:{self.server.port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def publish(self, fmt: str = "csv") -> None:
-        """The worker exports and publishes the current revision, as a Cloud Tasks delivery would."""
-        target = self.app.catalogue.current(RID, identifiers.dump_variant(fmt, None, None))
-        outcome = self.app.worker.deliver(target.task_payload(1))
-        if outcome.reason != "published":
-            raise RuntimeError(f"the worker answered {outcome.body()}")
-
-    def reset_counts(self) -> None:
-        self.storage_proxy.reset_counts()
-        self.bigquery_proxy.reset_counts()
-        self.iam_before = self.iam.sign_calls
-
-    def calls(self) -> dict[str, int]:
-        proxies = {"bigquery": self.bigquery_proxy, "storage": self.storage_proxy}
-        counted = {kind: proxies[p].count(method, path) for kind, (p, method, path) in CALL_KINDS.items()}
-        counted["signBlob"] = self.iam.sign_calls - self.iam_before
-        every = len(self.storage_proxy.calls) + len(self.bigquery_proxy.calls) + counted["signBlob"]
-        counted["other"] = every - sum(counted.values())
-        return counted
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.app.close()
-        self.storage_proxy.stop()
-        self.bigquery_proxy.stop()
-        self.iam.close()
+def deploy(gcs, bq, delay: float, name: str) -> ProxiedGoogleApp:
+    _label, settings, sequential = VARIANTS[name]
+    deployment = ProxiedGoogleApp(gcs, bq, rid=RID, delay=delay, env=settings)
+    if sequential:
+        deployment.app.catalogue.lookups = NoPool()  # the old path: the listing waits for the metadata call
+    return deployment
 
 
 def timed_get(url: str, expect: int, headers: dict | None = None) -> tuple[float, requests.Response]:
@@ -125,8 +55,8 @@ def timed_get(url: str, expect: int, headers: dict | None = None) -> tuple[float
     return elapsed, response
 
 
-def measure(deployment: Deployment, requests_n: int) -> dict:
-    dump = f"{deployment.base}/datastore/dump/{RID}?format=csv"
+def measure(deployment: ProxiedGoogleApp, requests_n: int) -> dict:
+    dump = f"{deployment.url}/datastore/dump/{RID}?format=csv"
     for _ in range(10):  # warm: clients built, manifest cached, connections to the proxies open
         _, first = timed_get(dump, 302)
     etag = first.headers["ETag"]
@@ -168,7 +98,7 @@ def main() -> dict:
     results = {}
     with start_gcs_emulator() as gcs, start_bigquery_emulator() as bq:
         for name in args.variants.split(","):
-            deployment = Deployment(gcs, bq, delay, VARIANTS[name][1])
+            deployment = deploy(gcs, bq, delay, name)
             try:
                 deployment.publish()
                 results[name] = measure(deployment, n)
