@@ -41,7 +41,8 @@ class ProxiedGoogleApp:
     """One table `rid` of `rows` numbered rows in a fresh dataset and bucket; `env` over the defaults."""
 
     def __init__(self, gcs, bq, *, rid: str = "numbers", rows: int = 2000, delay: float = 0.0,
-                 env: dict[str, str] | None = None):
+                 env: dict[str, str] | None = None, queue=None):
+        """`queue`: where dump requests queue exports (default: none can be queued, as without TASKS_QUEUE)."""
         self.rid, self.bq_client = rid, bq.client(PROJECT)
         self.bucket = f"bqdump-{secrets.token_hex(4)}"
         self.dataset = f"cache_{secrets.token_hex(4)}"
@@ -64,8 +65,8 @@ class ProxiedGoogleApp:
         backend = build_google_backend(settings.google, config.token_secret, config.worker_wait_seconds, SYSTEM_CLOCK,
                                        credentials=identities, iam_endpoint=self.iam.url)
         bridged = BridgedWarehouse(backend.warehouse, bq.export_root, gcs.client(PROJECT).bucket(self.bucket))
-        self.app = assemble(config, replace(backend, warehouse=bridged), build_authorizer(settings.auth),
-                            SYSTEM_CLOCK)
+        self.app = assemble(config, replace(backend, warehouse=bridged, queue=queue or backend.queue),
+                            build_authorizer(settings.auth), SYSTEM_CLOCK)
         self.server = make_local_server(self.app.doors, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.server.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
