@@ -23,19 +23,32 @@ class FooterMismatch(ValueError):
     """These files cannot be joined by their footers (the reason is the message); merge them another way."""
 
 
+class _UnknownField(Exception):
+    pass
+
+
 @functools.cache
 def _thrift():
     """Loaded on first use, not at import: only Parquet merges pay for parsing the IDL (about 30 ms)."""
     import thriftpy2
+    from thriftpy2.protocol.compact import TCompactProtocol
 
-    return thriftpy2.load(str(_IDL), module_name="parquet_thrift")
+    class KnownFieldsOnly(TCompactProtocol):
+        """thriftpy2 skips fields its IDL does not know; writing the footer back would drop them, so refuse."""
+
+        def skip(self, ttype):
+            raise _UnknownField()
+
+    return thriftpy2.load(str(_IDL), module_name="parquet_thrift"), KnownFieldsOnly
 
 
 def _decode(data: bytes):
-    from thriftpy2.protocol.compact import TCompactProtocolFactory
-    from thriftpy2.utils import deserialize
+    from thriftpy2.transport import TMemoryBuffer
 
-    return deserialize(_thrift().FileMetaData(), data, TCompactProtocolFactory())
+    idl, protocol = _thrift()
+    footer = idl.FileMetaData()
+    footer.read(protocol(TMemoryBuffer(data)))
+    return footer
 
 
 def _encode(footer) -> bytes:
@@ -58,15 +71,13 @@ def footer_length(name: str, size: int, trailer: bytes) -> int:
 
 
 def parse_footer(name: str, data: bytes):
-    """The FileMetaData; refused if writing it back would not give the same bytes, which is how fields this
-    IDL does not know (and thriftpy2 would silently drop) are caught rather than lost."""
+    """The FileMetaData; refused if it holds fields this IDL does not know (they would be lost)."""
     try:
-        footer = _decode(data)
+        return _decode(data)
+    except _UnknownField:
+        raise FooterMismatch(f"{name}'s footer holds fields this reader does not know") from None
     except Exception as error:  # thriftpy2 raises several kinds on malformed input
         raise FooterMismatch(f"{name} has an unreadable footer ({type(error).__name__}: {error})") from None
-    if _encode(footer) != data:
-        raise FooterMismatch(f"{name}'s footer holds fields this reader does not know")
-    return footer
 
 
 def joined_footer(named_footers: list[tuple[str, object]], starts: list[int]):

@@ -190,23 +190,25 @@ def test_different_schemas_fall_back_to_re_encoding_and_say_why(store, tmp_path,
     assert not [o for o in store.list(PREFIX) if ".scratch-" in o.name]
 
 
-def test_footers_that_cannot_be_joined_are_refused_with_the_reason():
+def test_footers_that_cannot_be_joined_are_refused_with_the_reason(tmp_path):
     with pytest.raises(parquet_footer.FooterMismatch, match="too short"):
         parquet_footer.footer_length("x", 5, b"PAR1")
     with pytest.raises(parquet_footer.FooterMismatch, match="does not end with"):
         parquet_footer.footer_length("x", 100, b"\x10\x00\x00\x00PARE")
     with pytest.raises(parquet_footer.FooterMismatch, match="claims a"):
         parquet_footer.footer_length("x", 100, b"\xff\x00\x00\x00PAR1")
+    path = tmp_path / "one.parquet"
+    pq.write_table(pa.table({"id": [1, 2]}), path)
+    footer = path.read_bytes()[-footer_bytes(path):-8]
     with pytest.raises(parquet_footer.FooterMismatch, match="unreadable"):
-        parquet_footer.parse_footer("x", b"\x15\x00garbage")
+        parquet_footer.parse_footer("x", footer[: len(footer) // 2])
 
 
 def test_fields_the_idl_does_not_know_are_refused_not_dropped(tmp_path):
     """thriftpy2 skips unknown fields; re-encoding would lose them, so such a footer is not joined."""
     path = tmp_path / "one.parquet"
     pq.write_table(pa.table({"id": [1, 2]}), path)
-    data = path.read_bytes()
-    footer = data[-8 - parquet_footer.footer_length("one", len(data), data[-8:]):-8]
+    footer = path.read_bytes()[-footer_bytes(path):-8]
     parquet_footer.parse_footer("one", footer)
     # compact protocol: a field header "delta 15, type binary" (0xF8), length 3, then "new"; before the stop byte
     with pytest.raises(parquet_footer.FooterMismatch, match="does not know"):
