@@ -147,6 +147,18 @@ def assert_statistics_prune_row_groups(merged: Path, column: str, value) -> None
     assert rows == 1
 
 
+def assert_bloom_filters_still_answer(merged: Path, shards: list[Path], column: str, value) -> None:
+    """DuckDB writes bloom filters (absolute offsets too) and consults them on equality filters."""
+    sources = "[" + ", ".join(quote_literal(str(p)) for p in shards) + "]"
+    with duckdb.connect() as con:
+        blooms = con.execute(f"SELECT count(*) FROM parquet_metadata({quote_literal(str(merged))}) "
+                             f"WHERE bloom_filter_offset > ? AND path_in_schema = ?", [shards[0].stat().st_size, column])
+        assert blooms.fetchone()[0] == len(shards) - 1  # the later files' filters, moved with them
+        query = "SELECT count(*) FROM read_parquet({}) WHERE " + column + " = ?"
+        found = con.execute(query.format(quote_literal(str(merged))), [value]).fetchone()[0]
+        assert found > 0 and found == con.execute(query.format(sources), [value]).fetchone()[0]
+
+
 def test_duckdb_shards_join_by_compose_and_read_back_exactly(store, tmp_path):
     paths = duckdb_shards(tmp_path, 300_000)
     assert len(paths) == 3
@@ -157,6 +169,7 @@ def test_duckdb_shards_join_by_compose_and_read_back_exactly(store, tmp_path):
     assert merged.size == sum(s.size for s in shards) + footer_bytes(local)  # the files whole, then one footer
     assert_reads_as_the_files(local, paths)
     assert_statistics_prune_row_groups(local, "id", 250_000)
+    assert_bloom_filters_still_answer(local, paths, "amount", 12.5)
     assert not [o for o in store.list(PREFIX) if ".scratch-" in o.name]
 
 
