@@ -257,3 +257,22 @@ def test_a_thousand_files_assemble_in_one_delivery_on_fake_gcs(gcs_emulator, gcs
     merged = pq.ParquetFile(download(store, pieces[0].name, tmp_path))
     assert merged.num_row_groups == 1000
     assert merged.read().column("id").to_pylist() == list(range(3000))
+
+
+def test_the_worker_publishes_a_split_parquet_export_joined_by_footer(make_services, tmp_path, caplog):
+    """The local backend end to end: one delivery exports 3 files, joins them by footer, deletes them."""
+    from jobs.export_worker import deliver_task
+    from tests.test_service_http import load_numbers
+    from tests.test_worker import task
+
+    services = make_services(DUMP_SHARD_BYTES=1)
+    load_numbers(services, "numbers", 300_000, tmp_path)
+    with caplog.at_level(logging.WARNING, logger="bqdump.worker"):
+        result = deliver_task(services, task(services, "numbers", "parquet"))
+    assert result.body == {"status": "published", "attempt": 1, "files": 1}
+    assert not [r for r in caplog.records if "re-encoding" in r.message]
+    published = [o for o in services.store.list("dumps/numbers/") if o.name.endswith(".parquet")]
+    assert len(published) == 1 and "part-" not in published[0].name  # the shards are leftovers, deleted
+    merged = pq.ParquetFile(download(services.store, published[0].name, tmp_path))
+    assert merged.num_row_groups == 3
+    assert merged.read().equals(pq.read_table(services.warehouse.table_file("numbers")))
