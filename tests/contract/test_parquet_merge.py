@@ -7,7 +7,6 @@ import logging
 import re
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import duckdb
 import polars as pl
@@ -22,7 +21,7 @@ from functions.adapters.google.storage import GcsObjectStore
 from functions.adapters.local.object_store import LocalObjectStore
 from functions.adapters.local.sql import export_statement, quote_literal
 from functions.core.model import ExportJob, Format, Variant
-from functions.exports import Target
+from functions.core.target import Target
 from functions.settings import CORE_SETTINGS
 from jobs import assemble, parquet_footer
 from tests.contract.conftest import PROJECT
@@ -247,7 +246,7 @@ def test_a_thousand_files_assemble_in_one_delivery_on_fake_gcs(gcs_emulator, gcs
         client.bucket(gcs_bucket).blob(f"{PREFIX}part-{index}.parquet").upload_from_filename(str(one))
     target = Target("t", Variant(Format.PARQUET), "r")
     started = time.monotonic()
-    pieces, leftovers = assemble.assemble(SimpleNamespace(store=store), target, PREFIX,
+    pieces, leftovers = assemble.assemble(store, None, target, PREFIX,  # Parquet asks no warehouse for headers
                                           assemble.plan_for(target.variant, compose=True))
     elapsed = time.monotonic() - started
     assert elapsed < delivery_budget_seconds(), f"{elapsed:.0f} s"
@@ -259,20 +258,21 @@ def test_a_thousand_files_assemble_in_one_delivery_on_fake_gcs(gcs_emulator, gcs
     assert merged.read().column("id").to_pylist() == list(range(3000))
 
 
-def test_the_worker_publishes_a_split_parquet_export_joined_by_footer(make_services, tmp_path, caplog):
+def test_the_worker_publishes_a_split_parquet_export_joined_by_footer(make_app, tmp_path, caplog):
     """The local backend end to end: one delivery exports 3 files, joins them by footer, deletes them."""
-    from jobs.export_worker import deliver_task
-    from tests.test_service_http import load_numbers
-    from tests.test_worker import task
+    from functions.core.delivery import Done
+    from tests.support.tables import load_numbers
+    from tests.test_worker import task, worker
 
-    services = make_services(DUMP_SHARD_BYTES=1)
-    load_numbers(services, "numbers", 300_000, tmp_path)
+    app = make_app(DUMP_SHARD_BYTES=1)
+    load_numbers(app, "numbers", 300_000, tmp_path)
     with caplog.at_level(logging.WARNING, logger="bqdump.worker"):
-        result = deliver_task(services, task(services, "numbers", "parquet"))
-    assert result.body == {"status": "published", "attempt": 1, "files": 1}
+        result = worker(app).deliver(task(app, "numbers", "parquet"))
+    assert (type(result), result.body()["status"]) == (Done, "published")
     assert not [r for r in caplog.records if "re-encoding" in r.message]
-    published = [o for o in services.store.list("dumps/numbers/") if o.name.endswith(".parquet")]
+    store = app.backend.store
+    published = [o for o in store.list("dumps/numbers/") if o.name.endswith(".parquet")]
     assert len(published) == 1 and "part-" not in published[0].name  # the shards are leftovers, deleted
-    merged = pq.ParquetFile(download(services.store, published[0].name, tmp_path))
+    merged = pq.ParquetFile(download(store, published[0].name, tmp_path))
     assert merged.num_row_groups == 3
-    assert merged.read().equals(pq.read_table(services.warehouse.table_file("numbers")))
+    assert merged.read().equals(pq.read_table(app.backend.warehouse.table_file("numbers")))
