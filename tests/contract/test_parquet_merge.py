@@ -63,10 +63,15 @@ class ObservedStore:
 def store(request, tmp_path):
     if request.param == "local":
         return ObservedStore(LocalObjectStore(tmp_path / "bucket"))
-    emulator = request.getfixturevalue("gcs_emulator")
+    return gcs_store(request.getfixturevalue("gcs_emulator"), request.getfixturevalue("gcs_bucket"))[0]
+
+
+def gcs_store(emulator, bucket: str):
+    """An observed store on fake-gcs-server, and its storage client; (store, client)."""
+    session = RecordingSession()
     client = storage.Client(project=PROJECT, credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": emulator.endpoint}, _http=RecordingSession())
-    return ObservedStore(GcsObjectStore(lambda: client, request.getfixturevalue("gcs_bucket")))
+                            client_options={"api_endpoint": emulator.endpoint}, _http=session)
+    return ObservedStore(GcsObjectStore(lambda: client, bucket, lambda: session)), client
 
 
 def duckdb_shards(folder: Path, rows: int) -> list[Path]:
@@ -237,9 +242,7 @@ def delivery_budget_seconds() -> float:
 
 
 def test_a_thousand_files_assemble_in_one_delivery_on_fake_gcs(gcs_emulator, gcs_bucket, tmp_path):
-    client = storage.Client(project=PROJECT, credentials=AnonymousCredentials(),
-                            client_options={"api_endpoint": gcs_emulator.endpoint}, _http=RecordingSession())
-    store = ObservedStore(GcsObjectStore(lambda: client, gcs_bucket))
+    store, client = gcs_store(gcs_emulator, gcs_bucket)
     one = tmp_path / "one.parquet"
     for index in range(1000):  # the same small schema, 3 rows a file, as a 1 TB export's 1,000 files
         pq.write_table(pa.table({"id": pa.array([3 * index, 3 * index + 1, 3 * index + 2], pa.int64())}), one)
