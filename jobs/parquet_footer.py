@@ -1,5 +1,5 @@
-"""Parquet footers, without I/O: read one from a file's tail, and join the footers of several files into the
-footer of their concatenation.
+"""Parquet footers from bytes to bytes (no store I/O; the IDL file is read once, on first use): read one from
+a file's tail, and join the footers of several files into the footer of their concatenation.
 
 Readers find row groups only through the footer, by absolute offsets. So files concatenated whole and
 followed by one footer holding every file's row groups, their offsets shifted by where each file starts,
