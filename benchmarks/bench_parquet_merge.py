@@ -253,7 +253,7 @@ def main() -> dict:
     print(f"\n1,000 files (a 1 TB export): {many['composes']} compose calls (a chain of {many['composes'] - 1} over "
           f"1,001 sources, then the if-absent copy), {many['seconds']:.2f} s on the local store, "
           f"{many['bytes_read'] / 1024:.0f} KiB read")
-    print(f"thriftpy2 first use in a fresh process (import + parquet.thrift parsed): {summary['thrift_first_use_ms']} ms")
+    print(f"thriftpy2 first use in a fresh process (import + parquet_footer.thrift parsed): {summary['thrift_first_use_ms']} ms")
     emit_result("parquet_merge", **summary)
     return summary
 
