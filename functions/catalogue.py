@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from functions.core import layout
+from functions.core.dump_query import DumpQuery, TableColumn
 from functions.core.errors import DumpError, NotFound, Unavailable
-from functions.core.model import Variant
+from functions.core.model import ObjectInfo, Variant
 from functions.core.next_step import Queue, Serve, Step, Wait, next_step
 from functions.core.publish import Failure, Manifest, RevisionState, parse_failure, parse_manifest, revision_state
-from functions.core.dump_query import DumpQuery, TableColumn
 from functions.core.target import Target
+from functions.lookup_pool import LookupPool, NoPool
 from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse, find_object
-
 
 log = logging.getLogger("bqdump.catalogue")
 
@@ -37,14 +37,29 @@ class ExportCatalogue:
 
     def __init__(self, tables: Warehouse, bucket: ObjectStore, queue: TaskQueue, clock: Clock,
                  cooldown: timedelta, poll_seconds: tuple[float, float] = (0.25, 1.0),
-                 touch_interval: timedelta = timedelta(minutes=5)):
+                 lookups: LookupPool | NoPool = NoPool(), touch_interval: timedelta = timedelta(minutes=5)):
         self.tables, self.bucket, self.queue, self.clock = tables, bucket, queue, clock
         self.cooldown = cooldown
         self.poll_seconds = poll_seconds  # first and longest pause while a request waits for an export
-        self.touch_interval = touch_interval
+        self.lookups = lookups  # functions.lookup_pool: where the listing runs beside the metadata call
+        self.touch_interval = touch_interval  # a query dump's `requested` marker is touched at most this often
 
     def current(self, resource_id: str, variant: Variant, selection: DumpQuery = DumpQuery()) -> Target:
+        """One metadata call, on every request: a table modified a moment ago is served at its new revision."""
         return Target.of(resource_id, variant, layout.revision_of(self.tables.table_modified(resource_id)), selection)
+
+    def request_current(self, resource_id: str, variant: Variant,
+                        selection: DumpQuery = DumpQuery()) -> tuple[Target, Step]:
+        """`current` and `request` in one round trip: the variant's exports (every revision the bucket still
+        holds) are listed while the table's `modified` is asked, then the current revision's are picked out."""
+        keyed = replace(variant, query_key=selection.key)
+        listing = self.lookups.start(lambda: self.bucket.list(layout.variant_prefix(resource_id, keyed)))
+        try:
+            target = self.current(resource_id, variant, selection)
+        except BaseException:
+            listing.abandon()
+            raise
+        return target, self.request(target, [o for o in listing.result() if o.name.startswith(target.prefix)])
 
     def columns(self, resource_id: str) -> list[TableColumn]:
         return self.tables.columns(resource_id)
@@ -69,19 +84,20 @@ class ExportCatalogue:
     def list_tables(self) -> list[str]:
         return self.tables.list_tables()
 
-    def look(self, target: Target) -> Look:
-        state = revision_state(self.bucket.list(target.prefix))
+    def look(self, target: Target, listed: list[ObjectInfo] | None = None) -> Look:
+        """`listed`: the revision's objects when the caller listed them already."""
+        state = revision_state(self.bucket.list(target.prefix) if listed is None else listed)
         if state.failed:
             return Look(state, parse_failure(self.bucket.read_bytes(state.failed.failure.name)))
         return Look(state)
 
-    def decide(self, target: Target, queued: int = 0) -> Step:
-        look = self.look(target)
+    def decide(self, target: Target, queued: int = 0, listed: list[ObjectInfo] | None = None) -> Step:
+        look = self.look(target, listed)
         return next_step(look.state, look.failure, self.clock.now(), self.cooldown, queued)
 
-    def request(self, target: Target) -> Step:
+    def request(self, target: Target, listed: list[ObjectInfo] | None = None) -> Step:
         """The next step for a caller who has queued nothing yet; a Queue step is queued before it is returned."""
-        step = self.decide(target)
+        step = self.decide(target, listed=listed)
         if isinstance(step, Queue):
             self.queue_attempt(target, step.attempt)
         return step

@@ -53,10 +53,13 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     # Field names are checked only once the caller may read the table, so they never leak to others.
     selection = DumpQuery() if asked.whole_table else checked_query(params, door.catalogue.columns(resource_id),
                                                                     door.settings.bounds)
-    target = door.catalogue.current(resource_id, variant, selection)
-    if unchanged_for_caller(request, target):
-        return not_modified(target)  # no listing, no signing, no export
-    step = door.catalogue.request(target)
+    if is_conditional(request):  # the metadata call alone may answer it: no listing is started
+        target = door.catalogue.current(resource_id, variant, selection)
+        if unchanged_for_caller(request, target):
+            return not_modified(target)  # no listing, no signing, no export
+        step = door.catalogue.request(target)
+    else:  # metadata and listing at once
+        target, step = door.catalogue.request_current(resource_id, variant, selection)
     if isinstance(step, Queue):
         wait = 0.0 if request.method == "HEAD" else door.settings.wait_seconds
         step = door.catalogue.wait_for(target, step.attempt, wait)
@@ -76,6 +79,10 @@ def request_variant(request: Request):
 def validators(target: Target) -> dict:
     return {"ETag": layout.etag(target.variant, target.rev), "Cache-Control": "private, no-cache",
             "Last-Modified": http_date(layout.revision_time(target.rev))}
+
+
+def is_conditional(request: Request) -> bool:
+    return bool(request.if_none_match) or request.if_modified_since is not None
 
 
 def unchanged_for_caller(request: Request, target: Target) -> bool:

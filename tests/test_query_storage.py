@@ -165,5 +165,5 @@ def replace_queue(app, queue):
     from functions.catalogue import ExportCatalogue
 
     old = app.catalogue
-    return ExportCatalogue(old.tables, old.bucket, queue, old.clock, old.cooldown, old.poll_seconds,
+    return ExportCatalogue(old.tables, old.bucket, queue, old.clock, old.cooldown, old.poll_seconds, old.lookups,
                            old.touch_interval)
