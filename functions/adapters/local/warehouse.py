@@ -121,10 +121,24 @@ class LocalWarehouse:
 
 @functools.lru_cache(maxsize=256)
 def _described(path: str) -> tuple[TableColumn, ...]:
-    """Cached per table file: each load writes a new, immutable file, so a cached schema is never stale."""
-    with duckdb.connect() as con:
-        described = con.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(path)})").fetchall()
+    """Cached per table file: each load writes a new, immutable file, so a cached schema is never stale. A cursor
+    on one shared in-memory database: opening a database per call costs ~15 ms, a cursor almost nothing."""
+    with _schema_database().cursor() as cursor:
+        described = cursor.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(path)})").fetchall()
     return tuple(TableColumn(name, kind) for name, kind, *_ in described)
+
+
+@functools.lru_cache(maxsize=1)
+def _schema_database():
+    return duckdb.connect()
+
+
+@functools.lru_cache(maxsize=1)
+def _export_database():
+    """One in-memory database for every export (a cursor each): opening one per export cost ~15 ms."""
+    database = duckdb.connect()
+    database.execute("SET threads = 1")  # one writer keeps row order across the files, as BigQuery's ORDER BY does
+    return database
 
 
 class InterruptedAttempt(Exception):
@@ -136,13 +150,11 @@ def _export(source: Path, destination: Path, job: ExportJob) -> None:
         raise InterruptedAttempt("an earlier export into this attempt was interrupted (server restart); "
                                  "the next request retries with a new attempt")
     destination.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect() as con:
-        con.execute("SET threads = 1")  # one writer keeps row order across the files, as BigQuery's ORDER BY does
-        columns = con.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(str(source))})").fetchall()
+    table = list(_described(str(source)))  # the schema of this immutable file, usually cached already
+    with _export_database().cursor() as con:
         if job.selection.whole_table:
-            con.execute(export_statement(str(source), [(c[0], c[1]) for c in columns], job, str(destination)))
+            con.execute(export_statement(str(source), [(c.name, c.type) for c in table], job, str(destination)))
             return
-        table = [TableColumn(c[0], c[1]) for c in columns]
         select = select_statement(f"read_parquet({quote_literal(str(source))})", job.selection, table,
                                   lambda column: column_expression(column.name, column.type, job.format))
         con.execute(export_statement(str(source), [], job, str(destination), select.sql), select.parameters)
