@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from functions.core import layout
-from functions.core.dump_query import DumpQuery, TableColumn
+from functions.core.dump_query import DumpQuery
 from functions.core.errors import DumpError, NotFound, Unavailable
-from functions.core.model import ObjectInfo, Variant
+from functions.core.model import ObjectInfo, TableShape, Variant
 from functions.core.next_step import Queue, Serve, Step, Wait, next_step
 from functions.core.publish import Failure, Manifest, RevisionState, parse_failure, parse_manifest, revision_state
 from functions.core.target import Target
@@ -44,9 +44,12 @@ class ExportCatalogue:
         self.lookups = lookups  # functions.lookup_pool: where the listing runs beside the metadata call
         self.touch_interval = touch_interval  # a query dump's `requested` marker is touched at most this often
 
-    def current(self, resource_id: str, variant: Variant, selection: DumpQuery = DumpQuery()) -> Target:
-        """One metadata call, on every request: a table modified a moment ago is served at its new revision."""
-        return Target.of(resource_id, variant, layout.revision_of(self.tables.table_modified(resource_id)), selection)
+    def current(self, resource_id: str, variant: Variant, selection: DumpQuery = DumpQuery(),
+                shape: TableShape | None = None) -> Target:
+        """One metadata call, on every request: a table modified a moment ago is served at its new revision.
+        `shape`: that call's answer when the caller made it already (to check a query against the columns)."""
+        modified = shape.modified if shape is not None else self.tables.table_modified(resource_id)
+        return Target.of(resource_id, variant, layout.revision_of(modified), selection)
 
     def request_current(self, resource_id: str, variant: Variant,
                         selection: DumpQuery = DumpQuery()) -> tuple[Target, Step]:
@@ -61,8 +64,8 @@ class ExportCatalogue:
             raise
         return target, self.request(target, [o for o in listing.result() if o.name.startswith(target.prefix)])
 
-    def columns(self, resource_id: str) -> list[TableColumn]:
-        return self.tables.columns(resource_id)
+    def shape(self, resource_id: str) -> TableShape:
+        return self.tables.shape(resource_id)
 
     def note_request(self, target: Target) -> None:
         """A query dump served from the cache: queue a touch of its `requested` marker when the marker is older

@@ -50,16 +50,19 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     params = request.args.to_dict(flat=False)
     asked = parse_dump_query(params, door.settings.bounds)  # malformed parameters are refused before anything else
     door.authorizer.authorize(caller_from_headers(request.headers), resource_id, door.clock.now().timestamp())
-    # Field names are checked only once the caller may read the table, so they never leak to others.
-    selection = DumpQuery() if asked.whole_table else checked_query(params, door.catalogue.columns(resource_id),
-                                                                    door.settings.bounds)
-    if is_conditional(request):  # the metadata call alone may answer it: no listing is started
-        target = door.catalogue.current(resource_id, variant, selection)
+    selection, shape = DumpQuery(), None
+    if not asked.whole_table:
+        # One metadata call gives the revision and the columns; field names are checked only now that the caller
+        # may read the table, so they never leak to others. The listing needs the query's key, so it follows.
+        shape = door.catalogue.shape(resource_id)
+        selection = checked_query(params, shape.columns, door.settings.bounds)
+    if shape is not None or is_conditional(request):  # the metadata call alone may answer a conditional request
+        target = door.catalogue.current(resource_id, variant, selection, shape)
         if unchanged_for_caller(request, target):
             return not_modified(target)  # no listing, no signing, no export
         step = door.catalogue.request(target)
     else:  # metadata and listing at once
-        target, step = door.catalogue.request_current(resource_id, variant, selection)
+        target, step = door.catalogue.request_current(resource_id, variant)
     if isinstance(step, Queue):
         wait = 0.0 if request.method == "HEAD" else door.settings.wait_seconds
         step = door.catalogue.wait_for(target, step.attempt, wait)

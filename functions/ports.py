@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Callable, ContextManager, Iterator, Mapping, Protocol
 
-from functions.core.dump_query import TableColumn
-from functions.core.model import ExportJob, JobStatus, ObjectInfo
+from functions.core.model import ExportJob, TableShape, JobStatus, ObjectInfo
 
 
 class Clock(Protocol):
@@ -27,8 +26,9 @@ class Warehouse(Protocol):
 
     def list_tables(self) -> list[str]: ...
 
-    def columns(self, resource_id: str) -> list[TableColumn]:
-        """Every column with its warehouse type, in order: CKAN queries are checked against them."""
+    def shape(self, resource_id: str) -> TableShape:
+        """The table's modified time and every column with its warehouse type, in order, from one metadata call:
+        CKAN queries are checked against them; raises NotFound for an unknown table."""
 
     def column_names(self, resource_id: str) -> list[str]:
         """The export's columns in order: the worker writes the header object from them."""

@@ -54,7 +54,7 @@ def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: s
     shards = [found[name] for name in order_shards(found)]
     destination = layout.single_object_name(prefix, variant)
     if variant.format.written_by_worker:  # CKAN's JSON or XML, written from the exported Parquet
-        json_columns = [c.name for c in warehouse.columns(target.resource_id) if c.type.upper() == "JSON"]
+        json_columns = [c.name for c in warehouse.shape(target.resource_id).columns if c.type.upper() == "JSON"]
         write_ckan_file(store, [s.name for s in shards], destination, variant, json_columns,
                         _scratch_name(destination))
         written = _stat(store, destination)

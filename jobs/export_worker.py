@@ -84,7 +84,7 @@ class ExportWorker:
             return DumpQuery()
         if not isinstance(params, dict):
             raise InvalidRequest("The task names a query key but carries no query.", "Queue it from a dump request.")
-        selection = checked_query(params, self.warehouse.columns(resource_id), self.settings.bounds)
+        selection = checked_query(params, self.warehouse.shape(resource_id).columns, self.settings.bounds)
         if selection.key != query_key:
             raise InvalidRequest(f"The task's query has the key {selection.key!r}, not {query_key!r}.",
                                  "Queue it from a dump request.")

@@ -38,7 +38,7 @@ def clocked(tmp_path):
 
 
 def target(app, carrier, fmt=Format.CSV):
-    selection = checked_query({"filters": f'{{"carrier": "{carrier}"}}'}, app.catalogue.columns("flights"))
+    selection = checked_query({"filters": f'{{"carrier": "{carrier}"}}'}, app.catalogue.shape("flights").columns)
     return app.catalogue.current("flights", Variant(fmt), selection)
 
 
@@ -139,7 +139,7 @@ def test_a_query_task_payload_round_trips_to_the_same_key(clocked):
     params = {"filters": '{"month": [3, 1], "carrier": "AA"}', "q": '{"note": "Late  arrival"}',
               "fields": "note,_id,delay,month", "sort": "delay desc nulls last, month", "limit": "7", "offset": "1",
               "distinct": "yes"}
-    columns = app.catalogue.columns("flights")
+    columns = app.catalogue.shape("flights").columns
     query = checked_query(params, columns)
     assert checked_query(query.params(), columns).key == query.key != ""
     assert timedelta(0) < app.worker.settings.protected_for

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-from functions.core.dump_query import DumpQuery
+from functions.core.dump_query import DumpQuery, TableColumn
 
 
 class Format(enum.Enum):
@@ -108,6 +108,15 @@ class Variant:
         if self.query_key:
             params["query_key"] = self.query_key
         return params
+
+
+@dataclass(frozen=True)
+class TableShape:
+    """What one metadata call tells of a table: its revision time and its columns (a CKAN query is checked
+    against them)."""
+
+    modified: datetime
+    columns: tuple[TableColumn, ...]
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,11 @@ def test_a_filtered_sorted_dump_runs_as_a_parameterised_export(deployment):  # n
     ro = deployment["identities"][READ_ONLY]
     assert any("/tables/numbers" in url for _, url in ro.calls)  # the schema check: the read-only identity
     assert not any("/jobs" in url for _, url in ro.calls)
+    before = len(ro.calls)
+    cached, _ = download(deployment, **params)
+    hit = [url for _, url in ro.calls[before:]]
+    assert cached.headers["ETag"] == first.headers["ETag"]
+    assert len([url for url in hit if "/tables/numbers" in url]) == 1  # revision and schema from one call
 
 
 def test_limit_offset_and_distinct_on_bigquery(deployment):  # noqa: F811

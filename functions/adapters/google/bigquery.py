@@ -17,7 +17,7 @@ from functions.core.dump_query import TableColumn
 from functions.core import identifiers
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.core.errors import NotFound, Unavailable
-from functions.core.model import ExportJob, FailureKind, JobState, JobStatus
+from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, TableShape
 from functions.ports import Clock
 
 RETRYABLE_REASONS = {"quotaExceeded", "rateLimitExceeded", "backendError", "internalError", "jobBackendError",
@@ -85,9 +85,10 @@ class GoogleWarehouse:
     def table_modified(self, resource_id: str) -> datetime:
         return self._table(self._reader(), resource_id).modified
 
-    def columns(self, resource_id: str) -> list[TableColumn]:
-        """Names and BigQuery types (read-only identity for the dump function, read-write for the worker)."""
-        return table_columns(self._table(self._reader(), resource_id).schema)
+    def shape(self, resource_id: str) -> TableShape:
+        """`modified` and the schema from one tables.get (the read-only identity, as `table_modified`)."""
+        table = self._table(self._reader(), resource_id)
+        return TableShape(table.modified, tuple(table_columns(table.schema)))
 
     def column_names(self, resource_id: str) -> list[str]:
         """The export's header, read by the worker: the read-write identity, like the export itself."""

@@ -20,7 +20,7 @@ import duckdb
 
 from functions.core import identifiers, layout
 from functions.core.errors import InvalidRequest, NotFound
-from functions.core.model import ExportJob, FailureKind, JobState, JobStatus
+from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, TableShape
 from functions.adapters.local.dump_query_sql import select_statement
 from functions.adapters.local.sql import column_expression, export_statement, quote_literal
 from functions.core.dump_query import TableColumn
@@ -60,9 +60,11 @@ class LocalWarehouse:
 
         return pq.read_schema(self.table_file(resource_id)).names  # the footer only: no DuckDB connection
 
-    def columns(self, resource_id: str) -> list[TableColumn]:
-        """Names and DuckDB types, for checking a CKAN query's field names and filter values."""
-        return list(_described(str(self.table_file(identifiers.resource_id(resource_id)))))
+    def shape(self, resource_id: str) -> TableShape:
+        """The pointer's time and the DuckDB types of the file it names: one consistent snapshot."""
+        pointer = self._pointer(identifiers.resource_id(resource_id))
+        return TableShape(layout.from_micros(int(pointer["modified_us"])),
+                          _described(str(self.tables / resource_id / pointer["file"])))
 
     def list_tables(self) -> list[str]:
         if not self.tables.is_dir():
