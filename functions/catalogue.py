@@ -19,7 +19,7 @@ from functions.core.next_step import Queue, Serve, Step, Wait, next_step
 from functions.core.publish import Failure, Manifest, RevisionState, parse_failure, parse_manifest, revision_state
 from functions.core.target import Target
 from functions.lookup_pool import LookupPool, NoPool
-from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse, find_object
+from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse
 
 log = logging.getLogger("bqdump.catalogue")
 
@@ -67,14 +67,24 @@ class ExportCatalogue:
     def shape(self, resource_id: str) -> TableShape:
         return self.tables.shape(resource_id)
 
-    def note_request(self, target: Target) -> None:
-        """A query dump served from the cache: queue a touch of its `requested` marker when the marker is older
-        than the touch interval (one listing here; the read-write worker writes it, at most once per interval)."""
+    def request_listed(self, target: Target) -> tuple[Step, ObjectInfo | None]:
+        """`request`, and for a query dump its `requested` marker, from one listing of the query's prefix (its
+        variants and revisions, bounded by GC, and the marker)."""
+        if not target.is_query:
+            return self.request(target), None
+        listed = self.bucket.list(layout.query_prefix(target.resource_id, target.variant.query_key))
+        marker = layout.requested_marker(target.resource_id, target.variant.query_key)
+        return (self.request(target, [o for o in listed if o.name.startswith(target.prefix)]),
+                next((o for o in listed if o.name == marker), None))
+
+    def note_request(self, target: Target, marker: ObjectInfo | None) -> None:
+        """A query dump served from the cache: queue a touch of its `requested` marker (`marker`: as listed,
+        None when absent) when it is older than the touch interval; the read-write worker writes it, at most
+        once per interval."""
         if not target.is_query:
             return
         key = target.variant.query_key
         try:
-            marker = find_object(self.bucket, layout.requested_marker(target.resource_id, key))
             now = self.clock.now()
             if marker is not None and now - marker.updated < self.touch_interval:
                 return

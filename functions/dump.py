@@ -56,18 +56,19 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
         # may read the table, so they never leak to others. The listing needs the query's key, so it follows.
         shape = door.catalogue.shape(resource_id)
         selection = checked_query(params, shape.columns, door.settings.bounds)
-    if shape is not None or is_conditional(request):  # the metadata call alone may answer a conditional request
+    marker = None  # a query dump's `requested` marker, as listed
+    if shape is None and not is_conditional(request):  # metadata and listing at once
+        target, step = door.catalogue.request_current(resource_id, variant)
+    else:  # the metadata call alone may answer a conditional request
         target = door.catalogue.current(resource_id, variant, selection, shape)
         if unchanged_for_caller(request, target):
             return not_modified(target)  # no listing, no signing, no export
-        step = door.catalogue.request(target)
-    else:  # metadata and listing at once
-        target, step = door.catalogue.request_current(resource_id, variant)
+        step, marker = door.catalogue.request_listed(target)
     if isinstance(step, Queue):
         wait = 0.0 if request.method == "HEAD" else door.settings.wait_seconds
         step = door.catalogue.wait_for(target, step.attempt, wait)
     if isinstance(step, Serve):
-        door.catalogue.note_request(target)
+        door.catalogue.note_request(target, marker)
         return redirect(request, door, target, door.catalogue.manifest(step))
     if isinstance(step, Fail):
         raise failure_error(step.failure, target.variant, step.retry_after)

@@ -63,7 +63,8 @@ def test_the_cap_evicts_the_least_recently_requested_once_no_signed_url_can_be_l
     assert [o.name.rsplit("/", 1)[-1] for o in app.backend.store.list(layout.query_prefix("flights", dl))] == [
         layout.FAILURE]
     clock.advance(HOUR + 5 * 60 + 300)  # past URL lifetime + grace + touch interval for both
-    app.catalogue.note_request(target(app, "AA"))  # AA is requested again (a cache hit): AA is now the recent one
+    hit = target(app, "AA")
+    app.catalogue.note_request(hit, app.catalogue.request_listed(hit)[1])  # a cache hit: AA is now the recent one
     app.backend.queue.drain(30)
     assert app.backend.store.list(layout.requested_marker("flights", aa))
     after_cooldown = export(app, "DL", attempt=2)
@@ -91,18 +92,24 @@ def test_the_marker_is_touched_at_most_once_per_interval(clocked):
     original = app.backend.queue.enqueue
     app.backend.queue.enqueue = lambda name, payload: queued.append(name) or original(name, payload)
     hit = target(app, "AA")
-    app.catalogue.note_request(hit)
-    app.backend.queue.drain(30)
+
+    def request():
+        step, marker = app.catalogue.request_listed(hit)
+        assert step.__class__.__name__ == "Serve"
+        app.catalogue.note_request(hit, marker)
+        app.backend.queue.drain(30)
+
+    request()
     marker = layout.requested_marker("flights", hit.variant.query_key)
     first = app.backend.store.list(marker)[0].updated
     clock.advance(100)
-    app.catalogue.note_request(hit)  # fresh marker: no task at all
+    request()  # fresh marker: no task at all
     assert len(queued) == 1
     clock.advance(250)
-    app.catalogue.note_request(hit)
-    app.backend.queue.drain(30)
+    request()
     assert len(queued) == 2 and app.backend.store.list(marker)[0].updated > first
-    app.catalogue.note_request(target(app, "AA").__class__.of("flights", Variant(Format.CSV), hit.rev))
+    whole = app.catalogue.current("flights", Variant(Format.CSV))
+    app.catalogue.note_request(whole, None)
     assert len(queued) == 2  # a whole-table dump has no marker
 
 

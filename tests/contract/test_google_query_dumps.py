@@ -44,6 +44,7 @@ def test_a_filtered_sorted_dump_runs_as_a_parameterised_export(deployment):  # n
     hit = [url for _, url in ro.calls[before:]]
     assert cached.headers["ETag"] == first.headers["ETag"]
     assert len([url for url in hit if "/tables/numbers" in url]) == 1  # revision and schema from one call
+    assert len([url for url in hit if "/o?" in url]) == 1  # the export and its `requested` marker: one listing
 
 
 def test_limit_offset_and_distinct_on_bigquery(deployment):  # noqa: F811
