@@ -52,6 +52,18 @@ CORE_SETTINGS: tuple[Setting, ...] = (
 )
 
 
+def _optional_positive_int(raw: str):
+    return positive_int(raw) if raw.strip() else None
+
+
+# Read by functions-framework (gunicorn), not by bqdump: declared so a deployment's environment is all known.
+PLATFORM_SETTINGS: tuple[Setting, ...] = (
+    Setting("THREADS", "", "functions-framework: request threads per process; Terraform sets it to the instance's "
+            "request concurrency (empty: 4 per CPU).", _optional_positive_int),
+    Setting("WORKERS", "1", "functions-framework: worker processes per instance.", positive_int),
+)
+
+
 @dataclass(frozen=True)
 class Config:
     backend: str
@@ -75,7 +87,7 @@ def all_settings() -> tuple[Setting, ...]:
     from functions.adapters.google.config import GOOGLE_SETTINGS
     from functions.auth import AUTH_SETTINGS
 
-    return CORE_SETTINGS + tuple(AUTH_SETTINGS) + GOOGLE_SETTINGS
+    return CORE_SETTINGS + tuple(AUTH_SETTINGS) + GOOGLE_SETTINGS + PLATFORM_SETTINGS
 
 
 def load_config(env: Mapping[str, str]) -> Config:

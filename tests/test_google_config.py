@@ -100,3 +100,17 @@ def test_every_google_setting_is_declared_once_in_the_documented_list():
     for name in ("TASKS_QUEUE", "WORKER_URL", "TASKS_SERVICE_ACCOUNT", "WORKER_AUDIENCE", "SIGNING_SERVICE_ACCOUNT",
                  "PREWARM_AUDIENCE", "PREWARM_SERVICE_ACCOUNT", "BIGQUERY_CREDENTIALS_RO"):
         assert name in names
+
+
+def test_the_dispatch_deadline_outlasts_one_worker_wait_and_its_assembly():
+    def deadline(**settings):
+        return load_google_config(env(**settings)).dispatch_deadline_seconds
+
+    assert deadline() == 540  # DUMP_WORKER_WAIT_SECONDS' default 480 + 60
+    assert deadline(DUMP_WORKER_WAIT_SECONDS="0") == 60
+    assert deadline(DUMP_WORKER_WAIT_SECONDS="10000") == 1800  # Cloud Tasks' longest
+    assert deadline(TASKS_DISPATCH_DEADLINE_SECONDS="1800") == 1800
+    with pytest.raises(ConfigurationError, match="TASKS_DISPATCH_DEADLINE_SECONDS=500 is shorter"):
+        deadline(TASKS_DISPATCH_DEADLINE_SECONDS="500")
+    with pytest.raises(ConfigurationError, match="TASKS_DISPATCH_DEADLINE_SECONDS"):
+        deadline(TASKS_DISPATCH_DEADLINE_SECONDS="1801")

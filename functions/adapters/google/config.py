@@ -13,6 +13,8 @@ from functions.core import bigquery_sql
 from functions.core.errors import ConfigurationError
 from functions.core.settings_schema import Setting
 
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+
 ANONYMOUS = "anonymous"
 _QUEUE = re.compile(r"projects/[a-z][a-z0-9:.-]{1,62}/locations/[a-z0-9-]{1,63}/queues/[A-Za-z0-9-]{1,100}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -58,6 +60,13 @@ def _queue(value: str) -> str:
     if not _QUEUE.fullmatch(value):
         raise ValueError("must look like projects/P/locations/L/queues/Q")
     return value
+
+
+def _deadline(value: str) -> int:
+    seconds = int(value)
+    if not 15 <= seconds <= 1800:
+        raise ValueError("must be 15 to 1800 (Cloud Tasks' bounds)")
+    return seconds
 
 
 def _order_column(raw: str) -> str:
@@ -146,6 +155,11 @@ GOOGLE_SETTINGS: tuple[Setting, ...] = (
     Setting("STORAGE_API_ENDPOINT", "", "Cloud Storage API base URL (emulators); empty: Google's.", _optional(_url)),
     Setting("TASKS_API_ENDPOINT", "", "Cloud Tasks gRPC endpoint host:port; an http:// URL means plaintext "
             "(emulators); empty: Google's.", _optional(_endpoint)),
+    Setting("TASKS_DISPATCH_DEADLINE_SECONDS", "", "Cloud Tasks dispatch deadline of export tasks, 15 to 1800 "
+            "(Terraform: the worker's timeout); at least DUMP_WORKER_WAIT_SECONDS + 60 (assembly). Empty: exactly that.",
+            _optional(_deadline)),
+    Setting("OIDC_CERTS_URL", GOOGLE_CERTS_URL, "Certificates OIDC tokens of Cloud Tasks and Cloud Scheduler are "
+            "verified against (Google's; a test key's in the deploy rehearsal).", _url),
 )
 
 
@@ -167,9 +181,28 @@ class GoogleConfig:
     bigquery_endpoint: str
     storage_endpoint: str
     tasks_endpoint: str
+    dispatch_deadline_seconds: int
+    oidc_certs_url: str
 
     def __repr__(self) -> str:
         return f"GoogleConfig(project={self.project!r}, dataset={self.dataset!r}, bucket={self.bucket!r})"
+
+
+ASSEMBLY_SLACK_SECONDS = 60  # a worker delivery's time after its wait: assembly, publish, the answer
+
+
+def _dispatch_deadline(env: Mapping[str, str], configured: int | str) -> int:
+    """A delivery waits DUMP_WORKER_WAIT_SECONDS and then assembles: the deadline must hold both."""
+    from functions.settings import CORE_SETTINGS
+
+    wait = next(s for s in CORE_SETTINGS if s.name == "DUMP_WORKER_WAIT_SECONDS").read(env)
+    needed = int(wait) + ASSEMBLY_SLACK_SECONDS
+    if not configured:
+        return min(1800, max(15, needed))
+    if configured < needed:
+        raise ConfigurationError(f"TASKS_DISPATCH_DEADLINE_SECONDS={configured} is shorter than DUMP_WORKER_WAIT_SECONDS "
+                                 f"+ {ASSEMBLY_SLACK_SECONDS} ({needed}): a delivery would be cut off while it assembles.")
+    return configured
 
 
 def load_google_config(env: Mapping[str, str]) -> GoogleConfig:
@@ -181,6 +214,7 @@ def load_google_config(env: Mapping[str, str]) -> GoogleConfig:
             raise ConfigurationError(f"{name} is required with DUMP_BACKEND=google. {setting.help}")
     if bool(values["TASKS_QUEUE"]) != bool(values["WORKER_URL"]):
         raise ConfigurationError("TASKS_QUEUE and WORKER_URL go together: set both (the dump function) or neither.")
+    deadline = _dispatch_deadline(env, values["TASKS_DISPATCH_DEADLINE_SECONDS"])
     read_only = values["BIGQUERY_CREDENTIALS_RO"]
     if read_only.kind == "adc" and not env.get("BIGQUERY_CREDENTIALS_RO", "").strip():
         read_only = values["BIGQUERY_CREDENTIALS"]  # never silently ADC when a read-write key was given
@@ -205,4 +239,6 @@ def load_google_config(env: Mapping[str, str]) -> GoogleConfig:
         bigquery_endpoint=values["BIGQUERY_API_ENDPOINT"],
         storage_endpoint=values["STORAGE_API_ENDPOINT"],
         tasks_endpoint=values["TASKS_API_ENDPOINT"],
+        dispatch_deadline_seconds=deadline,
+        oidc_certs_url=values["OIDC_CERTS_URL"],
     )

@@ -12,9 +12,9 @@ from typing import Mapping
 from functions.adapters.google.bigquery import GoogleWarehouse
 from functions.adapters.google.clients import READ_ONLY, READ_WRITE, GoogleClients
 from functions.adapters.google.config import GoogleConfig, load_google_config
-from functions.adapters.google.oidc import GOOGLE_CERTS_URL, OidcCallerCheck
+from functions.adapters.google.oidc import OidcCallerCheck
 from functions.adapters.google.storage import IAM_ENDPOINT, GcsObjectStore, GcsUrlSigner
-from functions.adapters.google.tasks import CloudTasksQueue, NoTaskQueue, dispatch_deadline_seconds
+from functions.adapters.google.tasks import CloudTasksQueue, NoTaskQueue
 from functions.core.errors import Forbidden
 from functions.ports import Authorizer
 from functions.services import Services, allow_every_caller
@@ -26,10 +26,11 @@ def refuse_prewarm(headers: Mapping[str, str]) -> None:
 
 
 def build_google_services(config: Config, authorizer: Authorizer, *, google: GoogleConfig | None = None,
-                          credentials: Mapping[str, object] | None = None, certs_url: str = GOOGLE_CERTS_URL,
+                          credentials: Mapping[str, object] | None = None, certs_url: str = "",
                           iam_endpoint: str = IAM_ENDPOINT) -> Services:
     """`credentials` (by mode), `certs_url` and `iam_endpoint` are for tests; deployments pass none of them."""
     google = google or load_google_config(config.env)
+    certs_url = certs_url or google.oidc_certs_url
     clients = GoogleClients(google, credentials)
     warehouse = GoogleWarehouse(lambda: clients.bigquery(READ_ONLY), lambda: clients.bigquery(READ_WRITE),
                                 google.project, google.dataset, google.bucket, google.order_column)
@@ -39,7 +40,7 @@ def build_google_services(config: Config, authorizer: Authorizer, *, google: Goo
                           lambda: services.clock(), google.signing_service_account, iam_endpoint)
     if google.tasks_queue:
         queue = CloudTasksQueue(clients.tasks, google.tasks_queue, google.worker_url, google.tasks_service_account,
-                                google.worker_audience, dispatch_deadline_seconds(config.worker_wait_seconds))
+                                google.worker_audience, google.dispatch_deadline_seconds)
     else:
         queue = NoTaskQueue()
     check_task_caller = allow_every_caller
