@@ -9,6 +9,7 @@ import pytest
 
 from functions.local_server import make_local_server
 from functions.services import build_services
+from tests.support.terraform import PlannedDeployment, Terraform, plan_example
 
 DATA = Path(__file__).parent / "data"
 
@@ -69,3 +70,15 @@ def serve():
 def write_csv(path: Path, header: str, rows: list[str]) -> Path:
     path.write_text(header + "\n" + "".join(row + "\n" for row in rows))
     return path
+
+
+@pytest.fixture(scope="session")
+def terraform_workspace(tmp_path_factory) -> Terraform:
+    """Real Terraform core with the stand-in google provider in a local plugin dir (one per run)."""
+    return Terraform(tmp_path_factory.mktemp("terraform"))
+
+
+@pytest.fixture(scope="session")
+def planned(terraform_workspace) -> PlannedDeployment:
+    """terraform/examples/basic initialised, validated and planned once per run, with its example variables."""
+    return plan_example(terraform_workspace)

@@ -99,9 +99,8 @@ class PlannedDeployment:
                 for f in self.of_type("google_cloudfunctions2_function")}
 
 
-def plan_example(workspace: Path, example: str = "basic") -> PlannedDeployment:
+def plan_example(terraform: Terraform, example: str = "basic") -> PlannedDeployment:
     """init, validate, plan -refresh=false with the example's variables, and show -json of the saved plan."""
-    terraform = Terraform(workspace)
     tree = terraform.copy(TERRAFORM, "terraform")
     workdir = tree / "examples" / example
     init = terraform(workdir, "init", "-input=false")
