@@ -26,6 +26,7 @@ BENCHMARKS = {
     "export": ("bench_export.py", [], ["--reps", "2"]),
     "compose": ("bench_compose.py", ["--rounds", "3", "--reps", "2"], ["--rounds", "2", "--reps", "1"]),
     "parquet_memory": ("bench_parquet_memory.py", [], ["--rows", "1000000"]),
+    "concurrency": ("bench_concurrency.py", [], ["--idle", "50", "--busy-seconds", "5", "--before-seconds", "45"]),
 }
 
 
@@ -121,6 +122,16 @@ def main() -> None:
                      f"row group {r['largest_row_group_MiB']:.0f} MiB, table {r['table_MiB']:.0f} MiB; 1/3 of files "
                      f"{r['bqdump_third_peak_growth_MiB']:.0f} MiB", "not growing with the table",
                      verdict(r["bounded"])])
+    if "concurrency" in results:
+        r = results["concurrency"]
+        busy = f"{r['in_flight']} other requests in flight"
+        for scenario, probe, what in (("dump", "hit", "cache-hit dump 302"), ("stream", "range", "1 KiB stream range")):
+            after, before = f"{scenario}_after_{probe}", f"{scenario}_before_{probe}"
+            rows.append([f"{what} in the last slot, {busy}, p99", f"{r[f'{after}_busy_p99']:.1f} ms (THREADS="
+                         f"{r['threads']})", f"{r[f'{before}_busy_p99']:.0f} ms (default threads)",
+                         f"p50 {r[f'{after}_busy_p50']:.1f} ms; idle p50 {r[f'{after}_idle_p50']:.1f} / p99 "
+                         f"{r[f'{after}_idle_p99']:.1f} ms; RSS {r[f'{scenario}_after_KiB_per_request']:.0f} KiB "
+                         "per in-flight request", "< 50 ms", verdict(r[f"{after}_busy_p99"] < 50)])
     print("== summary (2-core figures in benchmarks/README.md)")
     print(table(rows, ["measure", "bqdump", "peer", "detail", "target", ""]))
     print(f"total {sum(durations.values()):.0f} s")
