@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -80,5 +81,8 @@ def terraform_workspace(tmp_path_factory) -> Terraform:
 
 @pytest.fixture(scope="session")
 def planned(terraform_workspace) -> PlannedDeployment:
-    """terraform/examples/basic initialised, validated and planned once per run, with its example variables."""
-    return plan_example(terraform_workspace)
+    """terraform/examples/basic initialised, validated and planned once per run, with its example variables.
+
+    BQDUMP_TFVARS (an absolute path) plans an operator's variables instead: `make rehearse TFVARS=...`.
+    """
+    return plan_example(terraform_workspace, var_file=os.environ.get("BQDUMP_TFVARS") or "terraform.tfvars.example")

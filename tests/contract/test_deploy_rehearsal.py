@@ -145,8 +145,8 @@ def test_one_dump_runs_end_to_end_on_the_planned_functions(rehearsal):
     assert first.status_code == 302, (first.status_code, first.text, processes["export_worker"].log.read_text())
     location = first.headers["Location"]
     params = keys.verify_v4_url(location, rehearsal["signing_key"].public_key())
-    signer = rehearsal["functions"]["dump"]["service_config"][0]["environment_variables"]["SIGNING_SERVICE_ACCOUNT"]
-    assert params["X-Goog-Credential"].startswith(f"{signer}/")  # signed as the planned identity
+    env = rehearsal["functions"]["dump"]["service_config"][0]["environment_variables"]
+    assert params["X-Goog-Credential"].startswith(f"{env['SIGNING_SERVICE_ACCOUNT']}/")  # as the planned identity
     download = requests.get(location, timeout=60)
     assert download.status_code == 200
     assert download.content == expected_csv(ROWS)
@@ -154,7 +154,8 @@ def test_one_dump_runs_end_to_end_on_the_planned_functions(rehearsal):
     delivered = [(method, status) for method, _path, status in rehearsal["relay"].forwarded]
     assert ("POST", 200) in delivered, delivered  # Cloud Tasks' delivery, with its OIDC token, reached the worker
     assert rehearsal["bridge"].uploaded  # the export really ran on bqemulator
-    assert rehearsal["ckan"].calls >= 1  # the planned AUTH_TYPE=ckan asked the portal
+    if env.get("AUTH_TYPE") == "ckan":  # the example's: the dump function asked the portal
+        assert rehearsal["ckan"].calls >= 1
 
 
 def test_the_planned_worker_refuses_calls_without_a_cloud_tasks_token(rehearsal):

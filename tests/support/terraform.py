@@ -99,14 +99,15 @@ class PlannedDeployment:
                 for f in self.of_type("google_cloudfunctions2_function")}
 
 
-def plan_example(terraform: Terraform, *variables: str, copy_name: str = "terraform") -> PlannedDeployment:
-    """init, validate, plan -refresh=false of examples/basic with its example variables (and `-var` overrides),
-    and show -json of the saved plan."""
+def plan_example(terraform: Terraform, *variables: str, copy_name: str = "terraform",
+                 var_file: str = "terraform.tfvars.example") -> PlannedDeployment:
+    """init, validate, plan -refresh=false of examples/basic with its example variables (or an operator's
+    `var_file`) and `-var` overrides, and show -json of the saved plan."""
     tree = terraform.copy(TERRAFORM, copy_name)
     workdir = tree / "examples" / "basic"
     init = terraform(workdir, "init", "-input=false")
     validate = terraform(workdir, "validate")
-    plan = terraform(workdir, "plan", "-refresh=false", "-input=false", "-var-file=terraform.tfvars.example",
+    plan = terraform(workdir, "plan", "-refresh=false", "-input=false", f"-var-file={var_file}",
                      *(f"-var={v}" for v in variables), "-out=plan.bin")
     shown = terraform(workdir, "show", "-json", "plan.bin")
     plan_json = json.loads(shown.stdout) if shown.retcode == 0 else {}
