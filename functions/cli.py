@@ -12,7 +12,7 @@ from pathlib import Path
 
 from functions.core import identifiers
 from functions.core.errors import ConfigurationError, DumpError, InvalidRequest
-from functions.settings import check_settings
+from functions.settings import load_settings
 
 DEMO_TABLES = {"flights": "flights.csv.zip", "airlines": "airlines.csv"}
 
@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
 
 
 def run(args) -> int:
-    config = check_settings(os.environ)
+    config = load_settings(os.environ).core
     if args.command == "serve":
         from functions.local_server import serve
 
@@ -60,19 +60,19 @@ def prewarm_command(resources, formats, wait: float) -> int:
     import json
 
     from functions.prewarm import prewarm
-    from functions.services import build_services
+    from functions.wiring import build_app
 
-    services = build_services(os.environ)
+    app = build_app(os.environ)
     try:
-        summary = prewarm(services, resources, formats)
-        drain = getattr(services.queue, "drain", None)
+        summary = prewarm(app.catalogue, resources, formats)
+        drain = getattr(app.backend.queue, "drain", None)
         if drain and summary.queued and not drain(wait):  # the local queue lives in this process
             print(f"bqdump: exports still running after {wait} s", file=sys.stderr)
             return 1
         print(json.dumps(summary.body(), indent=1))
         return 1 if summary.failed else 0
     finally:
-        services.close()
+        app.close()
 
 
 def _warehouse():

@@ -8,7 +8,8 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 
 from functions import routes
-from functions.services import Services, services as default_services
+from functions.routes import Doors
+from functions.wiring import App, app as default_app
 
 log = logging.getLogger("bqdump")
 
@@ -20,24 +21,24 @@ class RedactingRequestHandler(WSGIRequestHandler):
         self.log("info", '"%s %s" %s %s', self.command, self.path.split("?", 1)[0], code, size)
 
 
-def wsgi_app(services: Services):
+def wsgi_app(doors: Doors):
     @Request.application
     def application(request: Request):
-        return routes.local_target(request, services)
+        return routes.local_target(request, doors)
 
     return application
 
 
-def make_local_server(services: Services, host: str = "127.0.0.1", port: int = 0):
+def make_local_server(doors: Doors, host: str = "127.0.0.1", port: int = 0):
     """A threaded server; port 0 picks a free one (tests read `server.port`)."""
-    return make_server(host, port, wsgi_app(services), threaded=True, request_handler=RedactingRequestHandler)
+    return make_server(host, port, wsgi_app(doors), threaded=True, request_handler=RedactingRequestHandler)
 
 
 def serve(port: int) -> None:
-    services = default_services()
-    server = make_local_server(services, "127.0.0.1", port)
+    built: App = default_app()
+    server = make_local_server(built.doors, "127.0.0.1", port)
     base = f"http://127.0.0.1:{server.port}"
-    tables = services.warehouse.list_tables()
+    tables = built.catalogue.list_tables()
     print(f"bqdump serving on {base}  (health: {base}/healthz)")
     for table in tables or ["<resource_id>"]:
         print(f"  {base}/datastore/dump/{table}?format=csv   (tsv, ndjson, parquet)")
@@ -49,4 +50,4 @@ def serve(port: int) -> None:
         pass
     finally:
         server.server_close()
-        services.close()
+        built.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 
 from werkzeug.wrappers import Request, Response
 
@@ -10,21 +10,27 @@ from functions.core import tokens
 from functions.core.errors import Forbidden, NotFound
 from functions.core.shards import Piece
 from functions.http import handles_errors
-from functions.ports import find_object
+from functions.ports import Clock, ObjectStore, find_object
 from functions.serving import byte_response
-from functions.services import Services
+
+
+@dataclass(frozen=True)
+class ObjectsDoor:
+    store: ObjectStore
+    token_secret: bytes  # the local signer's key
+    clock: Clock
 
 
 @handles_errors
-def handle_object(request: Request, services: Services, name: str) -> Response:
+def handle_object(request: Request, door: ObjectsDoor, name: str) -> Response:
     expires, filename = request.args.get("expires", ""), request.args.get("filename", "")
     content_type = request.args.get("type", "")
     if not expires.isdigit() or not filename or not content_type:
         raise Forbidden("This download link is incomplete.", "Request the dump URL again for a fresh link.")
-    tokens.check_signature(services.token_secret, request.args.get("signature", ""), int(expires), time.time(),
-                           "object", name, filename, content_type, expires)
-    found = find_object(services.store, name)
+    tokens.check_signature(door.token_secret, request.args.get("signature", ""), int(expires),
+                           door.clock.now().timestamp(), "object", name, filename, content_type, expires)
+    found = find_object(door.store, name)
     if found is None:
         raise NotFound("This export is no longer stored.", "Request the dump URL again for the current one.")
-    return byte_response(request, services.store, [Piece(name, found.size)], filename=filename,
+    return byte_response(request, door.store, [Piece(name, found.size)], filename=filename,
                          content_type=content_type, last_modified=found.updated)

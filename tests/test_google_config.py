@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from functions.adapters.google.config import GOOGLE_SETTINGS, load_google_config
+from functions.adapters.google.config import GOOGLE_SETTINGS, dispatch_deadline, load_google_config
 from functions.core.errors import ConfigurationError
-from functions.settings import all_settings, check_settings
+from functions.settings import all_settings, load_settings
 
 SECRET_KEY = "-----BEGIN PRIVATE KEY-----\nnot-a-real-key-but-secret\n-----END PRIVATE KEY-----\n"
 KEY = {"type": "service_account", "client_email": "rw@p.iam.gserviceaccount.com", "private_key": SECRET_KEY,
@@ -33,7 +33,7 @@ def test_a_missing_required_setting_is_named(name):
     with pytest.raises(ConfigurationError, match=name):
         load_google_config(env(**{name: None}))
     with pytest.raises(ConfigurationError, match=name):
-        check_settings(env(**{name: " "}))
+        load_settings(env(**{name: " "}))
 
 
 @pytest.mark.parametrize("name,value", [
@@ -76,7 +76,7 @@ def test_credentials_never_appear_in_errors_or_reprs():
     assert "not-a-real-key" not in str(caught.value) and "BIGQUERY_CREDENTIALS" in str(caught.value)
     config = load_google_config(env(BIGQUERY_CREDENTIALS=json.dumps(KEY)))
     assert "not-a-real-key" not in repr(config) and "not-a-real-key" not in repr(config.read_write)
-    full = check_settings(env(BIGQUERY_CREDENTIALS=json.dumps(KEY)))
+    full = load_settings(env(BIGQUERY_CREDENTIALS=json.dumps(KEY)))
     assert "not-a-real-key" not in repr(full)
 
 
@@ -103,14 +103,16 @@ def test_every_google_setting_is_declared_once_in_the_documented_list():
 
 
 def test_the_dispatch_deadline_outlasts_one_worker_wait_and_its_assembly():
-    def deadline(**settings):
-        return load_google_config(env(**settings)).dispatch_deadline_seconds
+    def deadline(wait=480.0, **settings):
+        return dispatch_deadline(load_google_config(env(**settings)), wait)
 
     assert deadline() == 540  # DUMP_WORKER_WAIT_SECONDS' default 480 + 60
-    assert deadline(DUMP_WORKER_WAIT_SECONDS="0") == 60
-    assert deadline(DUMP_WORKER_WAIT_SECONDS="10000") == 1800  # Cloud Tasks' longest
+    assert deadline(0) == 60
+    assert deadline(10_000) == 1800  # Cloud Tasks' longest
     assert deadline(TASKS_DISPATCH_DEADLINE_SECONDS="1800") == 1800
     with pytest.raises(ConfigurationError, match="TASKS_DISPATCH_DEADLINE_SECONDS=500 is shorter"):
         deadline(TASKS_DISPATCH_DEADLINE_SECONDS="500")
     with pytest.raises(ConfigurationError, match="TASKS_DISPATCH_DEADLINE_SECONDS"):
         deadline(TASKS_DISPATCH_DEADLINE_SECONDS="1801")
+    with pytest.raises(ConfigurationError, match="is shorter"):  # at start-up, with the core setting
+        load_settings(env(DUMP_WORKER_WAIT_SECONDS="900", TASKS_DISPATCH_DEADLINE_SECONDS="600"))
