@@ -42,6 +42,11 @@ OVERRIDES = {
 }
 
 
+# Overrides of settings Terraform leaves unset: credentials (ADC), the emulator endpoints, the trust anchor.
+OVERRIDES_ADDED = {"BIGQUERY_CREDENTIALS", "BIGQUERY_API_ENDPOINT", "STORAGE_API_ENDPOINT", "TASKS_API_ENDPOINT",
+                   "OIDC_CERTS_URL"}
+
+
 def expected_csv(rows: int) -> bytes:
     return ("_id,label,doubled\n" + "".join(f"{i},row-{i},{i * 2}\n" for i in range(1, rows + 1))).encode()
 
@@ -121,10 +126,6 @@ def rehearsal(planned, tmp_path_factory, bigquery_emulator, gcs_emulator, tasks_
             server.close() if hasattr(server, "close") else server.stop()
         tasks.transport.close()
 
-
-# Overrides of settings Terraform leaves unset: credentials (ADC), the emulator endpoints, the trust anchor.
-OVERRIDES_ADDED = {"BIGQUERY_CREDENTIALS", "BIGQUERY_API_ENDPOINT", "STORAGE_API_ENDPOINT", "TASKS_API_ENDPOINT",
-                   "OIDC_CERTS_URL"}
 
 
 def test_terraform_sets_only_declared_settings_and_every_required_one(planned):
