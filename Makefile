@@ -28,7 +28,7 @@ tools: venv
 test: tools
 	$(PY) -m pytest -q
 
-bench: tools
+bench: tools  # the Google cache-hit and concurrency benchmarks run on the emulators
 	$(PY) benchmarks/run_all.py
 
 # Deploy rehearsal (DEPLOY.md): plan terraform/examples/basic with TFVARS (default: its example variables) and
