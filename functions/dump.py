@@ -50,17 +50,11 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     params = request.args.to_dict(flat=False)
     asked = parse_dump_query(params, door.settings.bounds)  # malformed parameters are refused before anything else
     door.authorizer.authorize(caller_from_headers(request.headers), resource_id, door.clock.now().timestamp())
-    selection, shape = DumpQuery(), None
-    if not asked.whole_table:
-        # One metadata call gives the revision and the columns; field names are checked only now that the caller
-        # may read the table, so they never leak to others. The listing needs the query's key, so it follows.
-        shape = door.catalogue.shape(resource_id)
-        selection = checked_query(params, shape.columns, door.settings.bounds)
     marker = None  # a query dump's `requested` marker, as listed
-    if shape is None and not is_conditional(request):  # metadata and listing at once
+    if asked.whole_table and not is_conditional(request):  # metadata and listing at once
         target, step = door.catalogue.request_current(resource_id, variant)
-    else:  # the metadata call alone may answer a conditional request
-        target = door.catalogue.current(resource_id, variant, selection, shape)
+    else:
+        target = current_target(door, resource_id, variant, params, asked)
         if unchanged_for_caller(request, target):
             return not_modified(target)  # no listing, no signing, no export
         step, marker = door.catalogue.request_listed(target)
@@ -73,6 +67,17 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     if isinstance(step, Fail):
         raise failure_error(step.failure, target.variant, step.retry_after)
     return pending(request, target, step.attempt)
+
+
+def current_target(door: DumpDoor, resource_id: str, variant, params: dict, asked: DumpQuery) -> Target:
+    """The metadata call alone. For a query it also gives the columns the query is checked against, only now that
+    the caller may read the table (field names never leak to others); the listing needs the query's key, so it
+    follows this call instead of running beside it."""
+    if asked.whole_table:
+        return door.catalogue.current(resource_id, variant)
+    shape = door.catalogue.shape(resource_id)
+    return door.catalogue.current(resource_id, variant, checked_query(params, shape.columns, door.settings.bounds),
+                                  shape)
 
 
 def request_variant(request: Request):
