@@ -92,8 +92,13 @@ def redirect(request: Request, services: Services, target: Target, manifest: Man
     return Response(b"", status=302, headers=headers)
 
 
+SERVER_URL = "bqdump.server_url"  # WSGI environ key: the address the local server is bound to, set by that server
+
+
 def public_base(request: Request, services: Services) -> str:
-    return services.config.public_url or request.host_url
+    """Never the Host header (a caller could point a signed link anywhere): DUMP_PUBLIC_URL, else the address
+    the local server was started on, else "" and the link is relative to the URL the caller requested."""
+    return services.config.public_url or request.environ.get(SERVER_URL, "")
 
 
 def pending(request: Request, target: Target, attempt: int) -> Response:

@@ -6,7 +6,6 @@ import time
 
 from werkzeug.wrappers import Request, Response
 
-from functions.core import tokens
 from functions.core.errors import Forbidden, NotFound
 from functions.core.shards import Piece
 from functions.http import handles_errors
@@ -19,10 +18,10 @@ from functions.services import Services
 def handle_object(request: Request, services: Services, name: str) -> Response:
     expires, filename = request.args.get("expires", ""), request.args.get("filename", "")
     content_type = request.args.get("type", "")
-    if not expires.isdigit() or not filename or not content_type:
+    if not filename or not content_type:
         raise Forbidden("This download link is incomplete.", "Request the dump URL again for a fresh link.")
-    tokens.check_signature(services.token_secret, request.args.get("signature", ""), int(expires), time.time(),
-                           "object", name, filename, content_type, expires)
+    services.signer.check(name, filename=filename, content_type=content_type, expires=expires,
+                          signature=request.args.get("signature", ""), now=time.time())
     found = find_object(services.store, name)
     if found is None:
         raise NotFound("This export is no longer stored.", "Request the dump URL again for the current one.")

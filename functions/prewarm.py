@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from werkzeug.wrappers import Request, Response
 
 from functions import exports
-from functions.core import identifiers
+from functions.core import identifiers, request_json
 from functions.core.errors import DumpError, InvalidRequest
 from functions.http import handles_errors, json_response
 from functions.services import Services
 
 DEFAULT_FORMATS = ("csv",)
+PREWARM_BODY_HINT = 'Send {"resources": ["<resource_id>", ...], "formats": ["csv", ...]} (both optional).'
 
 
 @dataclass
@@ -51,10 +52,8 @@ def prewarm(services: Services, resources: list[str] | None, formats: list[str] 
 @handles_errors
 def handle_prewarm(request: Request, services: Services) -> Response:
     services.check_prewarm_caller(request.headers)
-    body = request.get_json(silent=True) if request.data else {}
-    if not isinstance(body, dict):
-        raise InvalidRequest("The pre-warm body is not a JSON object.",
-                             'Send {"resources": ["<resource_id>", ...], "formats": ["csv", ...]} (both optional).')
+    data = request.get_data(cache=False)
+    body = request_json.json_object(data, PREWARM_BODY_HINT) if data else {}
     resources, formats = body.get("resources"), body.get("formats")
     for name, value in (("resources", resources), ("formats", formats)):
         if value is not None and not isinstance(value, list):

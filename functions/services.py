@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Mapping
 
+from functions.core import keys
 from functions.ports import Authorizer, ObjectStore, TaskQueue, UrlSigner, Warehouse
 from functions.settings import Config, load_config
 
@@ -33,7 +34,7 @@ class Services:
     queue: TaskQueue
     signer: UrlSigner
     authorizer: Authorizer
-    token_secret: bytes
+    token_secret: bytes  # the stream-token key (functions.core.keys.STREAM_TOKENS), not the configured secret
     reader: ObjectStore | None = None
     check_task_caller: Callable[[Mapping[str, str]], None] = allow_every_caller
     check_prewarm_caller: Callable[[Mapping[str, str]], None] = allow_every_caller
@@ -75,9 +76,11 @@ def build_local_services(config: Config, authorizer: Authorizer) -> Services:
     warehouse = LocalWarehouse(root, store.root)
     queue = InProcessTaskQueue()
     secret = local_secret(config, root)
-    services = Services(config, warehouse, store, queue, LocalUrlSigner(secret), authorizer, secret,
+    services = Services(config, warehouse, store, queue, LocalUrlSigner(keys.derive(secret, keys.DOWNLOAD_SIGNATURES)),
+                        authorizer, keys.derive(secret, keys.STREAM_TOKENS),
                         check_task_caller=secret_header_checker(
-                            "X-Worker-Secret", secret.decode(), "DUMP_TOKEN_SECRET",
+                            "X-Worker-Secret", keys.worker_door_secret(secret),
+                            "the worker key derived from DUMP_TOKEN_SECRET (functions.core.keys.worker_door_secret)",
                             "let the server's in-process queue deliver tasks"),
                         check_prewarm_caller=secret_header_checker(
                             "X-Prewarm-Secret", config.prewarm_secret, "PREWARM_SECRET", "run: python main.py prewarm"),

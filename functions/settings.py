@@ -39,7 +39,9 @@ CORE_SETTINGS: tuple[Setting, ...] = (
     Setting("DUMP_TOKEN_SECRET", "",
             "Secret for streaming tokens and locally signed URLs. Local backend: generated into DUMP_LOCAL_DIR when empty.",
             secret=True),
-    Setting("DUMP_PUBLIC_URL", "", "Base URL callers reach this service at (behind a proxy); default: the request's host."),
+    Setting("DUMP_PUBLIC_URL", "",
+            "Base URL callers reach this service at (behind a proxy); default: the local server's own address, "
+            "else links relative to the request (never the Host header)."),
     Setting("STREAM_URL", "", "Base URL of the streaming function; default: this service (the local server mounts it)."),
     Setting("DUMP_COMPOSE", "true",
             "Join a multi-file export (and its header) into one stored object behind a signed URL; false serves "

@@ -14,7 +14,7 @@ from datetime import timedelta
 from werkzeug.wrappers import Request, Response
 
 from functions import exports
-from functions.core import gc, identifiers, layout
+from functions.core import gc, identifiers, layout, request_json
 from functions.core.errors import DumpError, InvalidRequest, NotFound
 from functions.core.model import ExportJob, JobState
 from functions.core.publish import Manifest, failure_bytes, manifest_bytes
@@ -41,20 +41,18 @@ def handle_task_request(request: Request, services: Services) -> Response:
     if request.method != "POST":
         raise InvalidRequest("The export worker takes POST requests from the task queue.", "POST a task body.")
     services.check_task_caller(request.headers)  # OIDC from Cloud Tasks when deployed; raises Unauthorized
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise InvalidRequest("The task body is not a JSON object.",
-                             'Send {"resource_id", "format", "revision", "attempt"}.')
+    payload = request_json.json_object(request.get_data(cache=False),
+                                       'Send {"resource_id", "format", "revision", "attempt"}.')
     result = deliver_task(services, payload)
     return json_response(result.body, result.status)
 
 
 def deliver_task(services: Services, payload: dict) -> TaskResult:
     try:
-        target = Target(identifiers.resource_id(str(payload.get("resource_id", ""))),
+        target = Target(identifiers.resource_id(payload.get("resource_id")),
                         identifiers.dump_variant(payload.get("format"), payload.get("compression"),
                                                  payload.get("bom")),
-                        identifiers.revision(str(payload.get("revision", ""))))
+                        identifiers.revision(payload.get("revision")))
         attempt = identifiers.attempt(payload.get("attempt"))
     except InvalidRequest as error:
         return TaskResult(200, {"status": "rejected", "reason": error.message})  # retrying cannot fix it

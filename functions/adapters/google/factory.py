@@ -15,6 +15,7 @@ from functions.adapters.google.config import GoogleConfig, load_google_config
 from functions.adapters.google.oidc import GOOGLE_CERTS_URL, OidcCallerCheck
 from functions.adapters.google.storage import IAM_ENDPOINT, GcsObjectStore, GcsUrlSigner
 from functions.adapters.google.tasks import CloudTasksQueue, NoTaskQueue, dispatch_deadline_seconds
+from functions.core import keys
 from functions.core.errors import Forbidden
 from functions.ports import Authorizer
 from functions.services import Services, allow_every_caller
@@ -48,7 +49,8 @@ def build_google_services(config: Config, authorizer: Authorizer, *, google: Goo
     check_prewarm_caller = refuse_prewarm
     if google.prewarm_audience:
         check_prewarm_caller = OidcCallerCheck(google.prewarm_audience, google.prewarm_service_account, certs_url)
-    services = Services(config, warehouse, store, queue, signer, authorizer, config.token_secret.encode(),
+    stream_key = keys.derive(config.token_secret.encode(), keys.STREAM_TOKENS)
+    services = Services(config, warehouse, store, queue, signer, authorizer, stream_key,
                         reader=reader, check_task_caller=check_task_caller, check_prewarm_caller=check_prewarm_caller)
     services.closers.append(clients.close)
     return services

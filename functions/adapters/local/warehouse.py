@@ -36,19 +36,22 @@ class LocalWarehouse:
 
     def _pointer(self, resource_id: str) -> dict:
         try:
-            return json.loads((self.tables / resource_id / POINTER).read_text())
+            return json.loads((self._table_dir(resource_id) / POINTER).read_text())
         except FileNotFoundError:
             raise NotFound(
                 f"There is no table {resource_id!r}.",
                 f"Check the resource id, or load it: python main.py load {resource_id} <file>",
             ) from None
 
+    def _table_dir(self, resource_id: str) -> Path:
+        return self.tables / layout.resource_segment(resource_id)  # a 1,024-character id is no file name
+
     def table_modified(self, resource_id: str) -> datetime:
         micros = int(self._pointer(identifiers.resource_id(resource_id))["modified_us"])
         return layout.from_micros(micros)
 
     def table_file(self, resource_id: str) -> Path:
-        return self.tables / resource_id / self._pointer(resource_id)["file"]
+        return self._table_dir(resource_id) / self._pointer(resource_id)["file"]
 
     def column_names(self, resource_id: str) -> list[str]:
         import pyarrow.parquet as pq
@@ -58,7 +61,8 @@ class LocalWarehouse:
     def list_tables(self) -> list[str]:
         if not self.tables.is_dir():
             return []
-        return sorted(p.name for p in self.tables.iterdir() if (p / POINTER).is_file())
+        pointers = ((folder.name, _read_json(folder / POINTER)) for folder in self.tables.iterdir())
+        return sorted(pointer.get("resource_id", name) for name, pointer in pointers if pointer)  # older: no id
 
     def start_export(self, job: ExportJob) -> None:
         with self._lock:
@@ -87,7 +91,7 @@ class LocalWarehouse:
              null_string: str | None = None) -> datetime:
         """Create or replace a table from a CSV, NDJSON or Parquet file; moves its modified time."""
         identifiers.resource_id(resource_id)
-        table_dir = self.tables / resource_id
+        table_dir = self._table_dir(resource_id)
         table_dir.mkdir(parents=True, exist_ok=True)
         modified_us = _next_modified(table_dir)
         data_name = f"{format(modified_us, 'x')}.parquet"
@@ -99,7 +103,8 @@ class LocalWarehouse:
             rows = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(str(partial))})").fetchone()[0]
         os.replace(partial, table_dir / data_name)
         pointer = table_dir / f".{POINTER}.partial"
-        pointer.write_text(json.dumps({"file": data_name, "modified_us": modified_us, "rows": rows}))
+        pointer.write_text(json.dumps({"resource_id": resource_id, "file": data_name, "modified_us": modified_us,
+                                       "rows": rows}))
         previous = _read_json(table_dir / POINTER)
         os.replace(pointer, table_dir / POINTER)
         if previous and previous.get("file") != data_name:
