@@ -159,3 +159,15 @@ def test_a_malformed_request_line_gets_a_json_400_and_its_query_is_not_logged(sm
         assert status == 400 and headers["content-type"].startswith("application/json"), raw[:300]
         assert {"error", "message", "hint"} <= json.loads(body).keys()
     assert "LIVE-SIGNATURE" not in caplog.text
+
+
+def test_a_failed_local_export_names_no_server_path_to_the_caller(make_services, serve, tmp_path, caplog):
+    services = make_services()
+    load_csv(services, "small", SMALL_CSV, tmp_path)
+    services.warehouse.table_file("small").write_bytes(b"not parquet at all")  # DuckDB's error names the file
+    live = serve(services)
+    with caplog.at_level("WARNING"):
+        answer = get_dump(live, "small")
+    body = assert_json_error(answer, 502)
+    assert str(tmp_path) not in answer.text and "/tables/" not in answer.text, body
+    assert str(tmp_path) in caplog.text  # the administrator still sees where

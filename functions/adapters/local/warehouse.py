@@ -8,6 +8,7 @@ file keeps a consistent snapshot of it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -25,6 +26,8 @@ from functions.adapters.local.sql import export_statement, quote_literal
 
 POINTER = "current.json"
 
+
+log = logging.getLogger("bqdump.local")
 
 class LocalWarehouse:
     def __init__(self, root: Path, bucket_root: Path, max_jobs: int = 2):
@@ -83,8 +86,10 @@ class LocalWarehouse:
             return JobStatus(JobState.RUNNING)
         except InterruptedAttempt as exc:
             return JobStatus(JobState.FAILED, str(exc), retryable=True)
-        except duckdb.Error as exc:
-            return JobStatus(JobState.FAILED, f"DuckDB: {exc}")
+        except duckdb.Error as exc:  # its text names server paths: the log keeps it, the caller gets the kind
+            log.warning("local export %s failed: %s", job_id, exc)
+            return JobStatus(JobState.FAILED, f"DuckDB could not export the table ({type(exc).__name__}); "
+                                              "the server log has the details")
         return JobStatus(JobState.DONE)
 
     def load(self, resource_id: str, source: Path, progress: Callable[[float], None] | None = None,
