@@ -6,6 +6,8 @@ the local server is simply the union of their routes plus the local object downl
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Callable
 
 from werkzeug.exceptions import MethodNotAllowed, NotFound as NoRoute
@@ -21,12 +23,26 @@ from functions.stream import handle_stream
 from jobs.export_worker import handle_task_request
 
 
+OPENAPI = Path(__file__).with_name("openapi.json")
+
+
 def _healthz(request: Request, services: Services) -> Response:
     return json_response({"status": "ok", "backend": services.config.backend})
 
 
+@functools.cache
+def _openapi_bytes() -> bytes:
+    return OPENAPI.read_bytes()
+
+
+def _openapi(request: Request, services: Services) -> Response:
+    """The HTTP API's description (tests/test_openapi.py keeps it in step with these route tables)."""
+    return Response(_openapi_bytes(), content_type="application/json")
+
+
 DUMP_RULES = [
     Rule("/healthz", endpoint=_healthz, methods=["GET", "HEAD"]),
+    Rule("/openapi.json", endpoint=_openapi, methods=["GET"]),
     Rule("/datastore/dump/prewarm", endpoint=handle_prewarm, methods=["POST"]),
     Rule("/datastore/dump/<path:resource_id>", endpoint=handle_dump, methods=["GET", "HEAD"]),
 ]

@@ -63,7 +63,12 @@ def deliver_task(services: Services, payload: dict) -> TaskResult:
     except DumpError as error:
         log.warning("export of %s/%s@%s attempt %d: %s", target.resource_id, target.variant.key, target.rev,
                     attempt, error.message)
-        return TaskResult(503, {"status": "retry", "reason": error.message})
+        return TaskResult(503, {"status": "retry", "reason": error.message, **not_done(error.message)})
+
+
+def not_done(message: str) -> dict:
+    """A 503 makes the queue deliver the task again; its body is an error body like any other."""
+    return {"error": "unavailable", "message": message, "hint": "The task queue delivers this task again."}
 
 
 def export_revision(services: Services, target: Target, attempt: int) -> TaskResult:
@@ -84,7 +89,8 @@ def export_revision(services: Services, target: Target, attempt: int) -> TaskRes
     services.warehouse.start_export(job)
     status = services.warehouse.wait_export(job.job_id, services.config.worker_wait_seconds)
     if status.state is JobState.RUNNING:
-        return TaskResult(503, {"status": "running", "job_id": job.job_id})  # a later delivery picks the job up
+        return TaskResult(503, {"status": "running", "job_id": job.job_id,  # a later delivery picks the job up
+                                **not_done(f"The export job {job.job_id} is still running.")})
     if status.state is JobState.FAILED:
         record = failure_bytes(status.error, status.http_status, services.clock(), status.retryable)
         services.store.write_bytes(prefix + layout.FAILURE, record, "application/json", if_absent=True)
