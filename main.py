@@ -9,14 +9,18 @@
 import os
 import sys
 
+import flask
 import functions_framework
 
 from functions import routes
+from functions.host_guard import guard_host
 from functions.services import services
 from functions.settings import check_settings
 
 if __name__ != "__main__":
     check_settings(os.environ)  # deployed: a missing or malformed setting stops start-up here, naming it
+    if flask.has_app_context():  # functions-framework runs this module inside its app's context
+        flask.current_app.wsgi_app = guard_host(flask.current_app.wsgi_app)
 
 
 @functions_framework.http

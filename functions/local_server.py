@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request
 
 from functions import routes
 from functions.dump import SERVER_URL
+from functions.host_guard import guard_host
 from functions.services import Services, services as default_services
 
 log = logging.getLogger("bqdump")
@@ -53,7 +54,7 @@ def wsgi_app(services: Services, server_url: Callable[[], str] = lambda: ""):
         request.environ[SERVER_URL] = server_url()
         return routes.local_target(request, services)
 
-    return application
+    return guard_host(application)
 
 
 def make_local_server(services: Services, host: str = "127.0.0.1", port: int = 0):

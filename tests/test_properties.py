@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 from hypothesis import given, settings, strategies as st
 
 from functions.adapters.local.signer import LocalUrlSigner
-from functions.core import identifiers, layout, ranges, request_json, tokens
+from functions.core import hosts, identifiers, layout, ranges, request_json, tokens
 from functions.core.errors import Forbidden, InvalidRequest, RangeNotSatisfiable, TooLarge
 from functions.core.model import Format, Variant
 
@@ -197,3 +197,20 @@ def test_json_objects_round_trip_and_their_depth_is_measured_exactly(body):
         assert result is InvalidRequest
     else:
         assert json.dumps(result) == text  # NaN != NaN: compare as JSON text
+
+
+host_names = st.lists(st.from_regex(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?", fullmatch=True), min_size=1, max_size=4)
+
+
+@given(st.text() | st.binary().map(lambda b: b.decode("latin-1")))
+def test_valid_host_of_any_text_is_a_bool(value):
+    assert hosts.valid_host(value) in (True, False)
+
+
+@given(host_names, st.one_of(st.none(), st.integers(0, 65535)))
+def test_dns_names_with_any_port_are_valid_hosts_and_an_empty_label_is_not(labels, port):
+    name = ".".join(labels)
+    suffix = "" if port is None else f":{port}"
+    if not any(label.startswith("xn--") for label in labels):  # xn-- labels must also decode as punycode
+        assert hosts.valid_host(name + suffix)
+    assert not hosts.valid_host(name + ".." + suffix) and not hosts.valid_host("." + name + suffix)
