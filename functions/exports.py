@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -12,6 +13,8 @@ from functions.core.model import Variant
 from functions.core.publish import Failure, Manifest, RevisionState, may_retry, parse_failure, parse_manifest, revision_state
 from functions.ports import ObjectStore
 from functions.services import Services
+
+log = logging.getLogger("bqdump")
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,9 @@ def _cached_manifest(store, name: str) -> Manifest:
     """Manifests are immutable once written (content-addressed), so caching them per process is safe."""
     try:
         return parse_manifest(store.read_bytes(name))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise Unavailable(f"The published export's manifest {name!r} is unreadable ({exc}).",
+    except (ValueError, KeyError, TypeError) as exc:  # where and why go to the log, not to the caller
+        log.error("manifest %s is unreadable: %s", name, exc)
+        raise Unavailable("The published export's manifest is unreadable.",
                           "Report this to the portal's administrators; the export must be rebuilt.") from None
 
 

@@ -202,3 +202,20 @@ def test_functions_framework_answers_a_bad_host_with_json_too(tmp_path, monkeypa
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+def test_an_unreadable_manifest_names_neither_object_nor_path_to_the_caller(make_services, serve, tmp_path, caplog):
+    from functions.core import layout
+    from functions.core.model import Format, Variant
+
+    services = make_services()
+    load_csv(services, "broken", SMALL_CSV, tmp_path)
+    rev = revision_of(services.warehouse.table_modified("broken"))
+    prefix = layout.attempt_prefix("broken", Variant(Format.CSV), rev, 1)
+    services.store.write_bytes(prefix + layout.MANIFEST, b'{"not": "a manifest"}', "application/json")
+    live = serve(services)
+    with caplog.at_level("ERROR"):
+        answer = get_dump(live, "broken")
+    assert_json_error(answer, 503)
+    assert "manifest.json" not in answer.text and "dumps/" not in answer.text and str(tmp_path) not in answer.text
+    assert prefix + layout.MANIFEST in caplog.text
