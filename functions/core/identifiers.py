@@ -59,7 +59,8 @@ def dump_variant(raw_format: object, compression: object = None, bom: object = N
     bom = _text(bom, "bom", "Use bom=true or bom=false.")
     marker = (bom or "").strip().lower()
     if marker not in _TRUE + _FALSE:
-        raise InvalidRequest(f"Invalid bom {_shown(bom)}.", "Use bom=true (a UTF-8 byte order mark for Excel) or bom=false.")
+        raise InvalidRequest(f"Invalid bom {_shown(bom)}.",
+                             "Use bom=true (a UTF-8 byte order mark for Excel) or bom=false.")
     variant = Variant(fmt, gzip=packing == "gzip", bom=marker in _TRUE)
     if variant.gzip and fmt is Format.PARQUET:
         raise InvalidRequest("Parquet files are compressed inside already.", "Drop compression=gzip for parquet.")
@@ -95,6 +96,7 @@ def attempt(raw: object) -> int:
     elif isinstance(raw, str) and raw.isascii() and raw.isdigit() and len(raw) <= len(str(MAX_ATTEMPT)):
         value = int(raw)
     if not 1 <= value <= MAX_ATTEMPT:
-        shown = _shown(raw) if isinstance(raw, str) else type(raw).__name__ if not isinstance(raw, int) else "out of range"
+        is_int = isinstance(raw, int) and not isinstance(raw, bool)
+        shown = _shown(raw) if isinstance(raw, str) else "a number out of range" if is_int else type(raw).__name__
         raise InvalidRequest(f"Invalid attempt ({shown}).", f"An attempt is an integer from 1 to {MAX_ATTEMPT}.")
     return value
