@@ -6,11 +6,18 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
 
 from functions.local_server import make_local_server
 from functions.services import build_services
 
 DATA = Path(__file__).parent / "data"
+
+# Property tests: enough examples to meet the rare classes (Unicode digits, 5,000-digit numbers); no
+# per-example deadline, since two cores are shared with other work.
+settings.register_profile("bqdump", max_examples=300, deadline=None)
+settings.load_profile("bqdump")
 
 
 def local_env(root: Path, **overrides) -> dict:

@@ -10,15 +10,12 @@ import json
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlsplit
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from functions.adapters.local.signer import LocalUrlSigner
 from functions.core import hosts, identifiers, layout, ranges, request_json, tokens
 from functions.core.errors import Forbidden, InvalidRequest, RangeNotSatisfiable, TooLarge
 from functions.core.model import Format, Variant
-
-settings.register_profile("bqdump", max_examples=300, deadline=None)
-settings.load_profile("bqdump")
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
