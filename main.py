@@ -14,28 +14,28 @@ import functions_framework
 
 from functions import routes
 from functions.host_guard import guard_host
-from functions.services import services
-from functions.settings import check_settings
+from functions.settings import load_settings
+from functions.wiring import app
 
 if __name__ != "__main__":
-    check_settings(os.environ)  # deployed: a missing or malformed setting stops start-up here, naming it
+    load_settings(os.environ)  # deployed: a missing or malformed setting stops start-up here, naming it
     if flask.has_app_context():  # functions-framework runs this module inside its app's context
         flask.current_app.wsgi_app = guard_host(flask.current_app.wsgi_app)
 
 
 @functions_framework.http
 def dump(request):
-    return routes.dump_target(request, services())
+    return routes.dump_target(request, app().doors)
 
 
 @functions_framework.http
 def export_worker(request):
-    return routes.worker_target(request, services())
+    return routes.worker_target(request, app().doors)
 
 
 @functions_framework.http
 def stream(request):
-    return routes.stream_target(request, services())
+    return routes.stream_target(request, app().doors)
 
 
 if __name__ == "__main__":

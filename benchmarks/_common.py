@@ -1,7 +1,7 @@
 """Shared set-up for the benchmarks: a temporary DUMP_LOCAL_DIR with the demo flights table, a server
 (in-process thread or subprocess) on a free 127.0.0.1 port, and small HTTP/statistics helpers.
 
-Nothing here changes app code: servers are built with functions.services.build_services and
+Nothing here changes app code: servers are built with functions.wiring.build_app and
 functions.local_server.make_local_server exactly as `python main.py serve` does.
 """
 
@@ -132,12 +132,12 @@ class InProcessServer:
         import logging
 
         from functions.local_server import make_local_server
-        from functions.services import build_services
+        from functions.wiring import build_app
 
         if not access_log:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self.services = build_services(env)
-        self.server = make_local_server(self.services, "127.0.0.1", 0)
+        self.app = build_app(env)
+        self.server = make_local_server(self.app.doors, "127.0.0.1", 0)
         self.port = self.server.port
         self.base = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -146,7 +146,7 @@ class InProcessServer:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
-        self.services.close()
+        self.app.close()
 
     def __enter__(self):
         return self

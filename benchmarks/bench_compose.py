@@ -12,7 +12,7 @@ the body in 64 KiB reads. Measured per download: time to first body byte (from s
 request, so the 302 is included) and total time; 1 client (sequential downloads) and 4 concurrent
 clients; composed and streamed rounds alternate; medians.
 
-Part 2, the worker. In this process, services built as `main.py serve` builds them (build_services),
+Part 2, the worker. In this process, the app built as `main.py serve` builds it (functions.wiring.build_app),
 one per DUMP_COMPOSE value; each task is run by calling jobs.export_worker.deliver_task directly with
 the payload the HTTP function queues, on an empty dumps/ folder and a new attempt number (so every run
 is cold). Timed by wrapping, from here, the warehouse's `_export` (connect + DESCRIBE + COPY: the export
@@ -49,10 +49,9 @@ from _common import (CHUNK, SubprocessServer, emit_result, env_for, load_flights
 import functions.adapters.local.warehouse as warehouse_module  # noqa: E402  (sys.path set by _common)
 import jobs.assemble as assemble_module  # noqa: E402
 import jobs.export_worker as worker_module  # noqa: E402
-from functions import exports  # noqa: E402
 from functions.adapters.local.sql import quote_literal  # noqa: E402
 from functions.core import identifiers  # noqa: E402
-from functions.services import build_services  # noqa: E402
+from functions.wiring import build_app  # noqa: E402
 
 SPLITS = {"21": 1_500_000, "42": 750_000}  # DUMP_SHARD_BYTES -> about that many csv files of flights
 GEN_ROWS = 1_000_000
@@ -196,8 +195,8 @@ ATTEMPT = 1000  # every worker run gets a new attempt number, so a new job id an
 
 def instrument_modules() -> None:
     warehouse_module._export = CLOCK.wrap("export", warehouse_module._export)
-    worker_module.publish = CLOCK.wrap("publish", worker_module.publish)
-    worker_module.collect_garbage = CLOCK.wrap("gc", worker_module.collect_garbage)
+    worker_module.ExportWorker.publish = CLOCK.wrap("publish", worker_module.ExportWorker.publish)
+    worker_module.ExportWorker.collect_garbage = CLOCK.wrap("gc", worker_module.ExportWorker.collect_garbage)
     assemble_module.write_header = CLOCK.wrap("header", assemble_module.write_header)
     assemble_module.strip_repeated_headers = CLOCK.wrap("strip", assemble_module.strip_repeated_headers)
     assemble_module.compose = CLOCK.wrap("compose", assemble_module.compose)
@@ -213,9 +212,9 @@ def instrument_modules() -> None:
     assemble_module.order_shards = order_shards
 
 
-def instrument_services(services) -> None:
-    services.warehouse.column_names = CLOCK.wrap("column_names", services.warehouse.column_names)
-    original_delete = services.store.delete
+def instrument_app(app) -> None:
+    app.backend.warehouse.column_names = CLOCK.wrap("column_names", app.backend.warehouse.column_names)
+    original_delete = app.backend.store.delete
 
     def delete(name):  # the worker's deletes of leftovers (shards, header) after publishing; not GC's
         start = time.perf_counter()
@@ -226,13 +225,13 @@ def instrument_services(services) -> None:
                 CLOCK.spans["leftovers"] = CLOCK.spans.get("leftovers", 0.0) + time.perf_counter() - start
                 CLOCK.spans["leftover_count"] = CLOCK.spans.get("leftover_count", 0.0) + 1
 
-    services.store.delete = delete
+    app.backend.store.delete = delete
 
 
-def worker_runs(services, rid: str, query: dict, reps: int) -> dict:
+def worker_runs(app, rid: str, query: dict, reps: int) -> dict:
     variant = identifiers.dump_variant(query.get("format"), query.get("compression"), query.get("bom"))
-    target = exports.current_target(services, rid, variant)
-    bucket = services.store.root
+    target = app.catalogue.current(rid, variant)
+    bucket = app.backend.store.root
     runs = []
     global ATTEMPT
     for rep in range(reps):
@@ -241,11 +240,11 @@ def worker_runs(services, rid: str, query: dict, reps: int) -> dict:
         payload = {"resource_id": rid, **variant.query, "revision": target.rev, "attempt": ATTEMPT}
         CLOCK.spans, CLOCK.active = {}, True
         start = time.perf_counter()
-        result = worker_module.deliver_task(services, payload)
+        result = app.worker.deliver(payload)
         total = time.perf_counter() - start
         CLOCK.active = False
-        if result.status != 200 or result.body.get("status") != "published":
-            raise RuntimeError(f"worker answered {result.status} {result.body}")
+        if result.body().get("status") != "published":
+            raise RuntimeError(f"worker came to {result}")
         spans = dict(CLOCK.spans)
         spans["total"] = total
         runs.append(spans)
@@ -288,18 +287,18 @@ def worker_part(reps: int) -> tuple[dict, float]:
     with temp_dir("compose-worker") as local_dir:
         load_flights(local_dir)
         load_generated(local_dir, "gen", GEN_ROWS)
-        services_by = {}
+        apps_by = {}
         try:
             for label, rid, query, shard_bytes in cases:
                 for compose in (True, False):
                     if label.endswith("one file") and not compose:
                         continue  # one Parquet file: nothing to merge either way
                     key = (shard_bytes, compose)
-                    if key not in services_by:
+                    if key not in apps_by:
                         env = env_for(local_dir, shard_bytes, DUMP_COMPOSE="true" if compose else "false")
-                        services_by[key] = build_services(env)
-                        instrument_services(services_by[key])
-                    found[(label, compose)] = worker_runs(services_by[key], rid, query, reps)
+                        apps_by[key] = build_app(env)
+                        instrument_app(apps_by[key])
+                    found[(label, compose)] = worker_runs(apps_by[key], rid, query, reps)
                     r = found[(label, compose)]
                     print(f"  worker {label:27s} compose={str(compose).lower():5s}: {r.get('export_files', 1):.0f} files, "
                           f"export {r.get('export', 0) * 1000:.0f} ms, publish {r.get('publish', 0) * 1000:.0f} ms, "
@@ -309,16 +308,16 @@ def worker_part(reps: int) -> tuple[dict, float]:
             try:
                 from functions.core.model import ExportJob, Format
 
-                services = services_by[(1, True)]
+                app = apps_by[(1, True)]
                 job = ExportJob("parts", "gen", Format.PARQUET, "x/", 1)
-                warehouse_module._export(services.warehouse.table_file("gen"), folder / "x", job)
+                warehouse_module._export(app.backend.warehouse.table_file("gen"), folder / "x", job)
                 parts = sorted(folder.rglob("part-*"), key=lambda p: int(p.stem.split("-")[1].split(".")[0]))
                 duck = duckdb_merge(parts, max(reps, 3))
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
         finally:
-            for services in services_by.values():
-                services.close()
+            for app in apps_by.values():
+                app.close()
     return found, duck
 
 

@@ -1,9 +1,9 @@
 """Export end to end: first (cold) dump request -> published 302, vs a raw DuckDB COPY of the same rows.
 
-The server runs in THIS process (make_local_server on a free port) so its services object can be
+The server runs in THIS process (make_local_server on a free port) so its app object can be
 instrumented from outside the app code: the benchmark wraps, on its own objects and module attributes,
 the queue's enqueue/deliver, the warehouse's `_export` (connect + DESCRIBE + COPY), the worker's
-`publish` and `collect_garbage`, jobs.assemble's `write_header` and `compose`, and `exports.lookup`
+`publish` and `collect_garbage`, jobs.assemble's `write_header` and `compose`, and the catalogue's `look`
 (the HTTP function's polls). DUMP_COMPOSE is left at its default (true): a csv export gets a header
 object composed with its one file, as the worker does for every csv. Nothing in the app
 is edited. Each repetition loads the table again (a new revision), so every dump request is cold.
@@ -32,7 +32,6 @@ import duckdb
 
 from _common import InProcessServer, emit_result, env_for, flights_csv, load_flights, median, table, temp_dir
 
-import functions.exports as exports_module  # noqa: E402  (sys.path set by _common)
 import functions.adapters.local.warehouse as warehouse_module  # noqa: E402
 import jobs.assemble as assemble_module  # noqa: E402
 import jobs.export_worker as worker_module  # noqa: E402
@@ -139,8 +138,8 @@ def _format_of(args) -> str:
     return "?"
 
 
-def instrument(services, timeline_ref: list) -> None:
-    """Wraps functions the app calls through module attributes or this services object; no app file changes."""
+def instrument(app, timeline_ref: list) -> None:
+    """Wraps functions the app calls through module or class attributes or this app's queue; no app file changes."""
     def wrap(label, fn):
         def wrapper(*args, **kwargs):
             fmt = _format_of(args)
@@ -151,23 +150,23 @@ def instrument(services, timeline_ref: list) -> None:
                 timeline_ref[0].mark(label + ":end", fmt)
         return wrapper
 
-    services.queue.enqueue = wrap("enqueue", services.queue.enqueue)
-    services.queue.deliver = wrap("deliver", services.queue.deliver)
+    app.backend.queue.enqueue = wrap("enqueue", app.backend.queue.enqueue)
+    app.backend.queue.deliver = wrap("deliver", app.backend.queue.deliver)
     warehouse_module._export = wrap("copy", warehouse_module._export)
-    worker_module.publish = wrap("publish", worker_module.publish)
-    worker_module.collect_garbage = wrap("gc", worker_module.collect_garbage)
+    worker_module.ExportWorker.publish = wrap("publish", worker_module.ExportWorker.publish)
+    worker_module.ExportWorker.collect_garbage = wrap("gc", worker_module.ExportWorker.collect_garbage)
     assemble_module.compose = wrap("compose", assemble_module.compose)
     assemble_module.write_header = wrap("header", assemble_module.write_header)
-    original_lookup = exports_module.lookup
+    original_look = app.catalogue.look
 
-    def lookup(*args, **kwargs):  # whatever the signature, record the calls made on the HTTP function's thread
-        state = original_lookup(*args, **kwargs)
+    def look(*args, **kwargs):  # whatever the signature, record the calls made on the HTTP function's thread
+        found = original_look(*args, **kwargs)
         if not threading.current_thread().name.startswith("local-task"):
             with timeline_ref[0].lock:
-                timeline_ref[0].polls.append((_format_of(args), time.perf_counter(), bool(state.published)))
-        return state
+                timeline_ref[0].polls.append((_format_of(args), time.perf_counter(), bool(found.state.published)))
+        return found
 
-    exports_module.lookup = lookup
+    app.catalogue.look = look
 
 
 def cold_request(port: int, fmt: str, timeline: Timeline) -> None:
@@ -208,7 +207,7 @@ def breakdown(t: Timeline, fmt: str) -> dict[str, float]:
 
 def poll_schedule(limit: float, poll_first: float, poll_max: float) -> list[float]:
     """When dump.py's polls fall after the first lookup: sleeps of poll_first doubling to poll_max
-    (services.poll_seconds; the local backend sets 10 ms and 50 ms)."""
+    (the catalogue's poll_seconds; the local backend sets 10 ms and 50 ms)."""
     times, now, pause = [], 0.0, poll_first
     while now < limit:
         now += pause
@@ -229,18 +228,18 @@ def main() -> dict:
     with temp_dir("export") as local_dir:
         load_flights(local_dir)
         with InProcessServer(env_for(local_dir)) as server:
-            instrument(server.services, timeline_ref)
+            instrument(server.app, timeline_ref)
             source_csv = flights_csv()
             runs: dict[str, list[dict]] = {fmt: [] for fmt in formats}
             for rep in range(args.reps):
                 if rep:
-                    server.services.warehouse.load("flights", source_csv, null_string="NA")  # new revision: cold
+                    server.app.backend.warehouse.load("flights", source_csv, null_string="NA")  # new revision: cold
                 for fmt in formats:
                     timeline_ref[0] = Timeline()
                     cold_request(server.port, fmt, timeline_ref[0])
                     runs[fmt].append(breakdown(timeline_ref[0], fmt))
             # all formats asked for at the same moment: the queue and the warehouse each run 2 jobs at a time
-            server.services.warehouse.load("flights", source_csv, null_string="NA")
+            server.app.backend.warehouse.load("flights", source_csv, null_string="NA")
             timeline_ref[0] = Timeline()
             threads = [threading.Thread(target=cold_request, args=(server.port, fmt, timeline_ref[0]))
                        for fmt in formats]
@@ -249,8 +248,8 @@ def main() -> dict:
             for thread in threads:
                 thread.join()
             concurrent = {fmt: breakdown(timeline_ref[0], fmt) for fmt in formats}
-            parquet = server.services.warehouse.table_file("flights")
-            poll_first, poll_max = server.services.poll_seconds
+            parquet = server.app.backend.warehouse.table_file("flights")
+            poll_first, poll_max = server.app.catalogue.poll_seconds
             for fmt in formats:
                 peers = raw_peers(parquet, fmt, max(args.reps, 5))
                 keys = runs[fmt][0].keys()
@@ -277,7 +276,7 @@ def main() -> dict:
     rows.append(["- app statement w/o column formatting"] + [ms(results[f]["app_plain_t1"]) for f in formats])
     rows.append(["- raw COPY threads=1"] + [ms(results[f]["raw_t1"]) for f in formats])
     print(table(rows, ["step"] + formats))
-    print(f"poll schedule of functions/dump.py (s after the first lookup, services.poll_seconds = "
+    print(f"poll schedule of functions/dump.py (s after the first lookup, the catalogue's poll_seconds = "
           f"{poll_first}, {poll_max}): " + ", ".join(f"{t:.2f}" for t in poll_schedule(0.3, poll_first, poll_max))
           + f", ... (every {poll_max * 1000:.0f} ms)")
     print()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from functions.core import identifiers
 from functions.core.errors import ConfigurationError, DumpError, InvalidRequest
-from functions.settings import check_settings
+from functions.settings import load_settings
 
 DEMO_TABLES = {"flights": "flights.csv.zip", "airlines": "airlines.csv"}
 
@@ -30,6 +30,7 @@ def main(argv: list[str]) -> int:
     warm.add_argument("--resource", action="append", dest="resources", help="a resource id (repeat; default: all)")
     warm.add_argument("--format", action="append", dest="formats", help="csv, tsv, ndjson, parquet (repeat; default csv)")
     warm.add_argument("--wait", type=float, default=600, help="local backend: seconds to wait for the exports")
+    commands.add_parser("worker-key", help="print the X-Worker-Secret value of the local worker route")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -42,7 +43,7 @@ def main(argv: list[str]) -> int:
 
 
 def run(args) -> int:
-    config = check_settings(os.environ)
+    config = load_settings(os.environ).core
     if args.command == "serve":
         from functions.local_server import serve
 
@@ -53,26 +54,38 @@ def run(args) -> int:
         load_demo()
     elif args.command == "prewarm":
         return prewarm_command(args.resources, args.formats, args.wait)
+    elif args.command == "worker-key":
+        print(worker_key(config))
     return 0
+
+
+def worker_key(config) -> str:
+    """The local worker route's key: derived from DUMP_TOKEN_SECRET (or the generated one), never the secret."""
+    from functions.adapters.local.signer import local_secret
+    from functions.core import keys
+
+    if config.backend != "local":
+        raise SystemExit("worker-key is the local backend's: deployed, Cloud Tasks calls the worker with OIDC.")
+    return keys.worker_door_secret(local_secret(config.token_secret, config.local_dir))
 
 
 def prewarm_command(resources, formats, wait: float) -> int:
     import json
 
     from functions.prewarm import prewarm
-    from functions.services import build_services
+    from functions.wiring import build_app
 
-    services = build_services(os.environ)
+    app = build_app(os.environ)
     try:
-        summary = prewarm(services, resources, formats)
-        drain = getattr(services.queue, "drain", None)
+        summary = prewarm(app.catalogue, resources, formats)
+        drain = getattr(app.backend.queue, "drain", None)
         if drain and summary.queued and not drain(wait):  # the local queue lives in this process
             print(f"bqdump: exports still running after {wait} s", file=sys.stderr)
             return 1
         print(json.dumps(summary.body(), indent=1))
         return 1 if summary.failed else 0
     finally:
-        services.close()
+        app.close()
 
 
 def _warehouse():

@@ -3,50 +3,61 @@
 from __future__ import annotations
 
 import html
-import time
+from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlencode
 
 from werkzeug.http import http_date
 from werkzeug.wrappers import Request, Response
 
-from functions import exports
 from functions.auth import caller_from_headers
+from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, layout, tokens
+from functions.core.next_step import Fail, Queue, Serve, failure_error
 from functions.core.publish import Manifest
-from functions.exports import Target
+from functions.core.target import Target
 from functions.http import handles_errors, json_response, wants_html
-from functions.services import Services
+from functions.ports import Authorizer, Clock, UrlSigner
 
+
+@dataclass(frozen=True)
+class DumpSettings:
+    wait_seconds: float  # how long a request waits for a queued export before answering 202
+    url_lifetime: timedelta
+    stream_token_seconds: int
+    public_url: str
+    stream_url: str
+
+
+@dataclass(frozen=True)
+class DumpDoor:
+    """What the dump function uses, and nothing else."""
+
+    catalogue: ExportCatalogue
+    signer: UrlSigner
+    authorizer: Authorizer
+    stream_key: bytes  # signs streaming tokens (functions.core.keys.STREAM_TOKENS)
+    clock: Clock
+    settings: DumpSettings
 
 
 @handles_errors
-def handle_dump(request: Request, services: Services, resource_id: str) -> Response:
+def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     resource_id = identifiers.resource_id(resource_id)
     variant = request_variant(request)
-    services.authorizer.authorize(caller_from_headers(request.headers), resource_id, time.time())
-    target = exports.current_target(services, resource_id, variant)
+    door.authorizer.authorize(caller_from_headers(request.headers), resource_id, door.clock.now().timestamp())
+    target = door.catalogue.current(resource_id, variant)
     if unchanged_for_caller(request, target):
         return not_modified(target)  # no listing, no signing, no export
-    state = exports.lookup(services, target)
-    if state.published:
-        return redirect(request, services, target, exports.read_manifest(services, state))
-    attempt = exports.ensure_export(services, target, state)
-    wait = 0.0 if request.method == "HEAD" else services.config.wait_seconds
-    poll_first, poll_max = services.poll_seconds
-    deadline, pause = time.monotonic() + wait, poll_first
-    while time.monotonic() < deadline:
-        time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
-        pause = min(pause * 2, poll_max)
-        state = exports.lookup(services, target)
-        if state.published:
-            return redirect(request, services, target, exports.read_manifest(services, state))
-        if state.failed and state.failed.number >= attempt:
-            failure = exports.read_failure(services, state)
-            if not failure.retryable:
-                raise exports.failure_error(services, state, failure)
-            attempt = exports.ensure_export(services, target, state, failure)  # transient: the next attempt, at once
-    return pending(request, target, attempt)
+    step = door.catalogue.request(target)
+    if isinstance(step, Queue):
+        wait = 0.0 if request.method == "HEAD" else door.settings.wait_seconds
+        step = door.catalogue.wait_for(target, step.attempt, wait)
+    if isinstance(step, Serve):
+        return redirect(request, door, target, door.catalogue.manifest(step))
+    if isinstance(step, Fail):
+        raise failure_error(step.failure, target.variant, step.retry_after)
+    return pending(request, target, step.attempt)
 
 
 def request_variant(request: Request):
@@ -71,21 +82,21 @@ def not_modified(target: Target) -> Response:
     return Response(status=304, headers=validators(target))
 
 
-def redirect(request: Request, services: Services, target: Target, manifest: Manifest) -> Response:
+def redirect(request: Request, door: DumpDoor, target: Target, manifest: Manifest) -> Response:
     headers = validators(target)
-    now = services.clock()
+    now, settings = door.clock.now(), door.settings
     if manifest.single_object:
-        location = services.signer.sign(
+        location = door.signer.sign(
             manifest.pieces[0].name,
             filename=layout.download_filename(target.resource_id, target.variant),
             content_type=target.variant.content_type,
-            expires_at=now + timedelta(hours=services.config.url_expiry_hours),
-            base_url=public_base(request, services),
+            expires_at=now + settings.url_lifetime,
+            base_url=public_base(request, settings),
         )
     else:  # several pieces (compose off): the streaming function joins them
-        expires = int(now.timestamp()) + services.config.stream_token_seconds
-        token = tokens.stream_token(services.token_secret, target.resource_id, target.variant.key, target.rev, expires)
-        base = services.config.stream_url or public_base(request, services)
+        expires = int(now.timestamp()) + settings.stream_token_seconds
+        token = tokens.stream_token(door.stream_key, target.resource_id, target.variant.key, target.rev, expires)
+        base = settings.stream_url or public_base(request, settings)
         query = urlencode({**target.variant.query, "rev": target.rev, "token": token})
         location = f"{base.rstrip('/')}/stream/{target.resource_id}?{query}"
     headers["Location"] = location
@@ -95,10 +106,10 @@ def redirect(request: Request, services: Services, target: Target, manifest: Man
 SERVER_URL = "bqdump.server_url"  # WSGI environ key: the address the local server is bound to, set by that server
 
 
-def public_base(request: Request, services: Services) -> str:
+def public_base(request: Request, settings: DumpSettings) -> str:
     """Never the Host header (a caller could point a signed link anywhere): DUMP_PUBLIC_URL, else the address
     the local server was started on, else "" and the link is relative to the URL the caller requested."""
-    return services.config.public_url or request.environ.get(SERVER_URL, "")
+    return settings.public_url or request.environ.get(SERVER_URL, "")
 
 
 def pending(request: Request, target: Target, attempt: int) -> Response:

@@ -8,9 +8,26 @@ import logging
 
 from werkzeug.wrappers import Request, Response
 
+from functions.core import errors
 from functions.core.errors import DumpError
 
 log = logging.getLogger("bqdump")
+
+STATUS = {  # the one place a domain error becomes an HTTP status
+    errors.InvalidRequest: 400,
+    errors.Unauthorized: 401,
+    errors.Forbidden: 403,
+    errors.NotFound: 404,
+    errors.MethodNotAllowed: 405,
+    errors.TooLarge: 413,
+    errors.RangeNotSatisfiable: 416,
+    errors.ExportFailed: 502,
+    errors.Unavailable: 503,
+}
+
+
+def status_of(error: DumpError) -> int:
+    return next((status for kind, status in STATUS.items() if isinstance(error, kind)), 500)
 
 
 def json_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
@@ -20,7 +37,7 @@ def json_response(body: dict, status: int = 200, headers: dict | None = None) ->
 
 
 def error_response(error: DumpError) -> Response:
-    return json_response(error.body(), error.status, error.headers)
+    return json_response(error.body(), status_of(error), error.headers)
 
 
 def handles_errors(handler):

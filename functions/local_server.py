@@ -13,7 +13,8 @@ from werkzeug.wrappers import Request
 from functions import routes
 from functions.dump import SERVER_URL
 from functions.host_guard import guard_host
-from functions.services import Services, services as default_services
+from functions.routes import Doors
+from functions.wiring import App, app as default_app
 
 log = logging.getLogger("bqdump")
 
@@ -48,19 +49,19 @@ def unparsed_request_error(code: int) -> dict:
             "hint": "Send an HTTP/1.1 request line: METHOD /path?query HTTP/1.1, then headers."}
 
 
-def wsgi_app(services: Services, server_url: Callable[[], str] = lambda: ""):
+def wsgi_app(doors: Doors, server_url: Callable[[], str] = lambda: ""):
     @Request.application
     def application(request: Request):
         request.environ[SERVER_URL] = server_url()
-        return routes.local_target(request, services)
+        return routes.local_target(request, doors)
 
     return guard_host(application)
 
 
-def make_local_server(services: Services, host: str = "127.0.0.1", port: int = 0):
+def make_local_server(doors: Doors, host: str = "127.0.0.1", port: int = 0):
     """A threaded server; port 0 picks a free one (tests read `server.port`). Links point at the bound address."""
     bound: list[str] = []
-    server = make_server(host, port, wsgi_app(services, lambda: bound[0]), threaded=True,
+    server = make_server(host, port, wsgi_app(doors, lambda: bound[0]), threaded=True,
                          request_handler=RedactingRequestHandler)
     shown = f"[{host}]" if ":" in host else host
     bound.append(f"http://{shown}:{server.port}")
@@ -68,10 +69,10 @@ def make_local_server(services: Services, host: str = "127.0.0.1", port: int = 0
 
 
 def serve(port: int) -> None:
-    services = default_services()
-    server = make_local_server(services, "127.0.0.1", port)
+    built: App = default_app()
+    server = make_local_server(built.doors, "127.0.0.1", port)
     base = f"http://127.0.0.1:{server.port}"
-    tables = services.warehouse.list_tables()
+    tables = built.catalogue.list_tables()
     print(f"bqdump serving on {base}  (health: {base}/healthz)")
     for table in tables or ["<resource_id>"]:
         print(f"  {base}/datastore/dump/{table}?format=csv   (tsv, ndjson, parquet)")
@@ -83,4 +84,4 @@ def serve(port: int) -> None:
         pass
     finally:
         server.server_close()
-        services.close()
+        built.close()

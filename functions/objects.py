@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
+from typing import Callable
 
 from werkzeug.wrappers import Request, Response
 
 from functions.core.errors import Forbidden, NotFound
 from functions.core.shards import Piece
 from functions.http import handles_errors
-from functions.ports import find_object
+from functions.ports import Clock, ObjectStore, find_object
 from functions.serving import byte_response
-from functions.services import Services
+
+
+@dataclass(frozen=True)
+class ObjectsDoor:
+    store: ObjectStore
+    check_link: Callable[..., None]  # the local signer's check: raises Forbidden unless it signed these values
+    clock: Clock
 
 
 @handles_errors
-def handle_object(request: Request, services: Services, name: str) -> Response:
+def handle_object(request: Request, door: ObjectsDoor, name: str) -> Response:
     expires, filename = request.args.get("expires", ""), request.args.get("filename", "")
     content_type = request.args.get("type", "")
     if not filename or not content_type:
         raise Forbidden("This download link is incomplete.", "Request the dump URL again for a fresh link.")
-    services.signer.check(name, filename=filename, content_type=content_type, expires=expires,
-                          signature=request.args.get("signature", ""), now=time.time())
-    found = find_object(services.store, name)
+    door.check_link(name, filename=filename, content_type=content_type, expires=expires,
+                    signature=request.args.get("signature", ""), now=door.clock.now().timestamp())
+    found = find_object(door.store, name)
     if found is None:
         raise NotFound("This export is no longer stored.", "Request the dump URL again for the current one.")
-    return byte_response(request, services.store, [Piece(name, found.size)], filename=filename,
+    return byte_response(request, door.store, [Piece(name, found.size)], filename=filename,
                          content_type=content_type, last_modified=found.updated)

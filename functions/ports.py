@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, ContextManager, Iterator, Mapping, Protocol
+from typing import BinaryIO, Callable, ContextManager, Iterator, Mapping, Protocol
 
 from functions.core.model import ExportJob, JobStatus, ObjectInfo
+
+
+class Clock(Protocol):
+    """The one source of time: wall time for records and signatures, monotonic time and sleep for waiting."""
+
+    def now(self) -> datetime:
+        """Timezone-aware UTC."""
+
+    def monotonic(self) -> float: ...
+
+    def sleep(self, seconds: float) -> None: ...
 
 
 class Warehouse(Protocol):
@@ -78,3 +89,29 @@ class Authorizer(Protocol):
 def find_object(store: ObjectStore, name: str) -> ObjectInfo | None:
     """The listing entry of exactly `name`: the port has no stat call, and a prefix listing also finds longer names."""
     return next((o for o in store.list(name) if o.name == name), None)
+
+
+CallerCheck = Callable[[Mapping[str, str]], None]  # raises Unauthorized or Forbidden
+
+
+def allow_every_caller(headers: Mapping[str, str]) -> None:
+    """Task and pre-warm calls on the local backend come from this process (or this machine's loopback)."""
+
+
+@dataclass
+class Backend:
+    """The adapters one backend provides, by identity: `tables` and `bucket` read-only (lookups, streaming),
+    `warehouse` and `store` read-write (exports, writes, GC). On the local backend each pair is one object."""
+
+    tables: Warehouse
+    bucket: ObjectStore
+    warehouse: Warehouse
+    store: ObjectStore
+    queue: TaskQueue
+    signer: UrlSigner
+    stream_key: bytes  # signs streaming tokens (functions.core.keys.STREAM_TOKENS)
+    download_key: bytes  # signs the local backend's download links (keys.DOWNLOAD_SIGNATURES)
+    check_task_caller: CallerCheck = allow_every_caller
+    check_prewarm_caller: CallerCheck = allow_every_caller
+    poll_seconds: tuple[float, float] = (0.25, 1.0)  # first and longest pause while a request waits for an export
+    closers: list = field(default_factory=list)

@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 
 from werkzeug.wrappers import Request, Response
 
-from functions import exports
+from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, layout, tokens
+from functions.core.target import Target
 from functions.dump import request_variant
-from functions.exports import Target
 from functions.http import handles_errors
 from functions.serving import byte_response
-from functions.services import Services
+from functions.ports import Clock
+
+
+@dataclass(frozen=True)
+class StreamDoor:
+    catalogue: ExportCatalogue  # read-only identity: listings, manifests and the bytes themselves
+    stream_key: bytes  # checks streaming tokens (functions.core.keys.STREAM_TOKENS)
+    clock: Clock
 
 
 @handles_errors
-def handle_stream(request: Request, services: Services, resource_id: str) -> Response:
+def handle_stream(request: Request, door: StreamDoor, resource_id: str) -> Response:
     resource_id = identifiers.resource_id(resource_id)
     variant = request_variant(request)
     rev = identifiers.revision(request.args.get("rev", ""))
     # The token is the whole authorisation here: checked before a single byte is read.
-    tokens.check_stream_token(services.token_secret, request.args.get("token", ""), resource_id, variant.key, rev,
-                              time.time())
-    target = Target(resource_id, variant, rev)
-    state = exports.lookup(services, target)
-    if not state.published:
-        raise exports.gone(target)
-    manifest = exports.read_manifest(services, state)
-    return byte_response(request, services.reader, manifest.pieces,
+    tokens.check_stream_token(door.stream_key, request.args.get("token", ""), resource_id, variant.key, rev,
+                              door.clock.now().timestamp())
+    manifest = door.catalogue.published_manifest(Target(resource_id, variant, rev))
+    return byte_response(request, door.catalogue.bucket, manifest.pieces,
                          filename=layout.download_filename(resource_id, variant), content_type=variant.content_type,
                          etag=layout.etag(variant, rev), last_modified=layout.revision_time(rev))

@@ -11,7 +11,8 @@ from functions.core.assembly import BOM, compose_steps, csv_header_line
 from functions.core.errors import DumpError
 from functions.core.model import Format, ObjectInfo, Variant
 from functions.core.shards import Piece, first_record_length, order_shards
-from functions.ports import ObjectStore, find_object
+from functions.core.target import Target
+from functions.ports import ObjectStore, Warehouse, find_object
 
 HEADER_PROBE_BYTES = 64 * 1024
 
@@ -33,9 +34,9 @@ def plan_for(variant: Variant, compose: bool) -> Plan:
     return Plan(variant.has_header, header_object, compose and variant.concatenates)
 
 
-def assemble(services, target, prefix: str, plan: Plan) -> tuple[list[Piece], list[str]]:
+def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: str,
+             plan: Plan) -> tuple[list[Piece], list[str]]:
     """The pieces to publish, and the files that become leftovers once the manifest is written."""
-    store: ObjectStore = services.store
     variant: Variant = target.variant
     found = {o.name: o for o in store.list(prefix) if o.name.rsplit("/", 1)[-1].startswith("part-")}
     if not found:
@@ -50,7 +51,7 @@ def assemble(services, target, prefix: str, plan: Plan) -> tuple[list[Piece], li
     pieces = strip_repeated_headers(store, shards) if plan.header_in_every_file else [
         Piece(s.name, s.size) for s in shards]
     if plan.header_object:
-        header = write_header(store, services.warehouse.column_names(target.resource_id), variant, prefix)
+        header = write_header(store, warehouse.column_names(target.resource_id), variant, prefix)
         pieces.insert(0, Piece(header.name, header.size))
     if plan.compose and len(pieces) > 1:
         composed = compose(store, [p.name for p in pieces], destination, variant.content_type)

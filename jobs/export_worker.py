@@ -1,4 +1,5 @@
-"""The export worker: one task = make sure one (resource, variant, revision) is exported and published.
+"""The export worker (the publisher): one task = make sure one (resource, variant, revision) is exported and
+published, with the bucket's read-write identity. It knows nothing of HTTP: a delivery comes to Done or Retry.
 
 Idempotent by construction: a published revision is never exported again, the job id is fixed per
 attempt (a duplicate delivery attaches to the running job), the manifest is written last and only
@@ -8,19 +9,18 @@ if absent, and GC never touches the attempt it just published.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Mapping
 
-from werkzeug.wrappers import Request, Response
-
-from functions import exports
-from functions.core import gc, identifiers, layout, request_json
+from functions.core import gc, identifiers, layout
+from functions.core.delivery import Done, Outcome, Retry
 from functions.core.errors import DumpError, InvalidRequest, NotFound
-from functions.core.model import ExportJob, JobState
-from functions.core.publish import Manifest, failure_bytes, manifest_bytes
-from functions.exports import Target
-from functions.http import handles_errors, json_response
-from functions.services import Services
+from functions.core.model import ExportJob, FailureKind, JobState
+from functions.core.next_step import Serve, Wait, next_step
+from functions.core.publish import Manifest, failure_bytes, manifest_bytes, revision_state
+from functions.core.target import Target
+from functions.ports import Clock, ObjectStore, Warehouse
 from jobs import assemble
 
 log = logging.getLogger("bqdump.worker")
@@ -30,114 +30,116 @@ class Superseded(DumpError):
     """The table moved on while this revision was being exported."""
 
 
-@dataclass
-class TaskResult:
-    status: int  # 2xx: done with this task; anything else: Cloud Tasks (or the local queue) delivers it again
-    body: dict = field(default_factory=dict)
+@dataclass(frozen=True)
+class WorkerSettings:
+    compose: bool  # join a multi-file export into one object
+    shard_bytes: int
+    wait_seconds: float  # how long one delivery waits for its export job
+    url_lifetime: timedelta  # GC keeps superseded exports this long
 
 
-@handles_errors
-def handle_task_request(request: Request, services: Services) -> Response:
-    if request.method != "POST":
-        raise InvalidRequest("The export worker takes POST requests from the task queue.", "POST a task body.")
-    services.check_task_caller(request.headers)  # OIDC from Cloud Tasks when deployed; raises Unauthorized
-    payload = request_json.json_object(request.get_data(cache=False),
-                                       'Send {"resource_id", "format", "revision", "attempt"}.')
-    result = deliver_task(services, payload)
-    return json_response(result.body, result.status)
+class ExportWorker:
+    """`warehouse` runs exports and `store` is the bucket, both as the read-write identity."""
 
+    def __init__(self, warehouse: Warehouse, store: ObjectStore, clock: Clock, settings: WorkerSettings):
+        self.warehouse, self.store, self.clock, self.settings = warehouse, store, clock, settings
 
-def deliver_task(services: Services, payload: dict) -> TaskResult:
-    try:
-        target = Target(identifiers.resource_id(payload.get("resource_id")),
-                        identifiers.dump_variant(payload.get("format"), payload.get("compression"),
-                                                 payload.get("bom")),
-                        identifiers.revision(payload.get("revision")))
-        attempt = identifiers.attempt(payload.get("attempt"))
-    except InvalidRequest as error:
-        return TaskResult(200, {"status": "rejected", "reason": error.message})  # retrying cannot fix it
-    try:
-        return export_revision(services, target, attempt)
-    except NotFound as error:
-        return TaskResult(200, {"status": "table_gone", "reason": error.message})
-    except DumpError as error:
-        log.warning("export of %s/%s@%s attempt %d: %s", target.resource_id, target.variant.key, target.rev,
-                    attempt, error.message)
-        return TaskResult(503, {"status": "retry", "reason": error.message, **not_done(error.message)})
-
-
-def not_done(message: str) -> dict:
-    """A 503 makes the queue deliver the task again; its body is an error body like any other."""
-    return {"error": "unavailable", "message": message, "hint": "The task queue delivers this task again."}
-
-
-def export_revision(services: Services, target: Target, attempt: int) -> TaskResult:
-    current = exports.current_target(services, target.resource_id, target.variant)
-    if current.rev != target.rev:
-        return TaskResult(200, {"status": "superseded", "current_revision": current.rev})
-    state = exports.lookup(services, target, services.store)
-    if state.published:
-        collect_garbage(services, target)  # repeats (pre-warm, duplicates) also bound storage
-        return TaskResult(200, {"status": "published", "attempt": state.published.number})
-    if state.failed and state.failed.number >= attempt:
-        return TaskResult(200, {"status": "failed", "attempt": state.failed.number})  # only a new request retries
-    prefix = layout.attempt_prefix(target.resource_id, target.variant, target.rev, attempt)
-    plan = assemble.plan_for(target.variant, services.config.compose)
-    job = ExportJob(layout.job_id(target.resource_id, target.variant, target.rev, attempt), target.resource_id,
-                    target.variant.format, prefix, services.config.shard_bytes, header=plan.header_in_every_file,
-                    gzip=target.variant.gzip)
-    services.warehouse.start_export(job)
-    status = services.warehouse.wait_export(job.job_id, services.config.worker_wait_seconds)
-    if status.state is JobState.RUNNING:
-        return TaskResult(503, {"status": "running", "job_id": job.job_id,  # a later delivery picks the job up
-                                **not_done(f"The export job {job.job_id} is still running.")})
-    if status.state is JobState.FAILED:
-        record = failure_bytes(status.error, status.http_status, services.clock(), status.retryable)
-        services.store.write_bytes(prefix + layout.FAILURE, record, "application/json", if_absent=True)
-        return TaskResult(200, {"status": "failed", "reason": status.error})
-    if exports.lookup(services, target, services.store).published:
-        return TaskResult(200, {"status": "published", "attempt": attempt})  # a duplicate delivery got there first
-    try:
-        manifest, leftovers = publish(services, target, attempt, prefix, plan)
-    except Superseded as moved:
-        return TaskResult(200, {"status": "superseded", "reason": moved.message})
-    except Exception:
-        if exports.lookup(services, target, services.store).published:  # it did, while we were assembling
-            return TaskResult(200, {"status": "published", "attempt": attempt})
-        raise
-    for name in leftovers:  # shards already composed or merged into the published object
-        services.store.delete(name)
-    collect_garbage(services, target)
-    return TaskResult(200, {"status": "published", "attempt": attempt, "files": len(manifest.pieces)})
-
-
-def publish(services: Services, target: Target, attempt: int, prefix: str,
-            plan: assemble.Plan) -> tuple[Manifest, list[str]]:
-    """Assembles the download from the export's files, then writes the manifest last and only if absent:
-    a duplicate delivery racing us cannot replace a published manifest."""
-    pieces, leftovers = assemble.assemble(services, target, prefix, plan)
-    if plan.header_object and exports.current_target(services, target.resource_id, target.variant).rev != target.rev:
-        # The header came from the table as it is now: if the table moved since the export read it, the
-        # header may not match the rows. This revision is superseded anyway; leave it unpublished.
-        raise Superseded(f"{target.resource_id} changed while it was exported.", "The new revision will be exported.")
-    manifest = Manifest(target.resource_id, target.variant, target.rev, attempt, tuple(pieces),
-                        services.clock().isoformat())
-    if manifest.single_object:  # the signed URL serves the object itself: it must carry its own headers
-        services.store.set_download_headers(pieces[0].name, content_type=target.variant.content_type,
-                                            filename=layout.download_filename(target.resource_id, target.variant))
-    services.store.write_bytes(prefix + layout.MANIFEST, manifest_bytes(manifest), "application/json", if_absent=True)
-    return manifest, leftovers
-
-
-def collect_garbage(services: Services, target: Target) -> int:
-    """Deletes what GC selects; a failed delete is logged and left for the next run or the bucket's lifecycle rule."""
-    objects = services.store.list(layout.variant_prefix(target.resource_id, target.variant))
-    lifetime = timedelta(hours=services.config.url_expiry_hours)
-    deleted = 0
-    for obj in gc.stale_objects(objects, services.clock(), lifetime):
+    def deliver(self, payload: Mapping) -> Outcome:
         try:
-            services.store.delete(obj.name)
-            deleted += 1
-        except Exception:  # GC is best effort; correctness never depends on it
-            log.exception("could not delete %s", obj.name)
-    return deleted
+            target = Target(identifiers.resource_id(payload.get("resource_id")),
+                            identifiers.dump_variant(payload.get("format"), payload.get("compression"),
+                                                     payload.get("bom")),
+                            identifiers.revision(payload.get("revision")))
+            attempt = identifiers.attempt(payload.get("attempt"))
+        except InvalidRequest as error:
+            return Done("rejected", {"reason": error.message})  # retrying cannot fix it
+        try:
+            return self.export_revision(target, attempt)
+        except NotFound as error:
+            return Done("table_gone", {"reason": error.message})
+        except DumpError as error:
+            log.warning("export of %s/%s@%s attempt %d: %s", target.resource_id, target.variant.key, target.rev,
+                        attempt, error.message)
+            return Retry("retry", {"reason": error.message})
+
+    def current_rev(self, target: Target) -> str:
+        return layout.revision_of(self.warehouse.table_modified(target.resource_id))
+
+    def published(self, target: Target) -> bool:
+        return revision_state(self.store.list(target.prefix)).published is not None
+
+    def export_revision(self, target: Target, attempt: int) -> Outcome:
+        current = self.current_rev(target)
+        if current != target.rev:
+            return Done("superseded", {"current_revision": current})
+        state = revision_state(self.store.list(target.prefix))
+        # The worker needs no failure record: a failure of this attempt or a later one ends the task either way
+        # (only a new request retries); cooldowns are the dump function's, so none is passed.
+        step = next_step(state, None, self.clock.now(), timedelta(0), queued=attempt)
+        if isinstance(step, Serve):
+            self.collect_garbage(target)  # repeats (pre-warm, duplicates) also bound storage
+            return Done("published", {"attempt": step.attempt})
+        if not isinstance(step, Wait):
+            return Done("failed", {"attempt": state.failed.number})
+        return self.export(target, attempt)
+
+    def export(self, target: Target, attempt: int) -> Outcome:
+        prefix = layout.attempt_prefix(target.resource_id, target.variant, target.rev, attempt)
+        plan = assemble.plan_for(target.variant, self.settings.compose)
+        job = ExportJob(layout.job_id(target.resource_id, target.variant, target.rev, attempt), target.resource_id,
+                        target.variant.format, prefix, self.settings.shard_bytes, header=plan.header_in_every_file,
+                        gzip=target.variant.gzip)
+        self.warehouse.start_export(job)
+        status = self.warehouse.wait_export(job.job_id, self.settings.wait_seconds)
+        if status.state is JobState.RUNNING:
+            return Retry("running", {"job_id": job.job_id})  # a later delivery picks the job up
+        if status.state is JobState.FAILED:
+            self.record_failure(prefix, status.error, status.kind)
+            return Done("failed", {"reason": status.error})
+        if self.published(target):
+            return Done("published", {"attempt": attempt})  # a duplicate delivery got there first
+        try:
+            manifest, leftovers = self.publish(target, attempt, prefix, plan)
+        except Superseded as moved:
+            return Done("superseded", {"reason": moved.message})
+        except Exception:
+            if self.published(target):  # it did, while we were assembling
+                return Done("published", {"attempt": attempt})
+            raise
+        for name in leftovers:  # shards already composed or merged into the published object
+            self.store.delete(name)
+        self.collect_garbage(target)
+        return Done("published", {"attempt": attempt, "files": len(manifest.pieces)})
+
+    def record_failure(self, prefix: str, reason: str, kind: FailureKind) -> None:
+        record = failure_bytes(reason, kind, self.clock.now())
+        self.store.write_bytes(prefix + layout.FAILURE, record, "application/json", if_absent=True)
+
+    def publish(self, target: Target, attempt: int, prefix: str, plan: assemble.Plan) -> tuple[Manifest, list[str]]:
+        """Assembles the download from the export's files, then writes the manifest last and only if absent:
+        a duplicate delivery racing us cannot replace a published manifest."""
+        pieces, leftovers = assemble.assemble(self.store, self.warehouse, target, prefix, plan)
+        if plan.header_object and self.current_rev(target) != target.rev:
+            # The header came from the table as it is now: if the table moved since the export read it, the
+            # header may not match the rows. This revision is superseded anyway; leave it unpublished.
+            raise Superseded(f"{target.resource_id} changed while it was exported.",
+                             "The new revision will be exported.")
+        manifest = Manifest(target.resource_id, target.variant, target.rev, attempt, tuple(pieces),
+                            self.clock.now().isoformat())
+        if manifest.single_object:  # the signed URL serves the object itself: it must carry its own headers
+            self.store.set_download_headers(pieces[0].name, content_type=target.variant.content_type,
+                                            filename=layout.download_filename(target.resource_id, target.variant))
+        self.store.write_bytes(prefix + layout.MANIFEST, manifest_bytes(manifest), "application/json", if_absent=True)
+        return manifest, leftovers
+
+    def collect_garbage(self, target: Target) -> int:
+        """Deletes what GC selects; a failed delete is logged and left for the next run or the lifecycle rule."""
+        objects = self.store.list(layout.variant_prefix(target.resource_id, target.variant))
+        deleted = 0
+        for obj in gc.stale_objects(objects, self.clock.now(), self.settings.url_lifetime):
+            try:
+                self.store.delete(obj.name)
+                deleted += 1
+            except Exception:  # GC is best effort; correctness never depends on it
+                log.exception("could not delete %s", obj.name)
+        return deleted

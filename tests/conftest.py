@@ -1,16 +1,15 @@
-"""Shared fixtures: real local services over real files, and the local server on a free port."""
+"""Shared fixtures: real local apps over real files, and the local server on a free port."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
 
-from functions.local_server import make_local_server
-from functions.services import build_services
+from functions.wiring import App, build_app
+from tests.support.app import LiveServer, local_env
 
 DATA = Path(__file__).parent / "data"
 
@@ -20,51 +19,28 @@ settings.register_profile("bqdump", max_examples=300, deadline=None)
 settings.load_profile("bqdump")
 
 
-def local_env(root: Path, **overrides) -> dict:
-    env = {"DUMP_LOCAL_DIR": str(root), "DUMP_BACKEND": "local", "DUMP_TOKEN_SECRET": "test-secret",
-           "DUMP_WAIT_SECONDS": "10"}
-    env.update({key: str(value) for key, value in overrides.items()})
-    return env
-
-
 @pytest.fixture
-def make_services(tmp_path):
+def make_app(tmp_path):
+    """make_app(**env) builds the app as main.py does, from local settings plus `env`; closed at teardown."""
     built = []
 
-    def make(**overrides):
-        services = build_services(local_env(tmp_path / f"bqdump{len(built)}", **overrides))
-        built.append(services)
-        return services
+    def make(**overrides) -> App:
+        app = build_app(local_env(tmp_path / f"bqdump{len(built)}", **overrides))
+        built.append(app)
+        return app
 
     yield make
-    for services in built:
-        services.close()
-
-
-class LiveServer:
-    def __init__(self, services):
-        self.services = services
-        self.server = make_local_server(services, "127.0.0.1", 0)
-        self.url = f"http://127.0.0.1:{self.server.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
+    for app in built:
+        app.close()
 
 
 @pytest.fixture
 def serve():
-    """serve(services) starts the local server on a free port; the test's teardown stops it."""
+    """serve(app) (or serve(doors)) starts the local server on a free port; the test's teardown stops it."""
     servers = []
 
-    def start(services) -> LiveServer:
-        live = LiveServer(services).__enter__()
+    def start(app_or_doors) -> LiveServer:
+        live = LiveServer(getattr(app_or_doors, "doors", app_or_doors)).__enter__()
         servers.append(live)
         return live
 

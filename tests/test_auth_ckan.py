@@ -2,7 +2,8 @@
 
 import pytest
 
-from functions.auth import build_authorizer
+from functions.auth import build_authorizer, load_auth_config
+from functions.http import status_of
 from functions.core.errors import Forbidden, NotFound, Unauthorized, Unavailable
 from functions.ports import Caller
 from tests.support.ckan_stub import ckan_stub, unused_port  # noqa: F401  (fixture)
@@ -11,7 +12,8 @@ NOW = 1_700_000_000.0
 
 
 def authorizer_for(url, **env):
-    return build_authorizer({"AUTH_TYPE": "ckan", "CKAN_URL": url, "CKAN_TIMEOUT_SECONDS": "0.2", **env})
+    env = {"AUTH_TYPE": "ckan", "CKAN_URL": url, "CKAN_TIMEOUT_SECONDS": "0.2", **env}
+    return build_authorizer(load_auth_config(env))
 
 
 def test_allowed_resource_passes_and_the_token_reaches_ckan(ckan_stub):
@@ -30,7 +32,7 @@ def test_refused_without_token_is_401_with_a_challenge(ckan_stub):
     ckan_stub.behave("r1", "denied")
     with pytest.raises(Unauthorized) as caught:
         authorizer_for(ckan_stub.url).authorize(Caller(None), "r1", NOW)
-    assert caught.value.status == 401
+    assert status_of(caught.value) == 401
     assert caught.value.headers["WWW-Authenticate"].startswith("Bearer")
     assert "Authorization header" in caught.value.hint
 
@@ -39,7 +41,7 @@ def test_refused_with_token_is_403(ckan_stub):
     ckan_stub.behave("r1", "denied", token="tok-a")
     with pytest.raises(Forbidden) as caught:
         authorizer_for(ckan_stub.url).authorize(Caller("tok-a"), "r1", NOW)
-    assert caught.value.status == 403 and "r1" in caught.value.message
+    assert status_of(caught.value) == 403 and "r1" in caught.value.message
 
 
 def test_unknown_resource_is_404(ckan_stub):
@@ -61,7 +63,7 @@ def test_garbage_answer_is_503_never_an_allow(ckan_stub, behaviour):
     ckan_stub.behave("r1", behaviour)
     with pytest.raises(Unavailable) as caught:
         authorizer_for(ckan_stub.url).authorize(Caller("tok-a"), "r1", NOW)
-    assert "HTTP 200" in caught.value.message and caught.value.status == 503
+    assert "HTTP 200" in caught.value.message and status_of(caught.value) == 503
 
 
 def test_wrong_ckan_url_path_is_503_not_a_404(ckan_stub):

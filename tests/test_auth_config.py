@@ -7,10 +7,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 import functions.auth.settings as settings_module
-from functions.auth import AUTH_SETTINGS, build_authorizer
+from functions.auth import AUTH_SETTINGS, build_authorizer, load_auth_config
 from functions.auth.cache import CachedAuthorizer
 from functions.core.errors import ConfigurationError
-from functions.core.settings_schema import Setting
+from functions.core.settings_schema import Setting, settings_of
 from functions.ports import Caller
 
 EXPECTED = {
@@ -35,7 +35,7 @@ def public_pem(private_key) -> str:
 
 def refused(env) -> str:
     with pytest.raises(ConfigurationError) as caught:
-        build_authorizer(env)
+        build_authorizer(load_auth_config(env))
     return str(caught.value)
 
 
@@ -47,6 +47,7 @@ def test_settings_are_declared_once_with_defaults_and_one_line_help():
 
 def test_every_setting_the_package_reads_is_in_the_table():
     declared = {value for value in vars(settings_module).values() if isinstance(value, Setting)}
+    declared |= set(settings_of(settings_module.AuthConfig))  # declared on the fields they fill
     assert declared == set(AUTH_SETTINGS)
     for source in Path(settings_module.__file__).parent.glob("*.py"):
         text = source.read_text()
@@ -54,11 +55,11 @@ def test_every_setting_the_package_reads_is_in_the_table():
 
 
 def test_default_is_anonymous_and_allows_everything():
-    build_authorizer({}).authorize(Caller(None), "any-resource", 0.0)
+    build_authorizer(load_auth_config({})).authorize(Caller(None), "any-resource", 0.0)
 
 
 def test_ckan_is_wrapped_in_the_cache():
-    authorizer = build_authorizer({"AUTH_TYPE": "ckan", "CKAN_URL": "https://ckan.example"})
+    authorizer = build_authorizer(load_auth_config({"AUTH_TYPE": "ckan", "CKAN_URL": "https://ckan.example"}))
     assert isinstance(authorizer, CachedAuthorizer)
     assert (authorizer.ttl, authorizer.denial_ttl, authorizer.cache.max_entries) == (60.0, 10.0, 10000)
 

@@ -10,7 +10,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from functions.auth import build_authorizer
+from functions.auth import build_authorizer, load_auth_config
+from functions.http import status_of
 from functions.core.errors import Forbidden, Unauthorized
 from functions.ports import Caller
 
@@ -37,7 +38,7 @@ def hs_token(secret=SECRET, **overrides):
 
 def authorizer(**env):
     base = {"AUTH_TYPE": "jwt", "JWT_AUDIENCE": "bqdump", "JWT_ISSUER": "https://idp.example"}
-    return build_authorizer({**base, **env} if env else {**base, "JWT_SECRET": SECRET})
+    return build_authorizer(load_auth_config({**base, **env} if env else {**base, "JWT_SECRET": SECRET}))
 
 
 def refusal(kind, token, resource_id="r1", now=NOW, **env):
@@ -56,7 +57,7 @@ def test_star_allows_every_resource():
 
 def test_unlisted_resource_is_403():
     error = refusal(Forbidden, hs_token(), resource_id="r9")
-    assert error.status == 403 and "r9" in error.message and "resources" in error.message
+    assert status_of(error) == 403 and "r9" in error.message and "resources" in error.message
 
 
 def test_missing_or_malformed_resources_claim_is_403():
@@ -136,9 +137,10 @@ def test_rs256_token_is_refused_when_only_a_secret_is_configured():
 
 def test_audience_and_issuer_checks_are_off_when_unset():
     token = hs_token(aud=None, iss=None)
-    build_authorizer({"AUTH_TYPE": "jwt", "JWT_SECRET": SECRET}).authorize(Caller(token), "r1", NOW)
+    hs256 = build_authorizer(load_auth_config({"AUTH_TYPE": "jwt", "JWT_SECRET": SECRET}))
+    hs256.authorize(Caller(token), "r1", NOW)
     with pytest.raises(Unauthorized, match="wrong audience"):
-        build_authorizer({"AUTH_TYPE": "jwt", "JWT_SECRET": SECRET}).authorize(Caller(hs_token()), "r1", NOW)
+        hs256.authorize(Caller(hs_token()), "r1", NOW)
 
 
 def test_refusals_never_echo_the_token():

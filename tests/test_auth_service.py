@@ -6,17 +6,17 @@ from __future__ import annotations
 import requests
 
 from tests.support.ckan_stub import ckan_stub  # noqa: F401  (fixture)
-from tests.test_service_http import SMALL_CSV, get_dump, load_csv, load_numbers
+from tests.support.tables import SMALL_CSV, get_dump, load_csv, load_numbers
 
 
-def test_private_resources_need_a_token_ckan_accepts(make_services, serve, tmp_path, ckan_stub):  # noqa: F811
+def test_private_resources_need_a_token_ckan_accepts(make_app, serve, tmp_path, ckan_stub):  # noqa: F811
     ckan_stub.behave("small", "denied", token=None).behave("small", "denied").behave("small", "allowed", token="good")
-    services = make_services(AUTH_TYPE="ckan", CKAN_URL=ckan_stub.url)
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    live = serve(services)
+    app = make_app(AUTH_TYPE="ckan", CKAN_URL=ckan_stub.url)
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    live = serve(app)
     anonymous = get_dump(live, "small")
     assert anonymous.status_code == 401 and "WWW-Authenticate" in anonymous.headers
-    assert not services.store.list("dumps/")  # refused before anything was exported
+    assert not app.backend.store.list("dumps/")  # refused before anything was exported
     wrong = requests.get(f"{live.url}/datastore/dump/small", headers={"Authorization": "bad"},
                          allow_redirects=False, timeout=30)
     assert wrong.status_code == 403 and wrong.json()["hint"]
@@ -29,34 +29,34 @@ def test_private_resources_need_a_token_ckan_accepts(make_services, serve, tmp_p
     assert again.status_code == 302 and ckan_stub.calls == calls  # the decision cache saved a call
 
 
-def test_ckan_down_is_503_never_an_allow(make_services, serve, tmp_path, ckan_stub):  # noqa: F811
+def test_ckan_down_is_503_never_an_allow(make_app, serve, tmp_path, ckan_stub):  # noqa: F811
     ckan_stub.behave("small", "allowed")
-    services = make_services(AUTH_TYPE="ckan", CKAN_URL=ckan_stub.url)
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    live = serve(services)
+    app = make_app(AUTH_TYPE="ckan", CKAN_URL=ckan_stub.url)
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    live = serve(app)
     ckan_stub.stop()
     answer = requests.get(f"{live.url}/datastore/dump/small", headers={"Authorization": "tok"},
                           allow_redirects=False, timeout=30)
     assert answer.status_code == 503 and answer.json()["error"] == "unavailable"
 
 
-def test_stream_links_are_bound_to_what_was_authorised(make_services, serve, tmp_path, ckan_stub):  # noqa: F811
+def test_stream_links_are_bound_to_what_was_authorised(make_app, serve, tmp_path, ckan_stub):  # noqa: F811
     ckan_stub.behave("public", "allowed").behave("private", "denied")
-    services = make_services(AUTH_TYPE="ckan", CKAN_URL=ckan_stub.url, DUMP_SHARD_BYTES=20_000,
+    app = make_app(AUTH_TYPE="ckan", CKAN_URL=ckan_stub.url, DUMP_SHARD_BYTES=20_000,
                              DUMP_COMPOSE="false")
-    load_numbers(services, "public", 3000, tmp_path)
-    load_numbers(services, "private", 3000, tmp_path)
-    live = serve(services)
+    load_numbers(app, "public", 3000, tmp_path)
+    load_numbers(app, "private", 3000, tmp_path)
+    live = serve(app)
     link = get_dump(live, "public").headers["Location"]
     assert requests.get(link, timeout=30).status_code == 200
     forged = link.replace("/stream/public", "/stream/private")  # the same token for another resource
     assert requests.get(forged, timeout=30).status_code == 403
 
 
-def test_the_access_log_never_shows_tokens_or_signatures(make_services, serve, tmp_path, caplog):
-    services = make_services()
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    live = serve(services)
+def test_the_access_log_never_shows_tokens_or_signatures(make_app, serve, tmp_path, caplog):
+    app = make_app()
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    live = serve(app)
     location = get_dump(live, "small").headers["Location"]
     signature = location.split("signature=")[1]
     with caplog.at_level("INFO", logger="werkzeug"):

@@ -28,11 +28,12 @@ def test_an_empty_secret_or_an_unknown_purpose_derives_nothing(secret, purpose):
         keys.derive(secret, purpose)
 
 
-def test_the_local_services_use_a_different_key_for_each_door(make_services, serve):
-    services = make_services()
-    live = serve(services)
+def test_the_local_app_uses_a_different_key_for_each_door(make_app, serve):
+    app = make_app()
+    live = serve(app)
     raw = b"test-secret"  # DUMP_TOKEN_SECRET in tests/conftest.py
-    assert services.token_secret == keys.derive(raw, keys.STREAM_TOKENS)
+    assert app.backend.stream_key == keys.derive(raw, keys.STREAM_TOKENS)
+    assert app.backend.download_key == keys.derive(raw, keys.DOWNLOAD_SIGNATURES)
     token = tokens.stream_token(raw, "small", "csv", "abc", 2**40)  # signed with the configured secret itself
     answer = requests.get(f"{live.url}/stream/small", params={"rev": "abc", "token": token}, timeout=30)
     assert answer.status_code == 403

@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from functions.core.model import Format, ObjectInfo, Variant
+from functions.core.model import FailureKind, Format, ObjectInfo, Variant
 from functions.core.publish import (Manifest, failure_bytes, manifest_bytes, may_retry, parse_failure, parse_manifest,
                                     revision_state)
 from functions.core.shards import Piece
@@ -55,9 +55,20 @@ def test_manifest_round_trip_and_strictness():
 
 
 def test_failure_records_and_cooldown():
-    failure = parse_failure(failure_bytes("table too big", 413, T0, retryable=False))
-    assert (failure.reason, failure.status, failure.retryable) == ("table too big", 413, False)
+    failure = parse_failure(failure_bytes("table too big", FailureKind.TOO_LARGE, T0))
+    assert (failure.reason, failure.kind, failure.retryable) == ("table too big", FailureKind.TOO_LARGE, False)
+    assert parse_failure(failure_bytes("slow down", FailureKind.TRANSIENT, T0)).retryable
     assert parse_failure(b"garbage").reason.startswith("the export failed")
     state = revision_state([obj("1/failed.json", at=T0)])
     assert not may_retry(state.failed, T0 + timedelta(seconds=59), timedelta(seconds=60))
     assert may_retry(state.failed, T0 + timedelta(seconds=60), timedelta(seconds=60))
+
+
+@pytest.mark.parametrize("record,kind", [
+    (b'{"reason": "r", "status": 404, "retryable": false}', FailureKind.TABLE_GONE),
+    (b'{"reason": "r", "status": 413, "retryable": false}', FailureKind.TOO_LARGE),
+    (b'{"reason": "r", "status": 502, "retryable": true}', FailureKind.TRANSIENT),
+    (b'{"reason": "r", "status": 502, "retryable": false}', FailureKind.FAILED),
+])
+def test_failure_records_written_with_http_statuses_still_read(record, kind):
+    assert parse_failure(record) == parse_failure(failure_bytes("r", kind, T0))

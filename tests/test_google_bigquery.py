@@ -11,6 +11,7 @@ from google.cloud.bigquery import SchemaField
 
 from functions.adapters.google.bigquery import GoogleWarehouse
 from functions.core.errors import NotFound, Unavailable
+from tests.support.clock import FakeClock
 from functions.core.model import ExportJob, Format, JobState
 
 MODIFIED = datetime(2026, 1, 2, tzinfo=timezone.utc)
@@ -43,29 +44,17 @@ class FakeClient:
             raise self.insert_error
 
 
-class Clock:
-    def __init__(self):
-        self.now = 0.0
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-    def monotonic(self):
-        return self.now
-
-
 def warehouse(client, clock=None):
-    clock = clock or Clock()
     return GoogleWarehouse(lambda: client, lambda: client, "my-project", "ckan_ds", "exports", "_id",
-                           sleep=clock.sleep, monotonic=clock.monotonic)
+                           clock=clock or FakeClock())
 
 
 def test_a_running_job_answers_running_once_the_wait_is_over():
-    client, clock = FakeClient(states=["RUNNING"]), Clock()
+    client, clock = FakeClient(states=["RUNNING"]), FakeClock()
     w = warehouse(client, clock)
     w.start_export(JOB)
     assert w.wait_export(JOB.job_id, 20).state is JobState.RUNNING
-    assert 19.9 <= clock.now <= 20.0 and client.polls > 3
+    assert 19.9 <= clock.monotonic() <= 20.0 and client.polls > 3
 
 
 def test_the_job_is_inserted_under_its_id_in_the_tables_location_and_ordered():

@@ -6,7 +6,7 @@ import pytest
 
 from functions.adapters.google.config import GOOGLE_SETTINGS, load_google_config
 from functions.core.errors import ConfigurationError
-from functions.settings import all_settings, check_settings
+from functions.settings import all_settings, load_settings
 
 SECRET_KEY = "-----BEGIN PRIVATE KEY-----\nnot-a-real-key-but-secret\n-----END PRIVATE KEY-----\n"
 KEY = {"type": "service_account", "client_email": "rw@p.iam.gserviceaccount.com", "private_key": SECRET_KEY,
@@ -33,7 +33,7 @@ def test_a_missing_required_setting_is_named(name):
     with pytest.raises(ConfigurationError, match=name):
         load_google_config(env(**{name: None}))
     with pytest.raises(ConfigurationError, match=name):
-        check_settings(env(**{name: " "}))
+        load_settings(env(**{name: " "}))
 
 
 @pytest.mark.parametrize("name,value", [
@@ -76,7 +76,7 @@ def test_credentials_never_appear_in_errors_or_reprs():
     assert "not-a-real-key" not in str(caught.value) and "BIGQUERY_CREDENTIALS" in str(caught.value)
     config = load_google_config(env(BIGQUERY_CREDENTIALS=json.dumps(KEY)))
     assert "not-a-real-key" not in repr(config) and "not-a-real-key" not in repr(config.read_write)
-    full = check_settings(env(BIGQUERY_CREDENTIALS=json.dumps(KEY)))
+    full = load_settings(env(BIGQUERY_CREDENTIALS=json.dumps(KEY)))
     assert "not-a-real-key" not in repr(full)
 
 

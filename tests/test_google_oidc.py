@@ -11,6 +11,7 @@ import pytest
 from google.auth import crypt, jwt
 
 from functions.adapters.google.oidc import OidcCallerCheck
+from functions.http import status_of
 from functions.core.errors import Unauthorized, Unavailable
 from tests.contract import keys
 
@@ -69,7 +70,7 @@ def test_a_good_token_passes_and_answers_its_claims(key, certs_url):
 def test_missing_or_malformed_tokens_are_refused(headers, certs_url):
     with pytest.raises(Unauthorized) as caught:
         OidcCallerCheck(AUDIENCE, TASKS_EMAIL, certs_url).check(headers)
-    assert caught.value.status == 401 and caught.value.headers["WWW-Authenticate"].startswith("Bearer")
+    assert status_of(caught.value) == 401 and caught.value.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 @pytest.mark.parametrize("claims,why", [

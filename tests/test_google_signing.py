@@ -15,7 +15,7 @@ from google.cloud import storage
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
-from functions.adapters.google.storage import MAX_URL_SECONDS, GcsUrlSigner, url_lifetime_seconds
+from functions.adapters.google.signer import MAX_URL_SECONDS, GcsUrlSigner, url_lifetime_seconds
 from functions.core.errors import Unavailable
 from tests.contract import keys
 

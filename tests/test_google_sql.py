@@ -3,8 +3,10 @@
 import pytest
 
 from functions.adapters.google.bigquery import job_status
-from functions.core.bigquery_sql import Column, UnsupportedSchema, export_statement, quote_identifier, table_reference
-from functions.core.model import Format, JobState
+from functions.adapters.google.sql import Column, UnsupportedSchema, export_statement, quote_identifier, table_reference
+from functions.core.model import FailureKind, Format, JobState, Variant
+from functions.core.next_step import failure_error
+from functions.core.publish import Failure
 
 COLUMNS = [Column("_id", "INTEGER"), Column("name", "STRING"), Column("seen_at", "TIMESTAMP"),
            Column("local_at", "DATETIME"), Column("tags", "STRING", "REPEATED"),
@@ -83,19 +85,20 @@ def test_export_prefixes_and_buckets_are_validated():
         export_statement("my-project", "ds", "t", COLUMNS, Format.CSV, "bucket", "dumps/../x/")
 
 
-@pytest.mark.parametrize("error,state,status,retryable", [
-    (None, JobState.DONE, 502, False),
-    ({"reason": "notFound", "message": "Not found: Table p:d.t"}, JobState.FAILED, 404, False),
-    ({"reason": "responseTooLarge", "message": "Response too large"}, JobState.FAILED, 413, False),
-    ({"reason": "rateLimitExceeded", "message": "slow down"}, JobState.FAILED, 502, True),
-    ({"reason": "backendError", "message": "try again"}, JobState.FAILED, 502, True),
-    ({"reason": "quotaExceeded", "message": "quota"}, JobState.FAILED, 502, True),
-    ({"reason": "invalidQuery", "message": "Syntax error"}, JobState.FAILED, 502, False),
+@pytest.mark.parametrize("error,state,kind,retryable", [
+    (None, JobState.DONE, FailureKind.FAILED, False),
+    ({"reason": "notFound", "message": "Not found: Table p:d.t"}, JobState.FAILED, FailureKind.TABLE_GONE, False),
+    ({"reason": "responseTooLarge", "message": "Response too large"}, JobState.FAILED, FailureKind.TOO_LARGE, False),
+    ({"reason": "rateLimitExceeded", "message": "slow down"}, JobState.FAILED, FailureKind.TRANSIENT, True),
+    ({"reason": "backendError", "message": "try again"}, JobState.FAILED, FailureKind.TRANSIENT, True),
+    ({"reason": "quotaExceeded", "message": "quota"}, JobState.FAILED, FailureKind.TRANSIENT, True),
+    ({"reason": "invalidQuery", "message": "Syntax error"}, JobState.FAILED, FailureKind.FAILED, False),
 ])
-def test_job_errors_are_classified(error, state, status, retryable):
-    result = job_status(error, "parquet")
-    assert (result.state, result.http_status, result.retryable) == (state, status, retryable)
+def test_job_errors_are_classified(error, state, kind, retryable):
+    result = job_status(error)
+    assert (result.state, result.kind, result.retryable) == (state, kind, retryable)
     if error:
         assert error["message"] in result.error
-    if status == 413:
-        assert "format=csv" in result.error
+    if kind is FailureKind.TOO_LARGE:  # the advice is the core's, given with the kind, not the adapter's
+        advice = failure_error(Failure(result.error, kind), Variant(Format.PARQUET), 5).hint
+        assert "format=csv" in advice

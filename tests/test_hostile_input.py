@@ -13,7 +13,7 @@ import requests
 
 from functions.core import keys
 from functions.core.layout import revision_of
-from tests.test_service_http import SMALL_CSV, get_dump, load_csv
+from tests.support.tables import SMALL_CSV, get_dump, load_csv
 
 
 def assert_json_error(answer: requests.Response, *statuses: int) -> dict:
@@ -42,11 +42,11 @@ def split_answer(raw: bytes) -> tuple[int, dict, bytes]:
 
 
 @pytest.fixture
-def small(make_services, serve, tmp_path):
-    services = make_services()
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    live = serve(services)
-    return services, live
+def small(make_app, serve, tmp_path):
+    app = make_app()
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    live = serve(app)
+    return app, live
 
 
 def test_object_signature_and_expiry_of_any_text_are_refused(small):
@@ -62,8 +62,8 @@ def test_object_signature_and_expiry_of_any_text_are_refused(small):
 
 
 def test_stream_token_of_any_text_is_refused(small):
-    services, live = small
-    rev = revision_of(services.warehouse.table_modified("small"))
+    app, live = small
+    rev = revision_of(app.backend.warehouse.table_modified("small"))
     for token in ["é.abc", "1.é", "\u0663.abc", "9" * 5000 + ".abc", "1." + "é" * 3000]:
         answer = requests.get(f"{live.url}/stream/small", params={"rev": rev, "token": token}, timeout=30)
         assert_json_error(answer, 403)
@@ -82,14 +82,14 @@ def test_ranges_with_huge_numbers_are_refused_or_ignored(small):
 
 
 @pytest.mark.parametrize("length", [255, 256, 300, 1024])
-def test_resource_ids_up_to_the_documented_limit_work_on_the_local_backend(make_services, serve, tmp_path, length):
-    services = make_services()
+def test_resource_ids_up_to_the_documented_limit_work_on_the_local_backend(make_app, serve, tmp_path, length):
+    app = make_app()
     rid = "r" * length
     source = tmp_path / "t.csv"
     source.write_text(SMALL_CSV)
-    services.warehouse.load(rid, source)
-    assert rid in services.warehouse.list_tables()
-    live = serve(services)
+    app.backend.warehouse.load(rid, source)
+    assert rid in app.backend.warehouse.list_tables()
+    live = serve(app)
     first = get_dump(live, rid)
     assert first.status_code == 302, first.text[:300]
     download = requests.get(first.headers["Location"], timeout=30)
@@ -97,13 +97,13 @@ def test_resource_ids_up_to_the_documented_limit_work_on_the_local_backend(make_
     assert_json_error(get_dump(live, "q" * length), 404)  # an unknown long id: a 404, not a 500
 
 
-def worker_headers(services) -> dict:
+def worker_headers(app) -> dict:
     return {"X-Worker-Secret": keys.worker_door_secret(b"test-secret"), "Content-Type": "application/json"}
 
 
 def test_task_bodies_with_values_of_the_wrong_type_are_rejected(small):
-    services, live = small
-    rev = revision_of(services.warehouse.table_modified("small"))
+    app, live = small
+    rev = revision_of(app.backend.warehouse.table_modified("small"))
     good = {"resource_id": "small", "format": "csv", "revision": rev, "attempt": 1}
     bad_values = [("format", 5), ("format", ["csv"]), ("format", {"a": 1}), ("compression", 1),
                   ("compression", True), ("bom", []), ("bom", 1.5), ("attempt", float("inf")),
@@ -111,15 +111,15 @@ def test_task_bodies_with_values_of_the_wrong_type_are_rejected(small):
                   ("attempt", 1.5), ("resource_id", ["small"]), ("revision", 12)]
     for field, value in bad_values:
         body = json.dumps({**good, field: value})  # json.dumps writes Infinity and NaN as Python reads them
-        answer = requests.post(live.url + "/tasks/export", data=body, headers=worker_headers(services), timeout=30)
+        answer = requests.post(live.url + "/tasks/export", data=body, headers=worker_headers(app), timeout=30)
         assert answer.status_code == 200 and answer.json()["status"] == "rejected", (field, value, answer.text[:200])
 
 
 @pytest.mark.parametrize("route", ["/tasks/export", "/datastore/dump/prewarm"])
-def test_deeply_nested_or_huge_json_is_refused(make_services, serve, route):
-    services = make_services(PREWARM_SECRET="pw")
-    live = serve(services)
-    headers = {**worker_headers(services), "X-Prewarm-Secret": "pw"}
+def test_deeply_nested_or_huge_json_is_refused(make_app, serve, route):
+    app = make_app(PREWARM_SECRET="pw")
+    live = serve(app)
+    headers = {**worker_headers(app), "X-Prewarm-Secret": "pw"}
     for body in ["[" * 100_000 + "]" * 100_000, '{"a":' * 50_000 + "1" + "}" * 50_000,
                  '{"resources": ["' + "x" * 2_000_000 + '"]}']:
         answer = requests.post(live.url + route, data=body, headers=headers, timeout=30)
@@ -161,11 +161,11 @@ def test_a_malformed_request_line_gets_a_json_400_and_its_query_is_not_logged(sm
     assert "LIVE-SIGNATURE" not in caplog.text
 
 
-def test_a_failed_local_export_names_no_server_path_to_the_caller(make_services, serve, tmp_path, caplog):
-    services = make_services()
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    services.warehouse.table_file("small").write_bytes(b"not parquet at all")  # DuckDB's error names the file
-    live = serve(services)
+def test_a_failed_local_export_names_no_server_path_to_the_caller(make_app, serve, tmp_path, caplog):
+    app = make_app()
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    app.backend.warehouse.table_file("small").write_bytes(b"not parquet at all")  # DuckDB's error names the file
+    live = serve(app)
     with caplog.at_level("WARNING"):
         answer = get_dump(live, "small")
     body = assert_json_error(answer, 502)
@@ -204,16 +204,16 @@ def test_functions_framework_answers_a_bad_host_with_json_too(tmp_path, monkeypa
         thread.join(10)
 
 
-def test_an_unreadable_manifest_names_neither_object_nor_path_to_the_caller(make_services, serve, tmp_path, caplog):
+def test_an_unreadable_manifest_names_neither_object_nor_path_to_the_caller(make_app, serve, tmp_path, caplog):
     from functions.core import layout
     from functions.core.model import Format, Variant
 
-    services = make_services()
-    load_csv(services, "broken", SMALL_CSV, tmp_path)
-    rev = revision_of(services.warehouse.table_modified("broken"))
+    app = make_app()
+    load_csv(app, "broken", SMALL_CSV, tmp_path)
+    rev = revision_of(app.backend.warehouse.table_modified("broken"))
     prefix = layout.attempt_prefix("broken", Variant(Format.CSV), rev, 1)
-    services.store.write_bytes(prefix + layout.MANIFEST, b'{"not": "a manifest"}', "application/json")
-    live = serve(services)
+    app.backend.store.write_bytes(prefix + layout.MANIFEST, b'{"not": "a manifest"}', "application/json")
+    live = serve(app)
     with caplog.at_level("ERROR"):
         answer = get_dump(live, "broken")
     assert_json_error(answer, 503)

@@ -15,7 +15,7 @@ from schemathesis import GenerationMode
 
 from functions import routes
 from functions.core import keys
-from tests.test_service_http import SMALL_CSV, load_csv
+from tests.support.tables import SMALL_CSV, load_csv
 
 SPEC = json.loads(routes.OPENAPI.read_text())
 ALL_RULES = routes.DUMP_RULES + routes.WORKER_RULES + routes.STREAM_RULES + routes.LOCAL_RULES
@@ -36,8 +36,8 @@ def test_every_route_is_described_and_every_description_is_a_route():
     assert described == route_table()
 
 
-def test_the_dump_function_serves_the_description(make_services, serve):
-    live = serve(make_services())
+def test_the_dump_function_serves_the_description(make_app, serve):
+    live = serve(make_app())
     answer = requests.get(live.url + "/openapi.json", timeout=30)
     assert answer.status_code == 200 and answer.json() == SPEC
     assert "/openapi.json" in [rule.rule for rule in routes.DUMP_RULES]  # deployed with the dump function
@@ -52,10 +52,10 @@ def test_every_error_response_is_described_as_the_error_schema():
                         "$ref": "#/components/schemas/Error"}, (path, method, status)
 
 
-def test_schemathesis_finds_no_5xx_and_only_described_json_errors(make_services, serve, tmp_path):
-    services = make_services(DUMP_WAIT_SECONDS=1, PREWARM_SECRET="pw")
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    live = serve(services)
+def test_schemathesis_finds_no_5xx_and_only_described_json_errors(make_app, serve, tmp_path):
+    app = make_app(DUMP_WAIT_SECONDS=1, PREWARM_SECRET="pw")
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    live = serve(app)
     schema = schemathesis.openapi.from_dict(SPEC)
     secrets = {"X-Worker-Secret": keys.worker_door_secret(b"test-secret"), "X-Prewarm-Secret": "pw"}
     problems: list[str] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from tests.test_service_http import SMALL_CSV, load_csv
+from tests.support.tables import SMALL_CSV, load_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,11 +20,11 @@ def post(live, body, secret="warm-secret"):
                          timeout=30)
 
 
-def test_prewarm_queues_only_what_is_not_published(make_services, serve, tmp_path):
-    services = make_services(PREWARM_SECRET="warm-secret")
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    load_csv(services, "other", SMALL_CSV, tmp_path)
-    live = serve(services)
+def test_prewarm_queues_only_what_is_not_published(make_app, serve, tmp_path):
+    app = make_app(PREWARM_SECRET="warm-secret")
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    load_csv(app, "other", SMALL_CSV, tmp_path)
+    live = serve(app)
     assert requests.get(f"{live.url}/datastore/dump/small", allow_redirects=False, timeout=30).status_code == 302
     answer = post(live, {"formats": ["csv", "ndjson"]})
     assert answer.status_code == 200, answer.text
@@ -32,20 +32,20 @@ def test_prewarm_queues_only_what_is_not_published(make_services, serve, tmp_pat
     assert {(p["resource_id"], p["format"]) for p in body["fresh"]} == {("small", "csv")}
     assert {(p["resource_id"], p["format"]) for p in body["queued"]} == {
         ("small", "ndjson"), ("other", "csv"), ("other", "ndjson")}
-    assert services.queue.drain(30)
+    assert app.backend.queue.drain(30)
     again = post(live, {"resources": ["other", "missing"], "formats": ["ndjson"]}).json()
     assert again["counts"] == {"queued": 0, "fresh": 1, "failed": 1}
     assert again["failed"][0]["status"] == 404 and "missing" in again["failed"][0]["reason"]
 
 
-def test_prewarm_refuses_callers_without_the_secret_and_bad_bodies(make_services, serve):
-    live = serve(make_services(PREWARM_SECRET="warm-secret"))
+def test_prewarm_refuses_callers_without_the_secret_and_bad_bodies(make_app, serve):
+    live = serve(make_app(PREWARM_SECRET="warm-secret"))
     assert post(live, {}, secret="wrong").status_code == 403
     assert requests.post(f"{live.url}/datastore/dump/prewarm", json={}, timeout=30).status_code == 403
     assert post(live, {"resources": "small"}).status_code == 400
     assert post(live, {"formats": ["xml"]}).status_code == 400
     assert post(live, {"resources": ["../etc"]}).status_code == 400
-    closed = serve(make_services())  # no PREWARM_SECRET: HTTP pre-warming is off
+    closed = serve(make_app())  # no PREWARM_SECRET: HTTP pre-warming is off
     answer = requests.post(f"{closed.url}/datastore/dump/prewarm", json={}, headers={"X-Prewarm-Secret": ""},
                            timeout=30)
     assert answer.status_code == 403 and "PREWARM_SECRET" in answer.json()["hint"]

@@ -156,7 +156,7 @@ TASK_FIELDS = ("resource_id", "format", "compression", "bom", "revision", "attem
 
 
 def parse_task(body: dict):
-    """The worker's reading of a task body (jobs/export_worker.deliver_task), parser by parser."""
+    """The worker's reading of a task body (jobs/export_worker.ExportWorker.deliver), parser by parser."""
     return (identifiers.resource_id(body.get("resource_id")),
             identifiers.dump_variant(body.get("format"), body.get("compression"), body.get("bom")),
             identifiers.revision(body.get("revision")), identifiers.attempt(body.get("attempt")))

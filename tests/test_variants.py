@@ -10,7 +10,7 @@ import pandas
 import pytest
 import requests
 
-from tests.test_service_http import EXPECTED_CSV, SMALL_CSV, get_dump, load_csv, load_numbers
+from tests.support.tables import EXPECTED_CSV, SMALL_CSV, get_dump, load_csv, load_numbers
 
 
 def download(live, rid, **params):
@@ -20,13 +20,13 @@ def download(live, rid, **params):
 
 
 @pytest.mark.parametrize("compose", ["true", "false"])
-def test_gzip_csv_of_many_shards_is_one_valid_multi_member_gzip(make_services, serve, tmp_path, compose):
-    plain_services = make_services()
-    services = make_services(DUMP_SHARD_BYTES=20_000, DUMP_COMPOSE=compose)
-    for s in (plain_services, services):
+def test_gzip_csv_of_many_shards_is_one_valid_multi_member_gzip(make_app, serve, tmp_path, compose):
+    plain_app = make_app()
+    app = make_app(DUMP_SHARD_BYTES=20_000, DUMP_COMPOSE=compose)
+    for s in (plain_app, app):
         load_numbers(s, "numbers", 5000, tmp_path)
-    _, plain = download(serve(plain_services), "numbers")
-    redirect, packed = download(serve(services), "numbers", compression="gzip")
+    _, plain = download(serve(plain_app), "numbers")
+    redirect, packed = download(serve(app), "numbers", compression="gzip")
     assert packed.headers["Content-Type"] == "application/gzip"
     assert "Content-Encoding" not in packed.headers  # stored as gzip, so Range keeps working
     assert packed.headers["Content-Disposition"] == 'attachment; filename="numbers.csv.gz"'
@@ -41,10 +41,10 @@ def test_gzip_csv_of_many_shards_is_one_valid_multi_member_gzip(make_services, s
     assert part.status_code == 206 and part.content == packed.content[:10]
 
 
-def test_gzip_ndjson_and_tsv(make_services, serve, tmp_path):
-    services = make_services(DUMP_SHARD_BYTES=20_000)
-    load_numbers(services, "numbers", 3000, tmp_path)
-    live = serve(services)
+def test_gzip_ndjson_and_tsv(make_app, serve, tmp_path):
+    app = make_app(DUMP_SHARD_BYTES=20_000)
+    load_numbers(app, "numbers", 3000, tmp_path)
+    live = serve(app)
     _, ndjson = download(live, "numbers", format="ndjson", compression="gzip")
     assert len(gzip.decompress(ndjson.content).splitlines()) == 3000
     _, tsv = download(live, "numbers", format="tsv", compression="gzip")
@@ -53,16 +53,16 @@ def test_gzip_ndjson_and_tsv(make_services, serve, tmp_path):
 
 
 @pytest.mark.parametrize("compose", ["true", "false"])
-def test_bom_variant_starts_with_one_bom_and_is_cached_on_its_own(make_services, serve, tmp_path, compose):
-    services = make_services(DUMP_COMPOSE=compose)
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    live = serve(services)
+def test_bom_variant_starts_with_one_bom_and_is_cached_on_its_own(make_app, serve, tmp_path, compose):
+    app = make_app(DUMP_COMPOSE=compose)
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    live = serve(app)
     plain_redirect, plain = download(live, "small")
     bom_redirect, with_bom = download(live, "small", bom="true")
     assert with_bom.content == b"\xef\xbb\xbf" + EXPECTED_CSV.encode()
     assert plain.content == EXPECTED_CSV.encode()
     assert bom_redirect.headers["ETag"] != plain_redirect.headers["ETag"]
-    assert services.store.list("dumps/small/csv-bom/") and services.store.list("dumps/small/csv/")
+    assert app.backend.store.list("dumps/small/csv-bom/") and app.backend.store.list("dumps/small/csv/")
     frame = pandas.read_csv(io.BytesIO(with_bom.content), encoding="utf-8-sig")
     assert list(frame.columns)[0] == "id"
 
@@ -73,17 +73,17 @@ def test_bom_variant_starts_with_one_bom_and_is_cached_on_its_own(make_services,
     ({"compression": "zip"}, "Unknown compression"),
     ({"bom": "maybe"}, "Invalid bom"),
 ])
-def test_impossible_variants_get_400(make_services, serve, tmp_path, params, fragment):
-    services = make_services()
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    answer = get_dump(serve(services), "small", **params)
+def test_impossible_variants_get_400(make_app, serve, tmp_path, params, fragment):
+    app = make_app()
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    answer = get_dump(serve(app), "small", **params)
     assert answer.status_code == 400 and fragment in answer.json()["message"] + answer.json()["hint"]
 
 
-def test_compose_off_streams_a_header_object_for_gzip(make_services, serve, tmp_path):
-    services = make_services(DUMP_SHARD_BYTES=20_000, DUMP_COMPOSE="false")
-    load_numbers(services, "numbers", 5000, tmp_path)
-    redirect, packed = download(serve(services), "numbers", compression="gzip")
+def test_compose_off_streams_a_header_object_for_gzip(make_app, serve, tmp_path):
+    app = make_app(DUMP_SHARD_BYTES=20_000, DUMP_COMPOSE="false")
+    load_numbers(app, "numbers", 5000, tmp_path)
+    redirect, packed = download(serve(app), "numbers", compression="gzip")
     assert "/stream/numbers?" in redirect.headers["Location"] and "compression=gzip" in redirect.headers["Location"]
     text = gzip.decompress(packed.content).decode()
     assert text.startswith("id,label,at\n0,") and text.count("id,label,at") == 1

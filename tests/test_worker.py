@@ -8,12 +8,14 @@ from datetime import timedelta
 from functions.core import layout
 from functions.core.gc import GRACE
 from functions.core.model import Format, Variant
-from jobs.export_worker import deliver_task
-from tests.test_service_http import SMALL_CSV, load_csv
+from functions.core.delivery import Done
+from jobs.export_worker import ExportWorker
+from tests.support.clock import ShiftedClock
+from tests.support.tables import SMALL_CSV, load_csv
 
 
-def task(services, rid="small", fmt="csv", attempt=1):
-    rev = layout.revision_of(services.warehouse.table_modified(rid))
+def task(app, rid="small", fmt="csv", attempt=1):
+    rev = layout.revision_of(app.backend.warehouse.table_modified(rid))
     return {"resource_id": rid, "format": fmt, "revision": rev, "attempt": attempt}
 
 
@@ -31,133 +33,136 @@ class CountingWarehouse:
         return self.inner.start_export(job)
 
 
-def snapshot(services, prefix="dumps/"):
-    return {o.name: (o.size, o.updated) for o in services.store.list(prefix)}
+def worker(app, warehouse=None, clock=None) -> ExportWorker:
+    """The app's export worker, over another warehouse view or clock when a test gives one."""
+    return ExportWorker(warehouse or app.backend.warehouse, app.backend.store, clock or app.clock, app.worker.settings)
 
 
-def test_a_task_publishes_and_a_repeat_changes_nothing(make_services, tmp_path):
-    services = make_services()
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    services.warehouse = counting = CountingWarehouse(services.warehouse)
-    first = deliver_task(services, task(services))
-    assert (first.status, first.body["status"]) == (200, "published")
-    published = snapshot(services)
+def snapshot(app, prefix="dumps/"):
+    return {o.name: (o.size, o.updated) for o in app.backend.store.list(prefix)}
+
+
+def test_a_task_publishes_and_a_repeat_changes_nothing(make_app, tmp_path):
+    app = make_app()
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    counted = worker(app, counting := CountingWarehouse(app.backend.warehouse))
+    first = counted.deliver(task(app))
+    assert (type(first), first.body()["status"]) == (Done, "published")
+    published = snapshot(app)
     assert any(name.endswith("/1/manifest.json") for name in published)
-    again = deliver_task(services, task(services))
-    assert (again.status, again.body["status"]) == (200, "published")
-    assert snapshot(services) == published and len(counting.started) == 1
+    again = counted.deliver(task(app))
+    assert (type(again), again.body()["status"]) == (Done, "published")
+    assert snapshot(app) == published and len(counting.started) == 1
 
 
-def test_concurrent_duplicate_deliveries_export_once(make_services, tmp_path):
-    services = make_services()
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    services.warehouse = counting = CountingWarehouse(services.warehouse)
+def test_concurrent_duplicate_deliveries_export_once(make_app, tmp_path):
+    app = make_app()
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    counted = worker(app, counting := CountingWarehouse(app.backend.warehouse))
     results = []
-    threads = [threading.Thread(target=lambda: results.append(deliver_task(services, task(services))))
+    threads = [threading.Thread(target=lambda: results.append(counted.deliver(task(app))))
                for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    assert [r.status for r in results] == [200] * 4
+    assert [type(r) for r in results] == [Done] * 4
     assert len(set(counting.started)) == 1  # one deterministic job id, however many deliveries
-    manifests = [n for n in snapshot(services) if n.endswith("manifest.json")]
+    manifests = [n for n in snapshot(app) if n.endswith("manifest.json")]
     assert len(manifests) == 1
 
 
-def test_a_task_for_an_old_revision_exports_nothing(make_services, tmp_path):
-    services = make_services()
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    stale = task(services)
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    result = deliver_task(services, stale)
-    assert result.body["status"] == "superseded" and snapshot(services) == {}
+def test_a_task_for_an_old_revision_exports_nothing(make_app, tmp_path):
+    app = make_app()
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    stale = task(app)
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    result = app.worker.deliver(stale)
+    assert result.body()["status"] == "superseded" and snapshot(app) == {}
 
 
-def test_invalid_tasks_are_rejected_without_retry(make_services):
-    services = make_services()
+def test_invalid_tasks_are_rejected_without_retry(make_app):
+    app = make_app()
     for payload in [{}, {"resource_id": "../x", "format": "csv", "revision": "ab", "attempt": 1},
                     {"resource_id": "t", "format": "xml", "revision": "ab", "attempt": 1},
                     {"resource_id": "t", "format": "csv", "revision": "ab", "attempt": 0}]:
-        result = deliver_task(services, payload)
-        assert (result.status, result.body["status"]) == (200, "rejected")
-    gone = deliver_task(services, {"resource_id": "t", "format": "csv", "revision": "ab", "attempt": 1})
-    assert gone.body["status"] == "table_gone"
+        result = app.worker.deliver(payload)
+        assert (type(result), result.body()["status"]) == (Done, "rejected")
+    gone = app.worker.deliver({"resource_id": "t", "format": "csv", "revision": "ab", "attempt": 1})
+    assert gone.body()["status"] == "table_gone"
 
 
-def test_a_failed_job_leaves_a_failure_record_and_is_not_retried_by_the_same_task(make_services, tmp_path):
-    services = make_services()
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    services.warehouse.table_file("small").write_bytes(b"broken")
-    result = deliver_task(services, task(services))
-    assert (result.status, result.body["status"]) == (200, "failed")
-    names = snapshot(services)
+def test_a_failed_job_leaves_a_failure_record_and_is_not_retried_by_the_same_task(make_app, tmp_path):
+    app = make_app()
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    app.backend.warehouse.table_file("small").write_bytes(b"broken")
+    result = app.worker.deliver(task(app))
+    assert (type(result), result.body()["status"]) == (Done, "failed")
+    names = snapshot(app)
     assert any(n.endswith("/1/failed.json") for n in names) and not any(n.endswith("manifest.json") for n in names)
-    assert deliver_task(services, task(services)).body["status"] == "failed"
+    assert app.worker.deliver(task(app)).body()["status"] == "failed"
 
 
-def test_gc_keeps_superseded_exports_for_the_url_lifetime_then_deletes_them(make_services, tmp_path):
-    services = make_services(BIGQUERY_EXPORT_URL_EXPIRY_HOURS=1)
-    load_csv(services, "small", SMALL_CSV, tmp_path)
-    deliver_task(services, task(services))
-    old_prefix = layout.revision_prefix("small", Variant(Format.CSV), task(services)["revision"])
-    load_csv(services, "small", SMALL_CSV + "4,delta,1,,\n", tmp_path)
-    deliver_task(services, task(services))
-    new_prefix = layout.revision_prefix("small", Variant(Format.CSV), task(services)["revision"])
-    assert snapshot(services, old_prefix) and snapshot(services, new_prefix)
+def test_gc_keeps_superseded_exports_for_the_url_lifetime_then_deletes_them(make_app, tmp_path):
+    app = make_app(BIGQUERY_EXPORT_URL_EXPIRY_HOURS=1)
+    load_csv(app, "small", SMALL_CSV, tmp_path)
+    app.worker.deliver(task(app))
+    old_prefix = layout.revision_prefix("small", Variant(Format.CSV), task(app)["revision"])
+    load_csv(app, "small", SMALL_CSV + "4,delta,1,,\n", tmp_path)
+    app.worker.deliver(task(app))
+    new_prefix = layout.revision_prefix("small", Variant(Format.CSV), task(app)["revision"])
+    assert snapshot(app, old_prefix) and snapshot(app, new_prefix)
 
-    real_clock = services.clock
-    services.clock = lambda: real_clock() + timedelta(hours=1) + GRACE - timedelta(seconds=5)
-    deliver_task(services, task(services))  # a repeat delivery collects garbage too
-    assert snapshot(services, old_prefix)  # a URL handed out just before the new export may still be live
-    services.clock = lambda: real_clock() + timedelta(hours=1) + GRACE + timedelta(seconds=5)
-    deliver_task(services, task(services))
-    assert snapshot(services, old_prefix) == {}
-    assert len(snapshot(services, new_prefix)) == 2  # the current export is untouched
+    early = ShiftedClock(app.clock, timedelta(hours=1) + GRACE - timedelta(seconds=5))
+    worker(app, clock=early).deliver(task(app))  # a repeat delivery collects garbage too
+    assert snapshot(app, old_prefix)  # a URL handed out just before the new export may still be live
+    late = ShiftedClock(app.clock, timedelta(hours=1) + GRACE + timedelta(seconds=5))
+    worker(app, clock=late).deliver(task(app))
+    assert snapshot(app, old_prefix) == {}
+    assert len(snapshot(app, new_prefix)) == 2  # the current export is untouched
 
 
-def test_multi_file_manifest_records_each_header_to_skip(make_services, tmp_path):
+def test_multi_file_manifest_records_each_header_to_skip(make_app, tmp_path):
     from functions.core.publish import parse_manifest
-    from tests.test_service_http import load_numbers
+    from tests.support.tables import load_numbers
 
-    services = make_services(DUMP_SHARD_BYTES=20_000, DUMP_COMPOSE="false")
-    load_numbers(services, "numbers", 5000, tmp_path)
-    deliver_task(services, task(services, "numbers"))
-    manifest_name = next(n for n in snapshot(services) if n.endswith("manifest.json"))
-    manifest = parse_manifest(services.store.read_bytes(manifest_name))
+    app = make_app(DUMP_SHARD_BYTES=20_000, DUMP_COMPOSE="false")
+    load_numbers(app, "numbers", 5000, tmp_path)
+    app.worker.deliver(task(app, "numbers"))
+    manifest_name = next(n for n in snapshot(app) if n.endswith("manifest.json"))
+    manifest = parse_manifest(app.backend.store.read_bytes(manifest_name))
     header = len(b"id,label,at\n")
     assert manifest.pieces[0].skip == 0 and all(p.skip == header for p in manifest.pieces[1:])
     assert len(manifest.pieces) >= 3
 
 
-def test_compose_publishes_one_object_and_deletes_the_shards(make_services, tmp_path):
+def test_compose_publishes_one_object_and_deletes_the_shards(make_app, tmp_path):
     from functions.core.publish import parse_manifest
-    from tests.test_service_http import load_numbers
+    from tests.support.tables import load_numbers
 
-    services = make_services(DUMP_SHARD_BYTES=3_000)  # ~80 shards: more than one compose call of 32
-    load_numbers(services, "numbers", 3000, tmp_path)
-    result = deliver_task(services, task(services, "numbers"))
-    assert result.body == {"status": "published", "attempt": 1, "files": 1}
-    names = sorted(snapshot(services))
+    app = make_app(DUMP_SHARD_BYTES=3_000)  # ~80 shards: more than one compose call of 32
+    load_numbers(app, "numbers", 3000, tmp_path)
+    result = app.worker.deliver(task(app, "numbers"))
+    assert result.body() == {"status": "published", "attempt": 1, "files": 1}
+    names = sorted(snapshot(app))
     assert [n.rsplit("/", 1)[1] for n in names] == ["download.csv", "manifest.json"]
-    manifest = parse_manifest(services.store.read_bytes(next(n for n in names if n.endswith("manifest.json"))))
-    body = services.store.read_bytes(manifest.pieces[0].name)
+    manifest = parse_manifest(app.backend.store.read_bytes(next(n for n in names if n.endswith("manifest.json"))))
+    body = app.backend.store.read_bytes(manifest.pieces[0].name)
     lines = body.decode().splitlines()
     assert lines[0] == "id,label,at" and len(lines) == 3001 and lines[1].startswith("0,") and lines[-1].startswith("2999,")
 
 
-def test_a_reload_during_the_export_never_publishes_a_mismatched_header(make_services, tmp_path):
-    services = make_services()  # compose on: the header object is written from the table's current columns
-    load_csv(services, "small", "x,y\n1,2\n3,4\n", tmp_path)
-    stale_task = task(services)
-    real_wait = services.warehouse.wait_export
+def test_a_reload_during_the_export_never_publishes_a_mismatched_header(make_app, tmp_path):
+    app = make_app()  # compose on: the header object is written from the table's current columns
+    load_csv(app, "small", "x,y\n1,2\n3,4\n", tmp_path)
+    stale_task = task(app)
 
-    def wait_then_reload(job_id, timeout):
-        status = real_wait(job_id, timeout)
-        load_csv(services, "small", "p,q,r\n5,6,7\n", tmp_path)  # lands between the export and the header
-        return status
+    class ReloadingWarehouse(CountingWarehouse):
+        def wait_export(self, job_id, timeout):
+            status = self.inner.wait_export(job_id, timeout)
+            load_csv(app, "small", "p,q,r\n5,6,7\n", tmp_path)  # lands between the export and the header
+            return status
 
-    services.warehouse.wait_export = wait_then_reload
-    result = deliver_task(services, stale_task)
-    assert result.body["status"] == "superseded"
-    assert not [n for n in snapshot(services) if n.endswith("manifest.json")]
+    result = worker(app, ReloadingWarehouse(app.backend.warehouse)).deliver(stale_task)
+    assert result.body()["status"] == "superseded"
+    assert not [n for n in snapshot(app) if n.endswith("manifest.json")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -13,18 +12,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from functions.auth.cache import CachedAuthorizer, DecisionCache
 from functions.auth.ckan import CkanAuthorizer
 from functions.auth.jwt_bearer import JwtAuthorizer, JwtPolicy
-from functions.auth.settings import (
-    AUTH_CACHE_MAX_ENTRIES,
-    AUTH_CACHE_TTL_SECONDS,
-    AUTH_TYPE,
-    CKAN_TIMEOUT_SECONDS,
-    CKAN_URL,
-    JWT_AUDIENCE,
-    JWT_ISSUER,
-    JWT_PUBLIC_KEY,
-    JWT_RESOURCES_CLAIM,
-    JWT_SECRET,
-)
+from functions.auth.settings import AUTH_SETTINGS, AuthConfig
 from functions.core.errors import ConfigurationError
 from functions.ports import Authorizer, Caller
 
@@ -39,22 +27,22 @@ class AnonymousAuthorizer:
         return None
 
 
-def build_authorizer(env: Mapping[str, str], http_session: requests.Session | None = None) -> Authorizer:
-    kind = AUTH_TYPE.read(env)
-    if kind == "anonymous":
+def build_authorizer(config: AuthConfig, http_session: requests.Session | None = None) -> Authorizer:
+    if config.auth_type == "anonymous":
         return AnonymousAuthorizer()
-    if kind == "jwt":
-        return JwtAuthorizer(_jwt_policy(env))
-    url = CKAN_URL.read(env).strip()
+    if config.auth_type == "jwt":
+        return JwtAuthorizer(_jwt_policy(config))
+    url = config.ckan_url.strip()
     if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
-        raise ConfigurationError(f"CKAN_URL must be the portal's http(s) URL when AUTH_TYPE=ckan; {CKAN_URL.help}")
-    provider = CkanAuthorizer(url, CKAN_TIMEOUT_SECONDS.read(env), http_session or requests.Session())
-    cache = DecisionCache(AUTH_CACHE_MAX_ENTRIES.read(env))
-    return CachedAuthorizer(provider, "ckan", AUTH_CACHE_TTL_SECONDS.read(env), cache)
+        help_text = next(s.help for s in AUTH_SETTINGS if s.name == "CKAN_URL")
+        raise ConfigurationError(f"CKAN_URL must be the portal's http(s) URL when AUTH_TYPE=ckan; {help_text}")
+    provider = CkanAuthorizer(url, config.ckan_timeout_seconds, http_session or requests.Session())
+    cache = DecisionCache(config.cache_max_entries)
+    return CachedAuthorizer(provider, "ckan", config.cache_ttl_seconds, cache)
 
 
-def _jwt_policy(env: Mapping[str, str]) -> JwtPolicy:
-    secret, public_key = JWT_SECRET.read(env), JWT_PUBLIC_KEY.read(env).strip()
+def _jwt_policy(config: AuthConfig) -> JwtPolicy:
+    secret, public_key = config.jwt_secret, config.jwt_public_key.strip()
     if bool(secret) == bool(public_key):
         raise ConfigurationError(
             "AUTH_TYPE=jwt needs exactly one of JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256/ES256)."
@@ -70,9 +58,9 @@ def _jwt_policy(env: Mapping[str, str]) -> JwtPolicy:
     return JwtPolicy(
         key=key,
         algorithms=algorithms,
-        audience=JWT_AUDIENCE.read(env).strip() or None,
-        issuer=JWT_ISSUER.read(env).strip() or None,
-        resources_claim=JWT_RESOURCES_CLAIM.read(env).strip(),
+        audience=config.jwt_audience.strip() or None,
+        issuer=config.jwt_issuer.strip() or None,
+        resources_claim=config.jwt_resources_claim.strip(),
     )
 
 

@@ -1,4 +1,4 @@
-"""One small error hierarchy; `functions.http_errors` maps it to HTTP responses in one place.
+"""One small error hierarchy; `functions.http` maps it to HTTP responses, in one place.
 
 Every error carries what was wrong (`message`) and what to do about it (`hint`), because both
 reach the caller verbatim in the JSON error body.
@@ -6,7 +6,6 @@ reach the caller verbatim in the JSON error body.
 
 
 class DumpError(Exception):
-    status = 500
     code = "internal"
 
     def __init__(self, message: str, hint: str = "", *, headers: dict | None = None, details: dict | None = None):
@@ -25,48 +24,44 @@ class DumpError(Exception):
 
 
 class InvalidRequest(DumpError):
-    status = 400
     code = "invalid_request"
 
 
 class Unauthorized(DumpError):
     """No usable credential; the caller should authenticate."""
 
-    status = 401
     code = "unauthorized"
 
 
 class Forbidden(DumpError):
-    status = 403
     code = "forbidden"
 
 
 class NotFound(DumpError):
-    status = 404
     code = "not_found"
 
 
+class MethodNotAllowed(DumpError):
+    code = "method_not_allowed"
+
+
 class TooLarge(DumpError):
-    status = 413
     code = "too_large"
 
 
 class RangeNotSatisfiable(DumpError):
-    status = 416
     code = "range_not_satisfiable"
 
 
 class ExportFailed(DumpError):
     """The export of this revision failed; the reason comes from the warehouse."""
 
-    status = 502
     code = "export_failed"
 
 
 class Unavailable(DumpError):
     """A dependency (warehouse, store, authorization service) cannot answer now; retry later."""
 
-    status = 503
     code = "unavailable"
 
 

@@ -25,13 +25,16 @@ FAILURE = "failed.json"
 ROOT = "dumps/"
 
 
+def to_micros(moment: datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 def revision_of(modified: datetime) -> str:
     """Lowercase hex of the microsecond epoch: exact integer arithmetic, no float rounding."""
     if modified.tzinfo is None:
         modified = modified.replace(tzinfo=timezone.utc)
-    delta = modified - EPOCH
-    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-    return format(micros, "x")
+    return format(to_micros(modified), "x")
 
 
 def from_micros(micros: int) -> datetime:

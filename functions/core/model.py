@@ -106,9 +106,21 @@ class JobState(enum.Enum):
     FAILED = "failed"
 
 
+class FailureKind(enum.Enum):
+    """Why an export failed, as the domain sees it; `functions.http` alone decides what a caller is answered."""
+
+    TABLE_GONE = "table_gone"
+    TOO_LARGE = "too_large"
+    TRANSIENT = "transient"  # a new attempt may succeed at once
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class JobStatus:
     state: JobState
     error: str = ""
-    http_status: int = 502  # how a failure should reach the caller (404 table gone, 413 too large...)
-    retryable: bool = False
+    kind: FailureKind = FailureKind.FAILED
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind is FailureKind.TRANSIENT

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from functions.core import layout
 from functions.core.identifiers import variant_key
-from functions.core.model import ObjectInfo, Variant
+from functions.core.model import FailureKind, ObjectInfo, Variant
 from functions.core.shards import Piece
 
 MANIFEST_VERSION = 1
@@ -75,22 +75,33 @@ def parse_manifest(data: bytes) -> Manifest:
     return manifest
 
 
-def failure_bytes(reason: str, http_status: int, failed_at: datetime, retryable: bool = False) -> bytes:
-    return json.dumps({"reason": reason, "status": http_status, "retryable": retryable,
-                       "failed_at": failed_at.isoformat()}).encode()
+def failure_bytes(reason: str, kind: FailureKind, failed_at: datetime) -> bytes:
+    return json.dumps({"reason": reason, "kind": kind.value, "failed_at": failed_at.isoformat()}).encode()
+
+
+LEGACY_STATUS_KINDS = {404: FailureKind.TABLE_GONE, 413: FailureKind.TOO_LARGE}  # records written before kinds
 
 
 @dataclass(frozen=True)
 class Failure:
     reason: str
-    status: int = 502
-    retryable: bool = False
+    kind: FailureKind = FailureKind.FAILED
+
+    @property
+    def retryable(self) -> bool:
+        return self.kind is FailureKind.TRANSIENT
 
 
 def parse_failure(data: bytes) -> Failure:
+    """Reads `kind`, or the older `status`/`retryable` fields, so buckets written before kinds keep working."""
     try:
         doc = json.loads(data)
-        return Failure(str(doc["reason"]), int(doc.get("status", 502)), bool(doc.get("retryable", False)))
+        reason = str(doc["reason"])
+        if "kind" in doc:
+            return Failure(reason, FailureKind(doc["kind"]))
+        if doc.get("retryable"):
+            return Failure(reason, FailureKind.TRANSIENT)
+        return Failure(reason, LEGACY_STATUS_KINDS.get(int(doc.get("status", 502)), FailureKind.FAILED))
     except (ValueError, KeyError, TypeError):
         return Failure("the export failed and its failure record is unreadable")
 

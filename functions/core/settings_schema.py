@@ -1,9 +1,13 @@
-"""How a setting is declared: once, with its default and help, so the README table can be checked against it."""
+"""How a setting is declared: once, on the configuration field it fills, with its name, default and help.
+
+`setting(...)` is that field; `settings_of(cls)` lists a configuration class's settings (the README table and
+Terraform's checks come from them) and `read_settings(cls, env)` fills the class, validating every value.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Mapping, TypeVar
 
 from functions.core.errors import ConfigurationError
 
@@ -24,6 +28,24 @@ class Setting:
         except (ValueError, TypeError) as exc:
             shown = "(hidden)" if self.secret else repr(raw)
             raise ConfigurationError(f"{self.name}={shown} is not valid: {exc}. {self.help}") from None
+
+
+SETTING = "setting"  # the metadata key a field's Setting is kept under
+T = TypeVar("T")
+
+
+def setting(name: str, default: str, help: str, parse: Callable[[str], Any] = str, *, secret: bool = False):
+    """A configuration field filled from environment variable `name`; secrets stay out of the class's repr."""
+    return field(repr=not secret, metadata={SETTING: Setting(name, default, help, parse, secret)})
+
+
+def settings_of(cls: type) -> tuple[Setting, ...]:
+    return tuple(f.metadata[SETTING] for f in fields(cls) if SETTING in f.metadata)
+
+
+def read_settings(cls: type[T], env: Mapping[str, str]) -> T:
+    """Every setting of `cls` read and checked now, so a bad one fails at start-up with its name."""
+    return cls(**{f.name: f.metadata[SETTING].read(env) for f in fields(cls) if SETTING in f.metadata})
 
 
 def positive_int(raw: str) -> int:

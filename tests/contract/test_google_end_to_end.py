@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,9 +23,12 @@ from google.auth import crypt
 from google.auth.credentials import AnonymousCredentials, Signing
 
 from functions.adapters.google.clients import READ_ONLY, READ_WRITE
-from functions.adapters.google.factory import build_google_services
-from functions.auth import build_authorizer
+from functions.adapters.google.config import load_google_config
+from functions.adapters.google.factory import build_google_backend
+from functions.adapters.system_clock import SYSTEM_CLOCK
+from functions.auth import build_authorizer, load_auth_config
 from functions.local_server import make_local_server
+from functions.wiring import assemble
 from functions.settings import load_config
 from tests.contract import keys
 from tests.contract.conftest import PROJECT
@@ -105,17 +109,21 @@ def deployment(request, bigquery_emulator, gcs_emulator, tasks_emulator, gcs_buc
     env.update(getattr(request, "param", {}))
     key = keys.new_key()
     identities = {READ_ONLY: RecordingCredentials("ro"), READ_WRITE: RecordingCredentials("rw", key)}
-    services = build_google_services(load_config(env), build_authorizer(env), credentials=identities)
-    services.warehouse = BridgedWarehouse(services.warehouse, bigquery_emulator.export_root,
-                                          gcs_emulator.client(PROJECT).bucket(gcs_bucket))
-    server = make_local_server(services, "127.0.0.1", port)
+    config, clock = load_config(env), SYSTEM_CLOCK
+    backend = build_google_backend(load_google_config(env), config.token_secret, config.worker_wait_seconds, clock,
+                                   credentials=identities)
+    bridged = BridgedWarehouse(backend.warehouse, bigquery_emulator.export_root,
+                               gcs_emulator.client(PROJECT).bucket(gcs_bucket))
+    authorizer = build_authorizer(load_auth_config(env))
+    app = assemble(config, replace(backend, tables=bridged, warehouse=bridged), authorizer, clock)
+    server = make_local_server(app.doors, "127.0.0.1", port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield {"url": f"http://127.0.0.1:{port}", "services": services, "identities": identities, "key": key,
+    yield {"url": f"http://127.0.0.1:{port}", "app": app, "identities": identities, "key": key,
            "bq": bq, "dataset": dataset}
     server.shutdown()
     server.server_close()
-    services.close()
+    app.close()
     tasks.transport.close()
 
 
@@ -139,7 +147,7 @@ def test_a_dump_is_exported_published_signed_and_downloaded(deployment):
 
     again = requests.get(f"{base}/datastore/dump/numbers", params={"format": "csv"}, allow_redirects=False, timeout=60)
     assert again.status_code == 302 and again.headers["ETag"] == first.headers["ETag"]
-    assert len(deployment["services"].warehouse.started) == 1  # the cached export, not a second one
+    assert len(deployment["app"].backend.warehouse.started) == 1  # the cached export, not a second one
 
     ro, rw = deployment["identities"][READ_ONLY], deployment["identities"][READ_WRITE]
     assert ro.calls and all(method == "GET" for method, _ in ro.calls), ro.calls  # only reads

@@ -41,7 +41,7 @@ def backend(request, tmp_path) -> Backend:
     session = RecordingSession()
     client = storage.Client(project=PROJECT, credentials=AnonymousCredentials(),
                             client_options={"api_endpoint": emulator.endpoint}, _http=session)
-    store = GcsObjectStore(lambda: client, bucket)
+    store = GcsObjectStore(lambda: client, bucket, lambda: session)
     port = int(emulator.endpoint.rsplit(":", 1)[1])
 
     def connections() -> set:

@@ -18,7 +18,13 @@ import pytest
 
 from functions.adapters.google.tasks import CloudTasksQueue
 from functions.adapters.local.task_queue import InProcessTaskQueue
+from functions.core.delivery import Done, Retry
 from tests.contract.conftest import PROJECT
+
+
+def as_outcome(status: int):
+    """The local queue reads a delivery's outcome where Cloud Tasks reads the HTTP status it becomes."""
+    return Done("ok") if 200 <= status < 300 else Retry(f"answered {status}")
 
 
 class Receiver:
@@ -79,7 +85,7 @@ def backend(request):
     if request.param == "in-process":
         def make(statuses=()):
             receiver = Receiver(statuses)
-            queue = InProcessTaskQueue(lambda payload: receiver.answer(payload, {}), backoff_seconds=0.01)
+            queue = InProcessTaskQueue(lambda payload: as_outcome(receiver.answer(payload, {})), backoff_seconds=0.01)
             closers.append(queue.close)
             return queue, receiver
 

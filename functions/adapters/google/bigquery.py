@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from datetime import datetime
 from typing import Callable
 
 from google.api_core import exceptions as api_errors
 from google.auth.exceptions import GoogleAuthError
 
-from functions.core import bigquery_sql, identifiers
+from functions.adapters.google import sql as bigquery_sql
+from functions.core import identifiers
+from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.core.errors import NotFound, Unavailable
-from functions.core.model import ExportJob, JobState, JobStatus
+from functions.core.model import ExportJob, FailureKind, JobState, JobStatus
+from functions.ports import Clock
 
 RETRYABLE_REASONS = {"quotaExceeded", "rateLimitExceeded", "backendError", "internalError", "jobBackendError",
                      "jobInternalError", "jobRateLimitExceeded"}
@@ -29,20 +31,18 @@ def columns_of(schema) -> list[bigquery_sql.Column]:
             for f in schema]
 
 
-def job_status(error_result: dict | None, fmt_name: str = "") -> JobStatus:
-    """How a finished job's errorResult reaches the caller: 404 table gone, 413 too large, retryable, or 502."""
+def job_status(error_result: dict | None) -> JobStatus:
+    """A finished job's errorResult as a failure kind: table gone, too large, transient, or failed."""
     if not error_result:
         return JobStatus(JobState.DONE)
     reason = error_result.get("reason", "")
     message = f"BigQuery: {error_result.get('message') or reason or 'the export job failed'}"
     if reason == "notFound":
-        return JobStatus(JobState.FAILED, message, http_status=404)
+        return JobStatus(JobState.FAILED, message, FailureKind.TABLE_GONE)
     if reason in TOO_LARGE_REASONS or "too large" in message.lower():
-        advice = " Use format=csv or format=ndjson, which BigQuery splits into files of at most 1 GB." \
-            if fmt_name == "parquet" else " Ask the portal's administrators for a smaller extract."
-        return JobStatus(JobState.FAILED, message + advice, http_status=413)
+        return JobStatus(JobState.FAILED, message, FailureKind.TOO_LARGE)
     if reason in RETRYABLE_REASONS:
-        return JobStatus(JobState.FAILED, message, retryable=True)
+        return JobStatus(JobState.FAILED, message, FailureKind.TRANSIENT)
     return JobStatus(JobState.FAILED, message)
 
 
@@ -58,15 +58,13 @@ class GoogleWarehouse:
     """`reader` answers table metadata (read-only identity); `writer` runs and watches exports (read-write)."""
 
     def __init__(self, reader: Callable[[], object], writer: Callable[[], object], project: str, dataset: str,
-                 bucket: str, order_column: str = "_id", sleep: Callable[[float], None] = time.sleep,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 bucket: str, order_column: str = "_id", clock: Clock = SYSTEM_CLOCK):
         self._reader, self._writer = reader, writer
         self.project, self.dataset, self.bucket = project, dataset, bucket
         self.order_column = order_column
-        self._sleep, self._monotonic = sleep, monotonic
+        self._clock = clock
         self._locations: dict[str, str | None] = {}
         self._refused: dict[str, JobStatus] = {}
-        self._formats: dict[str, str] = {}
         self._lock = threading.Lock()
 
     def table_path(self, resource_id: str) -> str:
@@ -97,8 +95,6 @@ class GoogleWarehouse:
     def start_export(self, job: ExportJob) -> None:
         """Inserts the job under its fixed id; one that exists already (looked up first, or 409) is attached to."""
         client = self._writer()
-        with self._lock:
-            self._formats[job.job_id] = job.format.value
         try:
             existing = client.get_job(job.job_id, location=self._locations.get(job.job_id))
             self._remember(job.job_id, existing.location)
@@ -132,22 +128,21 @@ class GoogleWarehouse:
         with self._lock:
             refused = self._refused.get(job_id)
             location = self._locations.get(job_id)
-            fmt_name = self._formats.get(job_id, "")
         if refused:
             return refused
         client = self._writer()
-        deadline, pause = self._monotonic() + timeout, POLL_FIRST
+        deadline, pause = self._clock.monotonic() + timeout, POLL_FIRST
         while True:
             try:
                 job = client.get_job(job_id, location=location)
             except api_errors.NotFound:
-                return JobStatus(JobState.FAILED, f"BigQuery does not know the export job {job_id}.", retryable=True)
+                return JobStatus(JobState.FAILED, f"BigQuery does not know the export job {job_id}.", FailureKind.TRANSIENT)
             except API_ERRORS as exc:
                 raise _unavailable(exc) from exc
             if job.state == "DONE":
-                return job_status(job.error_result, fmt_name)
-            left = deadline - self._monotonic()
+                return job_status(job.error_result)
+            left = deadline - self._clock.monotonic()
             if left <= 0:
                 return JobStatus(JobState.RUNNING)
-            self._sleep(min(pause, left))
+            self._clock.sleep(min(pause, left))
             pause = min(pause * 2, POLL_MAX)

@@ -79,6 +79,16 @@ class GoogleClients:
 
         return self._once(("storage", mode), build)
 
+    def session(self, mode: str):
+        """A requests session authorised as `mode`, for the store's ranged streaming reads."""
+
+        def build():
+            from google.auth.transport.requests import AuthorizedSession
+
+            return AuthorizedSession(self.credentials(mode))
+
+        return self._once(("session", mode), build)
+
     def tasks(self):
         """Created by the read-write identity (it needs actAs on TASKS_SERVICE_ACCOUNT for the OIDC token)."""
 
@@ -102,6 +112,6 @@ class GoogleClients:
             for (kind, _mode), client in self._built.items():
                 if kind == "tasks":
                     client.transport.close()
-                elif kind in ("bigquery", "storage") and hasattr(client, "close"):
+                elif kind in ("bigquery", "storage", "session") and hasattr(client, "close"):
                     client.close()
             self._built.clear()

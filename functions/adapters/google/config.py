@@ -1,17 +1,17 @@
-"""Settings of the Google backend, declared once and all checked at start-up (no client is built here)."""
+"""Settings of the Google backend, each declared once on its field, all checked at start-up (no client built here)."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlparse
 
-from functions.core import bigquery_sql
+from functions.adapters.google import sql as bigquery_sql
 from functions.core.errors import ConfigurationError
-from functions.core.settings_schema import Setting
+from functions.core.settings_schema import SETTING, Setting, read_settings, setting, settings_of
 
 ANONYMOUS = "anonymous"
 _QUEUE = re.compile(r"projects/[a-z][a-z0-9:.-]{1,62}/locations/[a-z0-9-]{1,63}/queues/[A-Za-z0-9-]{1,100}")
@@ -115,94 +115,77 @@ def _credentials(raw: str) -> CredentialSource:
 
 REQUIRED = ("BIGQUERY_PROJECT", "BIGQUERY_DATASET", "BIGQUERY_EXPORT_BUCKET")
 
-GOOGLE_SETTINGS: tuple[Setting, ...] = (
-    Setting("BIGQUERY_PROJECT", "", "Google backend (required): project holding the dataset; export jobs run there.",
-            _optional(_project)),
-    Setting("BIGQUERY_DATASET", "", "Google backend (required): dataset whose tables are the resources "
-            "(resource id = table name).", _optional(_dataset)),
-    Setting("BIGQUERY_EXPORT_BUCKET", "", "Google backend (required): bucket (name, no gs://) the exports are "
-            "written to and served from.", _optional(_bucket)),
-    Setting("BIGQUERY_CREDENTIALS", "", "Read-write identity (exports, writes, deletes, URL signing, task creation): "
-            "service-account JSON, a path to it, empty for Application Default Credentials, or `anonymous` (emulators).",
-            _credentials, secret=True),
-    Setting("BIGQUERY_CREDENTIALS_RO", "", "Read-only identity (table metadata, cache lookups, streaming reads), "
-            "same forms; empty uses BIGQUERY_CREDENTIALS.", _credentials, secret=True),
-    Setting("SIGNING_SERVICE_ACCOUNT", "", "Service account that signs download URLs through IAM signBlob when the "
-            "read-write credentials hold no private key; default: their own email.", _optional(_email)),
-    Setting("DUMP_ORDER_COLUMN", "_id", "Column exports are ordered by when the table has it (CKAN's row id), "
-            "so rows keep one order across files; `none`: the table's natural order.", _order_column),
-    Setting("TASKS_QUEUE", "", "Cloud Tasks queue of export tasks, projects/P/locations/L/queues/Q "
-            "(with WORKER_URL; both empty: this function queues nothing).", _optional(_queue)),
-    Setting("WORKER_URL", "", "URL Cloud Tasks posts export tasks to (the export worker's).", _optional(_url)),
-    Setting("TASKS_SERVICE_ACCOUNT", "", "Service account whose OIDC token Cloud Tasks attaches to worker calls; "
-            "the worker accepts only its tokens.", _optional(_email)),
-    Setting("WORKER_AUDIENCE", "", "When set, the worker requires a Google OIDC token with this audience "
-            "(its URL) and answers 401 otherwise.", _optional(_url)),
-    Setting("PREWARM_AUDIENCE", "", "When set, POST /datastore/dump/prewarm requires a Google OIDC token with this "
-            "audience; empty turns HTTP pre-warming off on the Google backend.", _optional(_url)),
-    Setting("PREWARM_SERVICE_ACCOUNT", "", "Service account whose OIDC token (Cloud Scheduler's) may pre-warm.",
-            _optional(_email)),
-    Setting("BIGQUERY_API_ENDPOINT", "", "BigQuery API base URL (emulators); empty: Google's.", _optional(_url)),
-    Setting("STORAGE_API_ENDPOINT", "", "Cloud Storage API base URL (emulators); empty: Google's.", _optional(_url)),
-    Setting("TASKS_API_ENDPOINT", "", "Cloud Tasks gRPC endpoint host:port; an http:// URL means plaintext "
-            "(emulators); empty: Google's.", _optional(_endpoint)),
-)
-
 
 @dataclass(frozen=True)
 class GoogleConfig:
-    project: str
-    dataset: str
-    bucket: str
-    read_write: CredentialSource
-    read_only: CredentialSource
-    signing_service_account: str
-    order_column: str
-    tasks_queue: str
-    worker_url: str
-    tasks_service_account: str
-    worker_audience: str
-    prewarm_audience: str
-    prewarm_service_account: str
-    bigquery_endpoint: str
-    storage_endpoint: str
-    tasks_endpoint: str
+    project: str = setting(
+        "BIGQUERY_PROJECT", "", "Google backend (required): project holding the dataset; export jobs run there.",
+        _optional(_project))
+    dataset: str = setting(
+        "BIGQUERY_DATASET", "", "Google backend (required): dataset whose tables are the resources "
+        "(resource id = table name).", _optional(_dataset))
+    bucket: str = setting(
+        "BIGQUERY_EXPORT_BUCKET", "", "Google backend (required): bucket (name, no gs://) the exports are "
+        "written to and served from.", _optional(_bucket))
+    read_write: CredentialSource = setting(
+        "BIGQUERY_CREDENTIALS", "", "Read-write identity (exports, writes, deletes, URL signing, task creation): "
+        "service-account JSON, a path to it, empty for Application Default Credentials, or `anonymous` (emulators).",
+        _credentials, secret=True)
+    read_only: CredentialSource = setting(
+        "BIGQUERY_CREDENTIALS_RO", "", "Read-only identity (table metadata, cache lookups, streaming reads), "
+        "same forms; empty uses BIGQUERY_CREDENTIALS.", _credentials, secret=True)
+    signing_service_account: str = setting(
+        "SIGNING_SERVICE_ACCOUNT", "", "Service account that signs download URLs through IAM signBlob when the "
+        "read-write credentials hold no private key; default: their own email.", _optional(_email))
+    order_column: str = setting(
+        "DUMP_ORDER_COLUMN", "_id", "Column exports are ordered by when the table has it (CKAN's row id), "
+        "so rows keep one order across files; `none`: the table's natural order.", _order_column)
+    tasks_queue: str = setting(
+        "TASKS_QUEUE", "", "Cloud Tasks queue of export tasks, projects/P/locations/L/queues/Q "
+        "(with WORKER_URL; both empty: this function queues nothing).", _optional(_queue))
+    worker_url: str = setting(
+        "WORKER_URL", "", "URL Cloud Tasks posts export tasks to (the export worker's).", _optional(_url))
+    tasks_service_account: str = setting(
+        "TASKS_SERVICE_ACCOUNT", "", "Service account whose OIDC token Cloud Tasks attaches to worker calls; "
+        "the worker accepts only its tokens.", _optional(_email))
+    worker_audience: str = setting(
+        "WORKER_AUDIENCE", "", "When set, the worker requires a Google OIDC token with this audience "
+        "(its URL) and answers 401 otherwise.", _optional(_url))
+    prewarm_audience: str = setting(
+        "PREWARM_AUDIENCE", "", "When set, POST /datastore/dump/prewarm requires a Google OIDC token with this "
+        "audience; empty turns HTTP pre-warming off on the Google backend.", _optional(_url))
+    prewarm_service_account: str = setting(
+        "PREWARM_SERVICE_ACCOUNT", "", "Service account whose OIDC token (Cloud Scheduler's) may pre-warm.",
+        _optional(_email))
+    bigquery_endpoint: str = setting(
+        "BIGQUERY_API_ENDPOINT", "", "BigQuery API base URL (emulators); empty: Google's.", _optional(_url))
+    storage_endpoint: str = setting(
+        "STORAGE_API_ENDPOINT", "", "Cloud Storage API base URL (emulators); empty: Google's.", _optional(_url))
+    tasks_endpoint: str = setting(
+        "TASKS_API_ENDPOINT", "", "Cloud Tasks gRPC endpoint host:port; an http:// URL means plaintext "
+        "(emulators); empty: Google's.", _optional(_endpoint))
 
     def __repr__(self) -> str:
         return f"GoogleConfig(project={self.project!r}, dataset={self.dataset!r}, bucket={self.bucket!r})"
 
 
+GOOGLE_SETTINGS: tuple[Setting, ...] = settings_of(GoogleConfig)
+
+
 def load_google_config(env: Mapping[str, str]) -> GoogleConfig:
     """Every Google setting parsed now; a missing or malformed one raises ConfigurationError naming it."""
-    values = {s.name: s.read(env) for s in GOOGLE_SETTINGS}
-    for name in REQUIRED:
-        if not values[name]:
-            setting = next(s for s in GOOGLE_SETTINGS if s.name == name)
-            raise ConfigurationError(f"{name} is required with DUMP_BACKEND=google. {setting.help}")
-    if bool(values["TASKS_QUEUE"]) != bool(values["WORKER_URL"]):
+    config = read_settings(GoogleConfig, env)
+    for item in fields(GoogleConfig):
+        declared = item.metadata[SETTING]
+        if declared.name in REQUIRED and not getattr(config, item.name):
+            raise ConfigurationError(f"{declared.name} is required with DUMP_BACKEND=google. {declared.help}")
+    if bool(config.tasks_queue) != bool(config.worker_url):
         raise ConfigurationError("TASKS_QUEUE and WORKER_URL go together: set both (the dump function) or neither.")
-    read_only = values["BIGQUERY_CREDENTIALS_RO"]
-    if read_only.kind == "adc" and not env.get("BIGQUERY_CREDENTIALS_RO", "").strip():
-        read_only = values["BIGQUERY_CREDENTIALS"]  # never silently ADC when a read-write key was given
-    for source, name in ((values["BIGQUERY_CREDENTIALS"], "BIGQUERY_CREDENTIALS"), (read_only, "BIGQUERY_CREDENTIALS_RO")):
-        if source.kind == "anonymous" and not (values["BIGQUERY_API_ENDPOINT"] and values["STORAGE_API_ENDPOINT"]):
+    if config.read_only.kind == "adc":  # BIGQUERY_CREDENTIALS_RO empty: never silently ADC when a key was given
+        config = replace(config, read_only=config.read_write)
+    for source, name in ((config.read_write, "BIGQUERY_CREDENTIALS"), (config.read_only, "BIGQUERY_CREDENTIALS_RO")):
+        if source.kind == "anonymous" and not (config.bigquery_endpoint and config.storage_endpoint):
             raise ConfigurationError(f"{name}=anonymous works only against emulators: set BIGQUERY_API_ENDPOINT "
                                      "and STORAGE_API_ENDPOINT too.")
-    return GoogleConfig(
-        project=values["BIGQUERY_PROJECT"],
-        dataset=values["BIGQUERY_DATASET"],
-        bucket=values["BIGQUERY_EXPORT_BUCKET"],
-        read_write=values["BIGQUERY_CREDENTIALS"],
-        read_only=read_only,
-        signing_service_account=values["SIGNING_SERVICE_ACCOUNT"],
-        order_column=values["DUMP_ORDER_COLUMN"],
-        tasks_queue=values["TASKS_QUEUE"],
-        worker_url=values["WORKER_URL"],
-        tasks_service_account=values["TASKS_SERVICE_ACCOUNT"],
-        worker_audience=values["WORKER_AUDIENCE"],
-        prewarm_audience=values["PREWARM_AUDIENCE"],
-        prewarm_service_account=values["PREWARM_SERVICE_ACCOUNT"],
-        bigquery_endpoint=values["BIGQUERY_API_ENDPOINT"],
-        storage_endpoint=values["STORAGE_API_ENDPOINT"],
-        tasks_endpoint=values["TASKS_API_ENDPOINT"],
-    )
+    return config
+

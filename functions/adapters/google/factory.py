@@ -1,8 +1,8 @@
-"""Services on Google Cloud: which identity each adapter acts as is decided here, and only here.
+"""The Google backend's adapters: which identity each one acts as is decided here, and only here.
 
-Read-only identity: table metadata (revisions) and the bucket as `Services.reader` (cache lookups, streaming).
-Read-write identity: export jobs, the bucket as `Services.store` (post-export listing, writes, GC), URL
-signing and task creation. Clients are built on first use, not here.
+Read-only identity: table metadata (revisions) and the bucket as `Backend.tables`/`Backend.bucket` (cache
+lookups, streaming). Read-write identity: export jobs and the bucket as `Backend.warehouse`/`Backend.store`
+(post-export listing, writes, GC), URL signing and task creation. Clients are built on first use, not here.
 """
 
 from __future__ import annotations
@@ -11,36 +11,34 @@ from typing import Mapping
 
 from functions.adapters.google.bigquery import GoogleWarehouse
 from functions.adapters.google.clients import READ_ONLY, READ_WRITE, GoogleClients
-from functions.adapters.google.config import GoogleConfig, load_google_config
+from functions.adapters.google.config import GoogleConfig
 from functions.adapters.google.oidc import GOOGLE_CERTS_URL, OidcCallerCheck
-from functions.adapters.google.storage import IAM_ENDPOINT, GcsObjectStore, GcsUrlSigner
+from functions.adapters.google.signer import IAM_ENDPOINT, GcsUrlSigner
+from functions.adapters.google.storage import GcsObjectStore
 from functions.adapters.google.tasks import CloudTasksQueue, NoTaskQueue, dispatch_deadline_seconds
 from functions.core import keys
 from functions.core.errors import Forbidden
-from functions.ports import Authorizer
-from functions.services import Services, allow_every_caller
-from functions.settings import Config
+from functions.ports import Backend, Clock, allow_every_caller
 
 
 def refuse_prewarm(headers: Mapping[str, str]) -> None:
     raise Forbidden("Pre-warming over HTTP is off.", "Set PREWARM_AUDIENCE (Cloud Scheduler's OIDC audience).")
 
 
-def build_google_services(config: Config, authorizer: Authorizer, *, google: GoogleConfig | None = None,
-                          credentials: Mapping[str, object] | None = None, certs_url: str = GOOGLE_CERTS_URL,
-                          iam_endpoint: str = IAM_ENDPOINT) -> Services:
+def build_google_backend(google: GoogleConfig, token_secret: str, worker_wait_seconds: float, clock: Clock, *,
+                         credentials: Mapping[str, object] | None = None, certs_url: str = GOOGLE_CERTS_URL,
+                         iam_endpoint: str = IAM_ENDPOINT) -> Backend:
     """`credentials` (by mode), `certs_url` and `iam_endpoint` are for tests; deployments pass none of them."""
-    google = google or load_google_config(config.env)
     clients = GoogleClients(google, credentials)
     warehouse = GoogleWarehouse(lambda: clients.bigquery(READ_ONLY), lambda: clients.bigquery(READ_WRITE),
-                                google.project, google.dataset, google.bucket, google.order_column)
-    store = GcsObjectStore(lambda: clients.storage(READ_WRITE), google.bucket)
-    reader = GcsObjectStore(lambda: clients.storage(READ_ONLY), google.bucket)
+                                google.project, google.dataset, google.bucket, google.order_column, clock)
+    store = GcsObjectStore(lambda: clients.storage(READ_WRITE), google.bucket, lambda: clients.session(READ_WRITE))
+    reader = GcsObjectStore(lambda: clients.storage(READ_ONLY), google.bucket, lambda: clients.session(READ_ONLY))
     signer = GcsUrlSigner(lambda: clients.storage(READ_WRITE), google.bucket, lambda: clients.credentials(READ_WRITE),
-                          lambda: services.clock(), google.signing_service_account, iam_endpoint)
+                          clock.now, google.signing_service_account, iam_endpoint)
     if google.tasks_queue:
         queue = CloudTasksQueue(clients.tasks, google.tasks_queue, google.worker_url, google.tasks_service_account,
-                                google.worker_audience, dispatch_deadline_seconds(config.worker_wait_seconds))
+                                google.worker_audience, dispatch_deadline_seconds(worker_wait_seconds))
     else:
         queue = NoTaskQueue()
     check_task_caller = allow_every_caller
@@ -49,8 +47,8 @@ def build_google_services(config: Config, authorizer: Authorizer, *, google: Goo
     check_prewarm_caller = refuse_prewarm
     if google.prewarm_audience:
         check_prewarm_caller = OidcCallerCheck(google.prewarm_audience, google.prewarm_service_account, certs_url)
-    stream_key = keys.derive(config.token_secret.encode(), keys.STREAM_TOKENS)
-    services = Services(config, warehouse, store, queue, signer, authorizer, stream_key,
-                        reader=reader, check_task_caller=check_task_caller, check_prewarm_caller=check_prewarm_caller)
-    services.closers.append(clients.close)
-    return services
+    secret = token_secret.encode()
+    return Backend(warehouse, reader, warehouse, store, queue, signer, keys.derive(secret, keys.STREAM_TOKENS),
+                   keys.derive(secret, keys.DOWNLOAD_SIGNATURES),
+                   check_task_caller=check_task_caller, check_prewarm_caller=check_prewarm_caller,
+                   closers=[clients.close])

@@ -1,12 +1,15 @@
-"""An in-process task queue with Cloud Tasks' contract: named tasks, dedup by name, retry on non-2xx."""
+"""An in-process task queue with Cloud Tasks' contract: named tasks, dedup by name, delivered again until Done."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Mapping
+
+from functions.adapters.system_clock import SYSTEM_CLOCK
+from functions.core.delivery import Done, Outcome, Retry
+from functions.ports import Clock
 
 log = logging.getLogger(__name__)
 
@@ -14,9 +17,10 @@ DEDUP_SECONDS = 3600  # Cloud Tasks refuses a task name for about an hour
 
 
 class InProcessTaskQueue:
-    def __init__(self, deliver: Callable[[Mapping], int] | None = None, workers: int = 2, max_attempts: int = 5,
-                 backoff_seconds: float = 1.0):
+    def __init__(self, deliver: Callable[[Mapping], Outcome] | None = None, workers: int = 2, max_attempts: int = 5,
+                 backoff_seconds: float = 1.0, clock: Clock = SYSTEM_CLOCK):
         self.deliver = deliver
+        self.clock = clock
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="local-task")
@@ -26,7 +30,7 @@ class InProcessTaskQueue:
         self._pending: set = set()
 
     def enqueue(self, name: str, payload: Mapping) -> bool:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         with self._lock:
             seen = self._names.get(name)
             if seen is not None and now - seen < DEDUP_SECONDS:
@@ -55,13 +59,13 @@ class InProcessTaskQueue:
             if self._closed.is_set():
                 return
             try:
-                status = self.deliver(payload)
+                outcome = self.deliver(payload)
             except Exception:  # a crash in the worker is a failed delivery, as over HTTP
                 log.exception("task %s: delivery %d raised", name, attempt)
-                status = 500
-            if 200 <= status < 300:
+                outcome = Retry("raised")
+            if isinstance(outcome, Done):
                 return
-            log.info("task %s: delivery %d answered %d, retrying", name, attempt, status)
+            log.info("task %s: delivery %d came to %s, retrying", name, attempt, outcome.reason)
             self._closed.wait(min(self.backoff_seconds * 2 ** (attempt - 1), 30))
         log.warning("task %s: gave up after %d deliveries", name, self.max_attempts)
 

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from datetime import datetime
 from pathlib import Path
@@ -21,16 +20,20 @@ import duckdb
 
 from functions.core import identifiers, layout
 from functions.core.errors import InvalidRequest, NotFound
-from functions.core.model import ExportJob, JobState, JobStatus
+from functions.core.model import ExportJob, FailureKind, JobState, JobStatus
 from functions.adapters.local.sql import export_statement, quote_literal
+from functions.adapters.system_clock import SYSTEM_CLOCK
+from functions.ports import Clock
 
 POINTER = "current.json"
 
 
 log = logging.getLogger("bqdump.local")
 
+
 class LocalWarehouse:
-    def __init__(self, root: Path, bucket_root: Path, max_jobs: int = 2):
+    def __init__(self, root: Path, bucket_root: Path, max_jobs: int = 2, clock: Clock = SYSTEM_CLOCK):
+        self.clock = clock
         self.tables = Path(root) / "tables"
         self.bucket_root = Path(bucket_root)
         self._executor = ThreadPoolExecutor(max_workers=max_jobs, thread_name_prefix="local-export")
@@ -79,13 +82,13 @@ class LocalWarehouse:
         with self._lock:
             future = self._jobs.get(job_id)
         if future is None:
-            return JobStatus(JobState.FAILED, "the export job is unknown (was the server restarted?)", retryable=True)
+            return JobStatus(JobState.FAILED, "the export job is unknown (was the server restarted?)", FailureKind.TRANSIENT)
         try:
             future.result(timeout=timeout)
         except FutureTimeout:
             return JobStatus(JobState.RUNNING)
         except InterruptedAttempt as exc:
-            return JobStatus(JobState.FAILED, str(exc), retryable=True)
+            return JobStatus(JobState.FAILED, str(exc), FailureKind.TRANSIENT)
         except duckdb.Error as exc:  # its text names server paths: the log keeps it, the caller gets the kind
             log.warning("local export %s failed: %s", job_id, exc)
             return JobStatus(JobState.FAILED, f"DuckDB could not export the table ({type(exc).__name__}); "
@@ -98,7 +101,7 @@ class LocalWarehouse:
         identifiers.resource_id(resource_id)
         table_dir = self._table_dir(resource_id)
         table_dir.mkdir(parents=True, exist_ok=True)
-        modified_us = _next_modified(table_dir)
+        modified_us = _next_modified(table_dir, self.clock)
         data_name = f"{format(modified_us, 'x')}.parquet"
         partial = table_dir / f".{data_name}.partial"
         reader = _reader(Path(source), null_string)
@@ -176,9 +179,9 @@ def _run_with_progress(con, sql: str, progress) -> None:
     progress(100.0)
 
 
-def _next_modified(table_dir: Path) -> int:
+def _next_modified(table_dir: Path, clock: Clock) -> int:
     """Now in microseconds, and strictly after the previous load, so every load moves the revision."""
-    now = time.time_ns() // 1000
+    now = layout.to_micros(clock.now())
     previous = _read_json(table_dir / POINTER)
     return max(now, int(previous["modified_us"]) + 1) if previous else now
 

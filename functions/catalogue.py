@@ -1,0 +1,108 @@
+"""The export catalogue: finding a target's export and asking for one, with the bucket's read-only identity.
+
+The dump function, the streaming function and pre-warming share it; what to do next is the core's decision
+(`functions.core.next_step`), this object only reads what that decision needs and carries it out.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from functions.core import layout
+from functions.core.errors import NotFound, Unavailable
+from functions.core.model import Variant
+from functions.core.next_step import Queue, Serve, Step, Wait, next_step
+from functions.core.publish import Failure, Manifest, RevisionState, parse_failure, parse_manifest, revision_state
+from functions.core.target import Target
+from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse
+
+log = logging.getLogger("bqdump")
+
+
+@dataclass(frozen=True)
+class Look:
+    """A revision's state, with its failure record when the latest attempt failed."""
+
+    state: RevisionState
+    failure: Failure | None = None
+
+
+class ExportCatalogue:
+    """`tables` answers table metadata and `bucket` listings and reads, both as the read-only identity."""
+
+    def __init__(self, tables: Warehouse, bucket: ObjectStore, queue: TaskQueue, clock: Clock,
+                 cooldown: timedelta, poll_seconds: tuple[float, float] = (0.25, 1.0)):
+        self.tables, self.bucket, self.queue, self.clock = tables, bucket, queue, clock
+        self.cooldown = cooldown
+        self.poll_seconds = poll_seconds  # first and longest pause while a request waits for an export
+
+    def current(self, resource_id: str, variant: Variant) -> Target:
+        return Target(resource_id, variant, layout.revision_of(self.tables.table_modified(resource_id)))
+
+    def list_tables(self) -> list[str]:
+        return self.tables.list_tables()
+
+    def look(self, target: Target) -> Look:
+        state = revision_state(self.bucket.list(target.prefix))
+        if state.failed:
+            return Look(state, parse_failure(self.bucket.read_bytes(state.failed.failure.name)))
+        return Look(state)
+
+    def decide(self, target: Target, queued: int = 0) -> Step:
+        look = self.look(target)
+        return next_step(look.state, look.failure, self.clock.now(), self.cooldown, queued)
+
+    def request(self, target: Target) -> Step:
+        """The next step for a caller who has queued nothing yet; a Queue step is queued before it is returned."""
+        step = self.decide(target)
+        if isinstance(step, Queue):
+            self.queue_attempt(target, step.attempt)
+        return step
+
+    def queue_attempt(self, target: Target, attempt: int) -> bool:
+        return self.queue.enqueue(target.task_name(attempt), target.task_payload(attempt))
+
+    def wait_for(self, target: Target, attempt: int, seconds: float) -> Step:
+        """Looks again, with growing pauses, until attempt `attempt` is published or failed or `seconds` pass;
+        a transient failure queues the next attempt at once and waits for that one."""
+        poll_first, poll_max = self.poll_seconds
+        deadline, pause = self.clock.monotonic() + seconds, poll_first
+        while self.clock.monotonic() < deadline:
+            self.clock.sleep(min(pause, max(0.0, deadline - self.clock.monotonic())))
+            pause = min(pause * 2, poll_max)
+            step = self.decide(target, queued=attempt)
+            if isinstance(step, Queue):
+                self.queue_attempt(target, step.attempt)
+                attempt = step.attempt
+            elif not isinstance(step, Wait):
+                return step
+        return Wait(attempt)
+
+    def manifest(self, serve: Serve) -> Manifest:
+        return _cached_manifest(self.bucket, serve.manifest)
+
+    def published_manifest(self, target: Target) -> Manifest:
+        """The streaming function's read: the target's manifest, or NotFound when it is no longer stored."""
+        state = self.look(target).state
+        if not state.published:
+            raise gone(target)
+        return _cached_manifest(self.bucket, state.published.manifest.name)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_manifest(store: ObjectStore, name: str) -> Manifest:
+    """Manifests are immutable once written (content-addressed), so caching them per process is safe."""
+    try:
+        return parse_manifest(store.read_bytes(name))
+    except (ValueError, KeyError, TypeError) as exc:  # where and why go to the log, not to the caller
+        log.error("manifest %s is unreadable: %s", name, exc)
+        raise Unavailable("The published export's manifest is unreadable.",
+                          "Report this to the portal's administrators; the export must be rebuilt.") from None
+
+
+def gone(target: Target) -> NotFound:
+    return NotFound(f"The export of {target.resource_id!r} at revision {target.rev} is no longer available.",
+                    f"Request /datastore/dump/{target.resource_id} again for the current one.")
