@@ -70,7 +70,7 @@ def build_local_backend(config: Config, clock: Clock) -> Backend:
     root = config.local_dir
     store = LocalObjectStore(root / "bucket")
     warehouse = LocalWarehouse(root, store.root, clock=clock)
-    queue = InProcessTaskQueue(clock=clock)  # assemble() connects it to the worker
+    queue = InProcessTaskQueue(max_attempts=config.task_max_attempts, clock=clock)  # assemble() connects it
     secret = local_secret(config.token_secret, root)  # one key per purpose is derived from it
     download_key = keys.derive(secret, keys.DOWNLOAD_SIGNATURES)
     return Backend(warehouse, store, warehouse, store, queue, LocalUrlSigner(download_key),
@@ -97,7 +97,7 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
     dump = DumpDoor(catalogue, backend.signer, authorizer, backend.stream_key, clock,
                     DumpSettings(config.wait_seconds, url_lifetime, config.stream_token_seconds, config.public_url,
                                  config.stream_url))
-    doors = Doors(config.backend, dump, WorkerDoor(worker.deliver, backend.check_task_caller),
+    doors = Doors(config.backend, dump, WorkerDoor(worker.deliver, backend.check_task_caller, config.task_max_attempts),
                   StreamDoor(catalogue, backend.stream_key, clock),
                   PrewarmDoor(catalogue, backend.check_prewarm_caller),
                   ObjectsDoor(backend.store, LocalUrlSigner(backend.download_key).check, clock))

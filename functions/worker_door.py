@@ -14,8 +14,15 @@ from functions.http import handles_errors, json_response
 
 @dataclass(frozen=True)
 class WorkerDoor:
-    deliver: Callable[[Mapping], Outcome]  # ExportWorker.deliver
+    deliver: Callable[..., Outcome]  # ExportWorker.deliver
     check_caller: Callable[[Mapping[str, str]], None]  # OIDC from Cloud Tasks when deployed; raises Unauthorized
+    max_deliveries: int  # the queue's max_attempts: the last delivery may not end in Retry
+
+
+def last_delivery(headers: Mapping[str, str], max_deliveries: int) -> bool:
+    """Cloud Tasks counts earlier deliveries in X-CloudTasks-TaskRetryCount (0 on the first)."""
+    retries = headers.get("X-CloudTasks-TaskRetryCount", "")
+    return retries.isascii() and retries.isdigit() and len(retries) < 10 and int(retries) + 1 >= max_deliveries
 
 
 def delivery_status(outcome: Outcome) -> int:
@@ -28,7 +35,7 @@ def handle_task_request(request: Request, door: WorkerDoor) -> Response:
     door.check_caller(request.headers)
     payload = request_json.json_object(request.get_data(cache=False),
                                        'Send {"resource_id", "format", "revision", "attempt"}.')
-    outcome = door.deliver(payload)
+    outcome = door.deliver(payload, last=last_delivery(request.headers, door.max_deliveries))
     body = outcome.body()
     if isinstance(outcome, Retry):
         body.update(not_done(outcome))

@@ -44,7 +44,10 @@ class ExportWorker:
     def __init__(self, warehouse: Warehouse, store: ObjectStore, clock: Clock, settings: WorkerSettings):
         self.warehouse, self.store, self.clock, self.settings = warehouse, store, clock, settings
 
-    def deliver(self, payload: Mapping) -> Outcome:
+    def deliver(self, payload: Mapping, last: bool = False) -> Outcome:
+        """`last`: the queue will not deliver this task again (its retries are spent). Then a Retry ends as a
+        failure record, so the next request starts a new attempt instead of waiting for a delivery that never
+        comes (the task name stays taken for about an hour)."""
         try:
             target = Target(identifiers.resource_id(payload.get("resource_id")),
                             identifiers.dump_variant(payload.get("format"), payload.get("compression"),
@@ -54,13 +57,31 @@ class ExportWorker:
         except InvalidRequest as error:
             return Done("rejected", {"reason": error.message})  # retrying cannot fix it
         try:
-            return self.export_revision(target, attempt)
+            outcome = self.export_revision(target, attempt)
         except NotFound as error:
             return Done("table_gone", {"reason": error.message})
         except DumpError as error:
             log.warning("export of %s/%s@%s attempt %d: %s", target.resource_id, target.variant.key, target.rev,
                         attempt, error.message)
-            return Retry("retry", {"reason": error.message})
+            outcome = Retry("retry", {"reason": error.message})
+        except Exception as error:  # an adapter's own exception (a cut connection, an SDK error): retried too
+            log.exception("export of %s/%s@%s attempt %d raised", target.resource_id, target.variant.key,
+                          target.rev, attempt)
+            outcome = Retry("retry", {"reason": f"the export was interrupted ({type(error).__name__})"})
+        if isinstance(outcome, Retry) and last:
+            return self.give_up(target, attempt, outcome)
+        return outcome
+
+    def give_up(self, target: Target, attempt: int, outcome: Retry) -> Outcome:
+        reason = f"the export did not finish within the task queue's deliveries ({outcome.reason})"
+        prefix = layout.attempt_prefix(target.resource_id, target.variant, target.rev, attempt)
+        try:
+            self.record_failure(prefix, reason, FailureKind.TRANSIENT)  # a new attempt may well succeed
+        except Exception:
+            log.exception("could not record the failure of %s", prefix)
+            return outcome
+        log.warning("gave up on %s after the last delivery: %s", prefix, outcome.reason)
+        return Done("failed", {"reason": reason, "attempt": attempt})
 
     def current_rev(self, target: Target) -> str:
         return layout.revision_of(self.warehouse.table_modified(target.resource_id))
@@ -89,27 +110,53 @@ class ExportWorker:
         job = ExportJob(layout.job_id(target.resource_id, target.variant, target.rev, attempt), target.resource_id,
                         target.variant.format, prefix, self.settings.shard_bytes, header=plan.header_in_every_file,
                         gzip=target.variant.gzip)
+        started = self.clock.monotonic()
         self.warehouse.start_export(job)
         status = self.warehouse.wait_export(job.job_id, self.settings.wait_seconds)
+        exported = self.clock.monotonic()
+        report = {"job_id": job.job_id, "attempt": attempt}
         if status.state is JobState.RUNNING:
-            return Retry("running", {"job_id": job.job_id})  # a later delivery picks the job up
+            return Retry("running", report)  # a later delivery picks the job up
         if status.state is JobState.FAILED:
             self.record_failure(prefix, status.error, status.kind)
-            return Done("failed", {"reason": status.error})
+            return Done("failed", {**report, "reason": status.error})
         if self.published(target):
-            return Done("published", {"attempt": attempt})  # a duplicate delivery got there first
+            return Done("published", report)  # a duplicate delivery got there first
         try:
             manifest, leftovers = self.publish(target, attempt, prefix, plan)
         except Superseded as moved:
-            return Done("superseded", {"reason": moved.message})
-        except Exception:
+            return Done("superseded", {**report, "reason": moved.message})
+        except Exception as error:
             if self.published(target):  # it did, while we were assembling
-                return Done("published", {"attempt": attempt})
-            raise
+                return Done("published", report)
+            return self.assembly_failed(prefix, error, report)
+        assembled = self.clock.monotonic()
         for name in leftovers:  # shards already composed or merged into the published object
-            self.store.delete(name)
+            self.delete_quietly(name)
         self.collect_garbage(target)
-        return Done("published", {"attempt": attempt, "files": len(manifest.pieces)})
+        seconds = {"export": exported - started, "assemble": assembled - exported,
+                   "cleanup": self.clock.monotonic() - assembled}
+        return Done("published", {**report, "files": len(manifest.pieces),
+                                  "bytes": sum(piece.length for piece in manifest.pieces),
+                                  "seconds": {phase: round(value, 3) for phase, value in seconds.items()}})
+
+    def assembly_failed(self, prefix: str, error: Exception, report: dict) -> Outcome:
+        """Whatever fails after the export job (compose, merge, header, manifest, a full disk) ends this attempt
+        with a failure record, so the next request after the cooldown starts a new one. If even the record
+        cannot be written, the delivery is retried (and the last delivery records it)."""
+        if isinstance(error, DumpError):
+            reason = error.message
+        else:  # an OSError's text names server paths: the log keeps them
+            reason = f"assembling the export failed ({getattr(error, 'strerror', None) or type(error).__name__})"
+        log.warning("assembling %s failed: %r", prefix, error)
+        self.record_failure(prefix, reason, FailureKind.FAILED)
+        return Done("failed", {**report, "reason": reason})
+
+    def delete_quietly(self, name: str) -> None:
+        try:
+            self.store.delete(name)
+        except Exception:  # published already; GC or the bucket's lifecycle rule removes it later
+            log.exception("could not delete %s", name)
 
     def record_failure(self, prefix: str, reason: str, kind: FailureKind) -> None:
         record = failure_bytes(reason, kind, self.clock.now())

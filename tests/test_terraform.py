@@ -57,7 +57,7 @@ APP_SETTINGS = {
     "TASKS_SERVICE_ACCOUNT", "WORKER_AUDIENCE", "STREAM_URL", "SIGNING_SERVICE_ACCOUNT", "DUMP_TOKEN_SECRET",
     "PREWARM_AUDIENCE", "PREWARM_SERVICE_ACCOUNT", "AUTH_TYPE", "CKAN_URL", "CKAN_TIMEOUT_SECONDS", "JWT_SECRET",
     "JWT_PUBLIC_KEY", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_RESOURCES_CLAIM", "AUTH_CACHE_TTL_SECONDS",
-    "DUMP_WAIT_SECONDS", "DUMP_COMPOSE",
+    "DUMP_WAIT_SECONDS", "DUMP_COMPOSE", "DUMP_TASK_MAX_ATTEMPTS",
 }
 
 _HCL_OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
@@ -293,6 +293,15 @@ def test_export_bucket_settings():
     rule = single(bucket["lifecycle_rule"])
     assert single(rule["action"]) == {"type": "Delete"}
     assert single(rule["condition"]) == {"age": "${var.dump_retention_days}", "matches_prefix": ["dumps/"]}
+
+
+def test_the_worker_counts_the_deliveries_the_queue_makes():
+    text = tf_text(MODULES_DIR / "services")
+    assert re.search(r"DUMP_TASK_MAX_ATTEMPTS\s*=\s*tostring\(var\.queue\.max_attempts\)", text)
+    queue = load(MODULES_DIR / "services")["resource"][("google_cloud_tasks_queue", "exports")]
+    assert single(queue["retry_config"])["max_attempts"] == "${var.queue.max_attempts}"
+    assert "var.queue.max_attempts >= 1" in (MODULES_DIR / "services" / "variables.tf").read_text()
+    assert 'max_retry_duration        = optional(string, "0s")' in (MODULES_DIR / "services" / "variables.tf").read_text()
 
 
 def test_queue_and_scheduler_settings():

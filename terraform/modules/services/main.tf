@@ -49,6 +49,8 @@ locals {
     PREWARM_AUDIENCE        = local.dump_base_url
     PREWARM_SERVICE_ACCOUNT = var.scheduler_email
     DUMP_WAIT_SECONDS       = tostring(var.dump_wait_seconds)
+    # The worker records an unfinished attempt as failed on the queue's last delivery: it counts the same.
+    DUMP_TASK_MAX_ATTEMPTS = tostring(var.queue.max_attempts)
   })
 
   # Secret env vars of the dump function: the token key always, the other two when configured.
