@@ -1,5 +1,7 @@
-"""Parquet merge memory: peak memory of jobs.assemble.merge_parquet vs the largest row group and the table.
+"""Parquet merge memory: peak memory of jobs.assemble.reencode_parquet vs the largest row group and the table.
 
+reencode_parquet is the merge's fallback for files whose footers cannot be joined (different schemas);
+the merge itself (footers joined, files composed) is measured by bench_parquet_merge.py.
 The claim (jobs/assemble.py): "Row group by row group, so memory stays bounded by the largest row
 group, not the table."
 
@@ -12,7 +14,7 @@ already imported pyarrow, DuckDB and the app modules; a thread samples the proce
 pyarrow.default_memory_pool().max_memory() (peak bytes held by Arrow's allocator). Reported growth =
 peak - RSS just before the merge.
 
-  bqdump            jobs.assemble.merge_parquet(LocalObjectStore(bucket), all files, ...) as the worker calls it
+  bqdump            jobs.assemble.reencode_parquet(LocalObjectStore(bucket), all files, ...) as the worker calls it
   bqdump, 1/3       the same on the first third of the files: if memory is bounded by the row group, the
                     peak does not grow with the number of files. Verdict "holds" when going from a third
                     of the files to all of them raises the peak by < 25 % of the Arrow bytes added
@@ -70,7 +72,7 @@ def child(mode: str, bucket: str, names: list[str], out: str) -> None:
     sampler.start()
     start = time.perf_counter()
     if mode.startswith("bqdump"):
-        assemble.merge_parquet(store, names, out, "application/vnd.apache.parquet")
+        assemble.reencode_parquet(store, names, out, "application/vnd.apache.parquet")
         result_path = Path(bucket) / out
     elif mode == "whole_table":
         whole = pq.read_table(paths)
@@ -170,8 +172,8 @@ def main() -> dict:
             if r["rows"] != expected:
                 raise RuntimeError(f"{key}: merged {r['rows']} rows, expected {expected}")
 
-    labels = {"bqdump": f"bqdump merge_parquet, {len(names)} files",
-              "bqdump_third": f"bqdump merge_parquet, first {len(third)} files",
+    labels = {"bqdump": f"bqdump reencode_parquet, {len(names)} files",
+              "bqdump_third": f"bqdump reencode_parquet, first {len(third)} files",
               "whole_table": "peer: pyarrow read_table + write_table",
               "duckdb": "peer: DuckDB COPY merge, threads=1"}
     rows = []

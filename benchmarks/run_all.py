@@ -26,6 +26,7 @@ BENCHMARKS = {
     "export": ("bench_export.py", [], ["--reps", "2"]),
     "compose": ("bench_compose.py", ["--rounds", "3", "--reps", "2"], ["--rounds", "2", "--reps", "1"]),
     "parquet_memory": ("bench_parquet_memory.py", [], ["--rows", "1000000"]),
+    "parquet_merge": ("bench_parquet_merge.py", [], ["--rows", "1000000"]),
 }
 
 
@@ -121,6 +122,18 @@ def main() -> None:
                      f"row group {r['largest_row_group_MiB']:.0f} MiB, table {r['table_MiB']:.0f} MiB; 1/3 of files "
                      f"{r['bqdump_third_peak_growth_MiB']:.0f} MiB", "not growing with the table",
                      verdict(r["bounded"])])
+    if "parquet_merge" in results:
+        r = results["parquet_merge"]
+        for label in ("1x", f"{r['scale']}x"):
+            rows.append([f"parquet merge by footer, {r['rows'] * int(label[:-1]) / 1e6:g}M rows, {r[f'{label}_files']} files",
+                         f"{r[f'{label}_join_worker_s']:.2f} s / {r[f'{label}_join_peak_MiB']:.0f} MiB / "
+                         f"{r[f'{label}_join_read_KiB']:.0f} KiB read",
+                         f"re-encode {r[f'{label}_reencode_s']:.1f} s / {r[f'{label}_reencode_peak_MiB']:.0f} MiB / "
+                         f"{r[f'{label}_reencode_read_MiB']:.0f} MiB read",
+                         f"footers {r[f'{label}_footers_KiB']:.0f} KiB", "< 1 s, < 64 MiB, footers only",
+                         verdict(r[f"{label}_ok"])])
+        rows.append(["parquet merge by footer, 1,000 files", f"{r['thousand_composes']} compose calls",
+                     "", f"{r['thousand_seconds']:.2f} s local", "", ""])
     print("== summary (2-core figures in benchmarks/README.md)")
     print(table(rows, ["measure", "bqdump", "peer", "detail", "target", ""]))
     print(f"total {sum(durations.values()):.0f} s")

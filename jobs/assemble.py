@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import accumulate
 
 from functions.core import layout
 from functions.core.assembly import BOM, compose_steps, csv_header_line
@@ -13,8 +16,14 @@ from functions.core.model import Format, ObjectInfo, Variant
 from functions.core.shards import Piece, first_record_length, order_shards
 from functions.core.target import Target
 from functions.ports import ObjectStore, Warehouse, find_object
+from jobs import parquet_footer
+from jobs.parquet_footer import FooterMismatch
 
 HEADER_PROBE_BYTES = 64 * 1024
+FOOTER_READERS = 8  # footers read at once: ranged reads are round trips, not bandwidth
+FOOTER_CHUNK = 1 << 20
+
+log = logging.getLogger("bqdump.worker")
 
 
 @dataclass(frozen=True)
@@ -46,7 +55,7 @@ def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: s
     if variant.format is Format.PARQUET:
         if len(shards) == 1:
             return [Piece(shards[0].name, shards[0].size)], []
-        merged = merge_parquet(store, [s.name for s in shards], destination, variant.content_type)
+        merged = merge_parquet(store, shards, destination, variant.content_type)
         return [Piece(merged.name, merged.size)], [s.name for s in shards]
     pieces = strip_repeated_headers(store, shards) if plan.header_in_every_file else [
         Piece(s.name, s.size) for s in shards]
@@ -115,7 +124,41 @@ def _scratch_name(destination: str) -> str:
     return f"{prefix}/.scratch-{secrets.token_hex(6)}-{leaf}"
 
 
-def merge_parquet(store: ObjectStore, names: list[str], destination: str, content_type: str) -> ObjectInfo:
+def merge_parquet(store: ObjectStore, shards: list[ObjectInfo], destination: str, content_type: str) -> ObjectInfo:
+    """The files composed whole behind one new footer: the worker reads only their footers and writes one small
+    object, whatever the table's size. Files whose footers cannot be joined are re-encoded instead."""
+    try:
+        tail = joined_tail(store, shards)
+    except FooterMismatch as why:
+        log.warning("re-encoding the Parquet files for %s instead of joining their footers: %s", destination, why)
+        return reencode_parquet(store, [s.name for s in shards], destination, content_type)
+    tail_name = _scratch_name(destination) + ".footer"
+    store.write_bytes(tail_name, tail, content_type)
+    try:
+        return compose(store, [s.name for s in shards] + [tail_name], destination, content_type)
+    finally:
+        store.delete(tail_name)
+
+
+def joined_tail(store: ObjectStore, shards: list[ObjectInfo]) -> bytes:
+    """The footer of the files concatenated in this order, from two ranged reads at the end of each file."""
+    with ThreadPoolExecutor(FOOTER_READERS) as pool:  # one round trip per file otherwise, twice
+        footers = list(pool.map(lambda shard: (shard.name, _read_footer(store, shard)), shards))
+    starts = list(accumulate((s.size for s in shards[:-1]), initial=0))
+    return parquet_footer.tail_bytes(parquet_footer.joined_footer(footers, starts))
+
+
+def _read_footer(store: ObjectStore, shard: ObjectInfo):
+    def read(start: int, length: int) -> bytes:
+        return b"".join(store.read_range(shard.name, start, length, FOOTER_CHUNK))
+
+    trailer_start = shard.size - parquet_footer.TRAILER
+    trailer = read(trailer_start, parquet_footer.TRAILER) if trailer_start >= 0 else b""
+    length = parquet_footer.footer_length(shard.name, shard.size, trailer)
+    return parquet_footer.parse_footer(shard.name, read(trailer_start - length, length))
+
+
+def reencode_parquet(store: ObjectStore, names: list[str], destination: str, content_type: str) -> ObjectInfo:
     """Row group by row group, so memory stays bounded by the largest row group, not the table."""
     import pyarrow.parquet as pq
 

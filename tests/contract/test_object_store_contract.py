@@ -199,7 +199,8 @@ def test_parquet_merge_and_compose_chains_work_through_the_store(backend, tmp_pa
         pq.write_table(table, path, row_group_size=400)
         names.append(f"dumps/t/parquet/1/1/part-{index}.parquet")
         backend.store.write_bytes(names[-1], path.read_bytes(), "application/vnd.apache.parquet")
-    merged = merge_parquet(backend.store, names, "dumps/t/parquet/1/1/download.parquet", "application/vnd.apache.parquet")
+    shards = backend.store.list("dumps/t/parquet/1/1/part-")
+    merged = merge_parquet(backend.store, shards, "dumps/t/parquet/1/1/download.parquet", "application/vnd.apache.parquet")
     (tmp_path / "merged.parquet").write_bytes(backend.store.read_bytes(merged.name))
     result = pq.ParquetFile(tmp_path / "merged.parquet")
     assert result.metadata.num_rows == 3000 and result.num_row_groups == 9
