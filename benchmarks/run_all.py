@@ -26,6 +26,7 @@ BENCHMARKS = {
     "export": ("bench_export.py", [], ["--reps", "2"]),
     "compose": ("bench_compose.py", ["--rounds", "3", "--reps", "2"], ["--rounds", "2", "--reps", "1"]),
     "parquet_memory": ("bench_parquet_memory.py", [], ["--rows", "1000000"]),
+    "cache_hit_google": ("bench_cache_hit_google.py", [], ["--requests", "40"]),
     "parquet_merge": ("bench_parquet_merge.py", [], ["--rows", "1000000"]),
 }
 
@@ -84,6 +85,20 @@ def main() -> None:
         if "dump_composed_median_ms" in r:
             rows.append(["cache-hit dump 302, composed 15 files, median", f"{r['dump_composed_median_ms']:.2f} ms", "",
                          f"p95 {r['dump_composed_p95_ms']:.2f} ms", "< 10 ms", verdict(r["dump_composed_median_ms"] < 10)])
+    if "cache_hit_google" in results:
+        r = results["cache_hit_google"]
+        one = r["one_call_p50_ms"]
+        for name in sorted({k.split("_hit_p50_ms")[0] for k in r if k.endswith("_hit_p50_ms")}):
+            calls = {k[len(f"{name}_hit_calls_"):]: v for k, v in r.items() if k.startswith(f"{name}_hit_calls_") and v}
+            rows.append([f"Google cache hit 302 ({name}), {r['delay_ms']:g} ms a call, p50",
+                         f"{r[f'{name}_hit_p50_ms']:.0f} ms", f"{one:.0f} ms (one call)",
+                         f"p95 {r[f'{name}_hit_p95_ms']:.0f} ms; per hit: "
+                         + ", ".join(f"{k} {v:g}" for k, v in calls.items()),
+                         "<= 1.3 x one call, no signBlob",
+                         verdict(r[f"{name}_hit_p50_ms"] <= 1.3 * one and not r[f"{name}_hit_calls_signBlob"])])
+            rows.append([f"Google 304 If-None-Match ({name}), p50", f"{r[f'{name}_not_modified_p50_ms']:.0f} ms",
+                         f"{one:.0f} ms (one call)", f"p95 {r[f'{name}_not_modified_p95_ms']:.0f} ms", "<= 1 call",
+                         verdict(sum(v for k, v in r.items() if k.startswith(f"{name}_not_modified_calls_")) <= 1)])
     if "export" in results:
         r = results["export"]
         for fmt in ("csv", "ndjson", "parquet"):

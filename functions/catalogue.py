@@ -13,10 +13,11 @@ from datetime import timedelta
 
 from functions.core import layout
 from functions.core.errors import NotFound, Unavailable
-from functions.core.model import Variant
+from functions.core.model import ObjectInfo, Variant
 from functions.core.next_step import Queue, Serve, Step, Wait, next_step
 from functions.core.publish import Failure, Manifest, RevisionState, parse_failure, parse_manifest, revision_state
 from functions.core.target import Target
+from functions.lookup_pool import LookupPool, NoPool
 from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse
 
 log = logging.getLogger("bqdump")
@@ -34,30 +35,45 @@ class ExportCatalogue:
     """`tables` answers table metadata and `bucket` listings and reads, both as the read-only identity."""
 
     def __init__(self, tables: Warehouse, bucket: ObjectStore, queue: TaskQueue, clock: Clock,
-                 cooldown: timedelta, poll_seconds: tuple[float, float] = (0.25, 1.0)):
+                 cooldown: timedelta, poll_seconds: tuple[float, float] = (0.25, 1.0),
+                 lookups: LookupPool | NoPool = NoPool()):
         self.tables, self.bucket, self.queue, self.clock = tables, bucket, queue, clock
         self.cooldown = cooldown
         self.poll_seconds = poll_seconds  # first and longest pause while a request waits for an export
+        self.lookups = lookups  # functions.lookup_pool: where the listing runs beside the metadata call
 
     def current(self, resource_id: str, variant: Variant) -> Target:
+        """One metadata call, on every request: a table modified a moment ago is served at its new revision."""
         return Target(resource_id, variant, layout.revision_of(self.tables.table_modified(resource_id)))
+
+    def request_current(self, resource_id: str, variant: Variant) -> tuple[Target, Step]:
+        """`current` and `request` in one round trip: the variant's exports (every revision the bucket still
+        holds) are listed while the table's `modified` is asked, then the current revision's are picked out."""
+        listing = self.lookups.start(lambda: self.bucket.list(layout.variant_prefix(resource_id, variant)))
+        try:
+            target = self.current(resource_id, variant)
+        except BaseException:
+            listing.abandon()
+            raise
+        return target, self.request(target, [o for o in listing.result() if o.name.startswith(target.prefix)])
 
     def list_tables(self) -> list[str]:
         return self.tables.list_tables()
 
-    def look(self, target: Target) -> Look:
-        state = revision_state(self.bucket.list(target.prefix))
+    def look(self, target: Target, listed: list[ObjectInfo] | None = None) -> Look:
+        """`listed`: the revision's objects when the caller listed them already."""
+        state = revision_state(self.bucket.list(target.prefix) if listed is None else listed)
         if state.failed:
             return Look(state, parse_failure(self.bucket.read_bytes(state.failed.failure.name)))
         return Look(state)
 
-    def decide(self, target: Target, queued: int = 0) -> Step:
-        look = self.look(target)
+    def decide(self, target: Target, queued: int = 0, listed: list[ObjectInfo] | None = None) -> Step:
+        look = self.look(target, listed)
         return next_step(look.state, look.failure, self.clock.now(), self.cooldown, queued)
 
-    def request(self, target: Target) -> Step:
+    def request(self, target: Target, listed: list[ObjectInfo] | None = None) -> Step:
         """The next step for a caller who has queued nothing yet; a Queue step is queued before it is returned."""
-        step = self.decide(target)
+        step = self.decide(target, listed=listed)
         if isinstance(step, Queue):
             self.queue_attempt(target, step.attempt)
         return step

@@ -46,10 +46,13 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     resource_id = identifiers.resource_id(resource_id)
     variant = request_variant(request)
     door.authorizer.authorize(caller_from_headers(request.headers), resource_id, door.clock.now().timestamp())
-    target = door.catalogue.current(resource_id, variant)
-    if unchanged_for_caller(request, target):
-        return not_modified(target)  # no listing, no signing, no export
-    step = door.catalogue.request(target)
+    if is_conditional(request):  # the metadata call alone may answer it: no listing is started
+        target = door.catalogue.current(resource_id, variant)
+        if unchanged_for_caller(request, target):
+            return not_modified(target)  # no listing, no signing, no export
+        step = door.catalogue.request(target)
+    else:
+        target, step = door.catalogue.request_current(resource_id, variant)  # metadata and listing at once
     if isinstance(step, Queue):
         wait = 0.0 if request.method == "HEAD" else door.settings.wait_seconds
         step = door.catalogue.wait_for(target, step.attempt, wait)
@@ -68,6 +71,10 @@ def request_variant(request: Request):
 def validators(target: Target) -> dict:
     return {"ETag": layout.etag(target.variant, target.rev), "Cache-Control": "private, no-cache",
             "Last-Modified": http_date(layout.revision_time(target.rev))}
+
+
+def is_conditional(request: Request) -> bool:
+    return bool(request.if_none_match) or request.if_modified_since is not None
 
 
 def unchanged_for_caller(request: Request, target: Target) -> bool:

@@ -24,6 +24,13 @@ def _stripped(raw: str) -> str:
     return raw.strip()
 
 
+def _window_seconds(raw: str) -> int:
+    seconds = int(raw)
+    if not 0 <= seconds <= 3600:
+        raise ValueError("must be from 0 to 3600 seconds")
+    return seconds
+
+
 @dataclass(frozen=True)
 class Config:
     backend: str = setting("DUMP_BACKEND", "local", "`local` (DuckDB, a folder, an in-process queue) or `google`.",
@@ -74,6 +81,10 @@ class Config:
     url_expiry_hours: float = setting(
         "BIGQUERY_EXPORT_URL_EXPIRY_HOURS", "1",
         "Lifetime of signed download URLs, at most 168; GC keeps superseded exports this long.", _expiry_hours)
+    signed_url_window_seconds: int = setting(
+        "DUMP_SIGNED_URL_WINDOW_SECONDS", "300",
+        "Callers of one download within this window get the same signed URL, signed once per instance; "
+        "a URL keeps more than its lifetime minus this. 0 signs every redirect.", _window_seconds)
 
 
 CORE_SETTINGS: tuple[Setting, ...] = settings_of(Config)

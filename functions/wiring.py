@@ -2,8 +2,8 @@
 
 Imported only by entry points (main.py, functions.cli, functions.local_server, benchmarks, tests); nothing
 else imports it (an ast test checks). It reads the environment once, here, and hands each object only
-what it uses: the export catalogue (read-only identity), the export worker (read-write identity), the
-signer, the authorizer, the doors' caller checks and one clock.
+what it uses: the export catalogue (read-only identity) with its lookup pool, the export worker (read-write
+identity), the signer (behind the signed-URL cache), the authorizer, the doors' caller checks and one clock.
 """
 
 from __future__ import annotations
@@ -15,20 +15,24 @@ from datetime import timedelta
 from typing import Mapping
 
 from functions.adapters.system_clock import SYSTEM_CLOCK
-from functions.auth import build_authorizer
 from functions.adapters.local.signer import LocalUrlSigner
+from functions.auth import build_authorizer
 from functions.catalogue import ExportCatalogue
 from functions.callers import secret_header_checker
 from functions.core import keys
 from functions.dump import DumpDoor, DumpSettings
+from functions.lookup_pool import LookupPool
 from functions.objects import ObjectsDoor
 from functions.ports import Authorizer, Backend, Clock
 from functions.prewarm import PrewarmDoor
 from functions.routes import Doors
 from functions.settings import Config, load_settings
+from functions.signing_cache import CachingUrlSigner
 from functions.stream import StreamDoor
 from functions.worker_door import WorkerDoor
 from jobs.export_worker import ExportWorker, WorkerSettings
+
+LOOKUP_THREADS = 8  # listings beside requests' metadata calls; a listing no thread takes up is made by its request
 
 
 @dataclass
@@ -88,20 +92,24 @@ def build_local_backend(config: Config, clock: Clock) -> Backend:
 def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Clock) -> App:
     """Each door gets what it uses; tests call this with a Backend whose parts they replaced."""
     url_lifetime = timedelta(hours=config.url_expiry_hours)
+    lookups = LookupPool(LOOKUP_THREADS)
     catalogue = ExportCatalogue(backend.tables, backend.bucket, backend.queue, clock,
-                                timedelta(seconds=config.failure_cooldown_seconds), backend.poll_seconds)
+                                timedelta(seconds=config.failure_cooldown_seconds), backend.poll_seconds, lookups)
     worker = ExportWorker(backend.warehouse, backend.store, clock,
                           WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime))
     if hasattr(backend.queue, "deliver"):  # the local in-process queue delivers to this process's worker
         backend.queue.deliver = worker.deliver
-    dump = DumpDoor(catalogue, backend.signer, authorizer, backend.stream_key, clock,
+    signer = backend.signer
+    if config.signed_url_window_seconds:
+        signer = CachingUrlSigner(signer, clock.now, timedelta(seconds=config.signed_url_window_seconds))
+    dump = DumpDoor(catalogue, signer, authorizer, backend.stream_key, clock,
                     DumpSettings(config.wait_seconds, url_lifetime, config.stream_token_seconds, config.public_url,
                                  config.stream_url))
     doors = Doors(config.backend, dump, WorkerDoor(worker.deliver, backend.check_task_caller, config.task_max_attempts),
                   StreamDoor(catalogue, backend.stream_key, clock),
                   PrewarmDoor(catalogue, backend.check_prewarm_caller),
                   ObjectsDoor(backend.store, LocalUrlSigner(backend.download_key).check, clock))
-    return App(config, clock, backend, catalogue, worker, doors)
+    return App(config, clock, backend, catalogue, worker, doors, closers=[lookups.close])
 
 
 _app: App | None = None

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -18,6 +15,7 @@ from google.oauth2 import service_account
 from functions.adapters.google.signer import MAX_URL_SECONDS, GcsUrlSigner, url_lifetime_seconds
 from functions.core.errors import Unavailable
 from tests.contract import keys
+from tests.support.fake_iam import FakeIam
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 OBJECT = "dumps/flights/csv/5f1e/1/part-000000000000.csv"
@@ -70,39 +68,6 @@ def test_the_longest_lifetime_is_seven_days(key):
     signer = GcsUrlSigner(offline_client, "exports-bucket", lambda: credentials, lambda: datetime.now(timezone.utc))
     params = keys.verify_v4_url(sign(signer, hours=168), key.public_key())
     assert int(params["X-Goog-Expires"]) in (604_799, 604_800)
-
-
-class FakeIam:
-    """IAM credentials' signBlob, signing with a throwaway key; records what it was asked."""
-
-    def __init__(self, key):
-        self.key, self.calls = key, []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                fake.calls.append((self.path, self.headers.get("Authorization"), body))
-                import base64
-
-                signed = keys.sign(fake.key, base64.b64decode(body["payload"]))
-                answer = json.dumps({"keyId": "k1", "signedBlob": keys.b64(signed)}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from __future__ import annotations
 import secrets
 import threading
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import requests
@@ -33,6 +32,7 @@ from functions.settings import load_config
 from tests.contract import keys
 from tests.contract.conftest import PROJECT
 from tests.support.emulators import free_port
+from tests.support.export_bridge import BridgedWarehouse
 
 ROWS = 3000  # ~60 KiB of CSV: bqemulator splits exports at 64 KiB of result, so NDJSON comes in several files
 
@@ -59,33 +59,6 @@ class RecordingCredentials(AnonymousCredentials, Signing):
     @property
     def signer(self):
         return self._signer
-
-
-class BridgedWarehouse:
-    """EMULATOR BRIDGE: copies bqemulator's export files (local disk) into fake-gcs through the storage API."""
-
-    def __init__(self, inner, export_root: Path, bucket):
-        self.inner, self.export_root, self.bucket = inner, export_root, bucket
-        self.prefixes: dict[str, str] = {}
-        self.started: list[str] = []
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def start_export(self, job):
-        self.prefixes[job.job_id] = job.destination_prefix
-        self.started.append(job.job_id)
-        return self.inner.start_export(job)
-
-    def wait_export(self, job_id, timeout):
-        status = self.inner.wait_export(job_id, timeout)
-        folder = self.export_root / self.bucket.name / self.prefixes.get(job_id, "-")
-        if folder.is_dir():
-            for path in sorted(folder.iterdir()):
-                blob = self.bucket.blob(self.prefixes[job_id] + path.name)
-                if not blob.exists():
-                    blob.upload_from_filename(str(path))
-        return status
 
 
 @pytest.fixture

@@ -36,12 +36,14 @@ class LiveServer:
         self.thread.join(10)
 
 
-def doors_with_catalogue(app, *, bucket=None, queue=None) -> Doors:
-    """The app's doors, reading through another read-only bucket view or queueing into another queue."""
+def doors_with_catalogue(app, *, tables=None, bucket=None, queue=None) -> Doors:
+    """The app's doors, reading through another read-only tables or bucket view or queueing into another queue
+    (with the app's lookup pool)."""
     from functions.catalogue import ExportCatalogue
 
-    catalogue = ExportCatalogue(app.backend.tables, bucket or app.backend.bucket, queue or app.backend.queue,
-                                app.clock, app.catalogue.cooldown, app.catalogue.poll_seconds)
+    catalogue = ExportCatalogue(tables or app.backend.tables, bucket or app.backend.bucket,
+                                queue or app.backend.queue, app.clock, app.catalogue.cooldown,
+                                app.catalogue.poll_seconds, app.catalogue.lookups)
     doors = app.doors
     return replace(doors, dump=replace(doors.dump, catalogue=catalogue),
                    stream=replace(doors.stream, catalogue=catalogue),
