@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from werkzeug.http import http_date
 from werkzeug.wrappers import Request, Response
 
+from functions.access_log import logs_requests, note
 from functions.auth import caller_from_headers
 from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, layout, tokens
@@ -41,25 +42,35 @@ class DumpDoor:
     settings: DumpSettings
 
 
+@logs_requests
 @handles_errors
 def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     resource_id = identifiers.resource_id(resource_id)
     variant = request_variant(request)
-    door.authorizer.authorize(caller_from_headers(request.headers), resource_id, door.clock.now().timestamp())
+    note(request, resource=resource_id, variant=variant.key, authorizer=door.authorizer.name)
+    decided = door.authorizer.authorize(caller_from_headers(request.headers), resource_id, door.clock.now().timestamp())
+    note(request, authorizer=decided or door.authorizer.name)
     if is_conditional(request):  # the metadata call alone may answer it: no listing is started
         target = door.catalogue.current(resource_id, variant)
+        note(request, revision=target.rev)
         if unchanged_for_caller(request, target):
+            note(request, outcome="not-modified")
             return not_modified(target)  # no listing, no signing, no export
         step = door.catalogue.request(target)
     else:
         target, step = door.catalogue.request_current(resource_id, variant)  # metadata and listing at once
-    if isinstance(step, Queue):
+        note(request, revision=target.rev)
+    waited = isinstance(step, Queue)
+    if waited:
         wait = 0.0 if request.method == "HEAD" else door.settings.wait_seconds
         step = door.catalogue.wait_for(target, step.attempt, wait)
     if isinstance(step, Serve):
+        note(request, outcome="waited" if waited else "hit", attempt=step.attempt)
         return redirect(request, door, target, door.catalogue.manifest(step))
     if isinstance(step, Fail):
+        note(request, outcome="failed", failure=step.kind.value)
         raise failure_error(step.failure, target.variant, step.retry_after)
+    note(request, outcome="queued", attempt=step.attempt)
     return pending(request, target, step.attempt)
 
 

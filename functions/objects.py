@@ -7,6 +7,7 @@ from typing import Callable
 
 from werkzeug.wrappers import Request, Response
 
+from functions.access_log import logs_requests, note
 from functions.core.errors import Forbidden, NotFound
 from functions.core.shards import Piece
 from functions.http import handles_errors
@@ -21,6 +22,7 @@ class ObjectsDoor:
     clock: Clock
 
 
+@logs_requests
 @handles_errors
 def handle_object(request: Request, door: ObjectsDoor, name: str) -> Response:
     expires, filename = request.args.get("expires", ""), request.args.get("filename", "")
@@ -29,6 +31,7 @@ def handle_object(request: Request, door: ObjectsDoor, name: str) -> Response:
         raise Forbidden("This download link is incomplete.", "Request the dump URL again for a fresh link.")
     door.check_link(name, filename=filename, content_type=content_type, expires=expires,
                     signature=request.args.get("signature", ""), now=door.clock.now().timestamp())
+    note(request, object=name, authorizer="signed link")
     found = find_object(door.store, name)
     if found is None:
         raise NotFound("This export is no longer stored.", "Request the dump URL again for the current one.")

@@ -82,8 +82,11 @@ class Caller:
 
 
 class Authorizer(Protocol):
-    def authorize(self, caller: Caller, resource_id: str, now: float) -> None:
-        """Return if `caller` may read `resource_id`; raise Unauthorized, Forbidden, NotFound or Unavailable."""
+    name: str  # anonymous, ckan, jwt: named in the request log
+
+    def authorize(self, caller: Caller, resource_id: str, now: float) -> str | None:
+        """Return if `caller` may read `resource_id`; raise Unauthorized, Forbidden, NotFound or Unavailable.
+        The answer names who decided when it was not `name` itself (the decision cache)."""
 
 
 def find_object(store: ObjectStore, name: str) -> ObjectInfo | None:

@@ -7,11 +7,13 @@ from typing import Callable, Mapping
 
 from werkzeug.wrappers import Request, Response
 
+from functions.access_log import logs_requests
 from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, request_json
 from functions.core.errors import DumpError, InvalidRequest
 from functions.core.next_step import Fail, Serve, failure_error
 from functions.http import handles_errors, json_response, status_of
+from functions.ports import Clock
 
 DEFAULT_FORMATS = ("csv",)
 PREWARM_BODY_HINT = 'Send {"resources": ["<resource_id>", ...], "formats": ["csv", ...]} (both optional).'
@@ -21,6 +23,7 @@ PREWARM_BODY_HINT = 'Send {"resources": ["<resource_id>", ...], "formats": ["csv
 class PrewarmDoor:
     catalogue: ExportCatalogue
     check_caller: Callable[[Mapping[str, str]], None]  # Cloud Scheduler's OIDC token, or the local secret header
+    clock: Clock
 
 
 @dataclass
@@ -57,6 +60,7 @@ def prewarm(catalogue: ExportCatalogue, resources: list[str] | None, formats: li
     return summary
 
 
+@logs_requests
 @handles_errors
 def handle_prewarm(request: Request, door: PrewarmDoor) -> Response:
     door.check_caller(request.headers)

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 
 from werkzeug.wrappers import Request, Response
 
+from functions.access_log import logs_requests, note
 from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, layout, tokens
 from functions.core.target import Target
 from functions.dump import request_variant
 from functions.http import handles_errors
-from functions.serving import byte_response
 from functions.ports import Clock
+from functions.serving import byte_response
 
 
 @dataclass(frozen=True)
@@ -22,11 +23,13 @@ class StreamDoor:
     clock: Clock
 
 
+@logs_requests
 @handles_errors
 def handle_stream(request: Request, door: StreamDoor, resource_id: str) -> Response:
     resource_id = identifiers.resource_id(resource_id)
     variant = request_variant(request)
     rev = identifiers.revision(request.args.get("rev", ""))
+    note(request, resource=resource_id, variant=variant.key, revision=rev, authorizer="stream token")
     # The token is the whole authorisation here: checked before a single byte is read.
     tokens.check_stream_token(door.stream_key, request.args.get("token", ""), resource_id, variant.key, rev,
                               door.clock.now().timestamp())

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Mapping
 
 from functions.adapters.system_clock import SYSTEM_CLOCK
+from functions.access_log import logs_deliveries
 from functions.adapters.local.signer import LocalUrlSigner
 from functions.auth import build_authorizer
 from functions.catalogue import ExportCatalogue
@@ -98,16 +99,16 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
     worker = ExportWorker(backend.warehouse, backend.store, clock,
                           WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime))
     if hasattr(backend.queue, "deliver"):  # the local in-process queue delivers to this process's worker
-        backend.queue.deliver = worker.deliver
+        backend.queue.deliver = logs_deliveries(worker.deliver, clock)
     signer = backend.signer
     if config.signed_url_window_seconds:
         signer = CachingUrlSigner(signer, clock.now, timedelta(seconds=config.signed_url_window_seconds))
     dump = DumpDoor(catalogue, signer, authorizer, backend.stream_key, clock,
                     DumpSettings(config.wait_seconds, url_lifetime, config.stream_token_seconds, config.public_url,
                                  config.stream_url))
-    doors = Doors(config.backend, dump, WorkerDoor(worker.deliver, backend.check_task_caller, config.task_max_attempts),
+    doors = Doors(config.backend, dump, WorkerDoor(worker.deliver, backend.check_task_caller, config.task_max_attempts, clock),
                   StreamDoor(catalogue, backend.stream_key, clock),
-                  PrewarmDoor(catalogue, backend.check_prewarm_caller),
+                  PrewarmDoor(catalogue, backend.check_prewarm_caller, clock),
                   ObjectsDoor(backend.store, LocalUrlSigner(backend.download_key).check, clock))
     return App(config, clock, backend, catalogue, worker, doors, closers=[lookups.close])
 

@@ -7,9 +7,11 @@ from typing import Callable, Mapping
 
 from werkzeug.wrappers import Request, Response
 
+from functions.access_log import logs_requests, note
 from functions.core import request_json
 from functions.core.delivery import Done, Outcome, Retry
 from functions.http import handles_errors, json_response
+from functions.ports import Clock
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,7 @@ class WorkerDoor:
     deliver: Callable[..., Outcome]  # ExportWorker.deliver
     check_caller: Callable[[Mapping[str, str]], None]  # OIDC from Cloud Tasks when deployed; raises Unauthorized
     max_deliveries: int  # the queue's max_attempts: the last delivery may not end in Retry
+    clock: Clock
 
 
 def last_delivery(headers: Mapping[str, str], max_deliveries: int) -> bool:
@@ -30,12 +33,15 @@ def delivery_status(outcome: Outcome) -> int:
     return 200 if isinstance(outcome, Done) else 503
 
 
+@logs_requests
 @handles_errors
 def handle_task_request(request: Request, door: WorkerDoor) -> Response:
     door.check_caller(request.headers)
     payload = request_json.json_object(request.get_data(cache=False),
                                        'Send {"resource_id", "format", "revision", "attempt"}.')
-    outcome = door.deliver(payload, last=last_delivery(request.headers, door.max_deliveries))
+    last = last_delivery(request.headers, door.max_deliveries)
+    outcome = door.deliver(payload, last=last)
+    note(request, task=outcome.reason, retry=isinstance(outcome, Retry), last_delivery=last, **outcome.details)
     body = outcome.body()
     if isinstance(outcome, Retry):
         body.update(not_done(outcome))

@@ -9,7 +9,7 @@ if absent, and GC never touches the attempt it just published.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Mapping
 
@@ -69,8 +69,10 @@ class ExportWorker:
                           target.rev, attempt)
             outcome = Retry("retry", {"reason": f"the export was interrupted ({type(error).__name__})"})
         if isinstance(outcome, Retry) and last:
-            return self.give_up(target, attempt, outcome)
-        return outcome
+            outcome = self.give_up(target, attempt, outcome)
+        about = {"resource": target.resource_id, "variant": target.variant.key, "revision": target.rev,
+                 "attempt": attempt}
+        return replace(outcome, details={**about, **outcome.details})  # the task's log line names its target
 
     def give_up(self, target: Target, attempt: int, outcome: Retry) -> Outcome:
         reason = f"the export did not finish within the task queue's deliveries ({outcome.reason})"

@@ -69,7 +69,7 @@ def test_the_worker_door_reads_the_delivery_count_cloud_tasks_sends(make_app, se
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
     held = ExportWorker(HeldWarehouse(app.backend.warehouse), app.backend.store, app.clock, app.worker.settings)
-    live = serve(replace(app.doors, worker=WorkerDoor(held.deliver, allow_every_caller, 3)))
+    live = serve(replace(app.doors, worker=WorkerDoor(held.deliver, allow_every_caller, 3, app.clock)))
     for retries, status in (("0", 503), ("1", 503), ("2", 200)):
         answer = requests.post(live.url + "/tasks/export", json=task(app), timeout=30,
                                headers={"X-CloudTasks-TaskRetryCount": retries})
