@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 export PORT
 
-.PHONY: run test venv tools demo bench clean
+.PHONY: run test venv tools demo bench rehearse clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,13 @@ tools: venv
 test: tools
 	$(PY) -m pytest -q
 
-bench: tools  # the Google cache-hit benchmark runs on the emulators
+bench: tools  # the Google cache-hit and concurrency benchmarks run on the emulators
 	$(PY) benchmarks/run_all.py
+
+# Deploy rehearsal (DEPLOY.md): plan terraform/examples/basic with TFVARS (default: its example variables) and
+# run the planned functions end to end on the emulators. Run it before `terraform apply`.
+rehearse: tools
+	BQDUMP_TFVARS=$(if $(TFVARS),$(abspath $(TFVARS)),) $(PY) -m pytest -q tests/contract/test_deploy_rehearsal.py
 
 clean:
 	rm -rf $(VENV) .bqdump .pytest_cache

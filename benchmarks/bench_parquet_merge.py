@@ -32,63 +32,10 @@ from pathlib import Path
 
 from _common import ROOT, emit_result, generated_parquet, table, temp_dir
 
+from tests.support.observed_store import ObservedStore
+
 MIB = 1024 * 1024
 PARQUET = "application/vnd.apache.parquet"
-
-
-class ObservedStore:
-    """The real store, observed: bytes read through the port, and compose calls and their time."""
-
-    def __init__(self, inner):
-        self.inner, self.bytes_read, self.composes, self.compose_seconds = inner, 0, 0, 0.0
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def read_range(self, name, start, length, chunk_size):
-        for chunk in self.inner.read_range(name, start, length, chunk_size):
-            self.bytes_read += len(chunk)
-            yield chunk
-
-    def read_bytes(self, name):
-        data = self.inner.read_bytes(name)
-        self.bytes_read += len(data)
-        return data
-
-    def open_reader(self, name):
-        return CountingReader(self.inner.open_reader(name), self)
-
-    def compose(self, *args, **kwargs):
-        start = time.perf_counter()
-        try:
-            return self.inner.compose(*args, **kwargs)
-        finally:
-            self.composes += 1
-            self.compose_seconds += time.perf_counter() - start
-
-
-class CountingReader:
-    def __init__(self, handle, owner):
-        self.handle, self.owner = handle, owner
-
-    def __getattr__(self, name):
-        return getattr(self.handle, name)
-
-    def read(self, size=-1):
-        data = self.handle.read(size)
-        self.owner.bytes_read += len(data)
-        return data
-
-    def readinto(self, buffer):
-        count = self.handle.readinto(buffer)
-        self.owner.bytes_read += count or 0
-        return count
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.handle.close()
 
 
 def child(mode: str, bucket: str, names: list[str], out: str) -> None:

@@ -28,6 +28,7 @@ BENCHMARKS = {
     "parquet_memory": ("bench_parquet_memory.py", [], ["--rows", "1000000"]),
     "cache_hit_google": ("bench_cache_hit_google.py", [], ["--requests", "40"]),
     "parquet_merge": ("bench_parquet_merge.py", [], ["--rows", "1000000"]),
+    "concurrency": ("bench_concurrency.py", [], ["--idle", "50", "--busy-seconds", "5", "--before-seconds", "45"]),
 }
 
 
@@ -149,6 +150,16 @@ def main() -> None:
                          verdict(r[f"{label}_ok"])])
         rows.append(["parquet merge by footer, 1,000 files", f"{r['thousand_composes']} compose calls",
                      "", f"{r['thousand_seconds']:.2f} s local", "", ""])
+    if "concurrency" in results:
+        r = results["concurrency"]
+        busy = f"{r['in_flight']} other requests in flight"
+        for scenario, probe, what in (("dump", "hit", "cache-hit dump 302"), ("stream", "range", "1 KiB stream range")):
+            after, before = f"{scenario}_after_{probe}", f"{scenario}_before_{probe}"
+            rows.append([f"{what} in the last slot, {busy}, p99", f"{r[f'{after}_busy_p99']:.1f} ms (THREADS="
+                         f"{r['threads']})", f"{r[f'{before}_busy_p99']:.0f} ms (default threads)",
+                         f"p50 {r[f'{after}_busy_p50']:.1f} ms; idle p50 {r[f'{after}_idle_p50']:.1f} / p99 "
+                         f"{r[f'{after}_idle_p99']:.1f} ms; RSS {r[f'{scenario}_after_KiB_per_request']:.0f} KiB "
+                         "per in-flight request", "< 50 ms", verdict(r[f"{after}_busy_p99"] < 50)])
     print("== summary (2-core figures in benchmarks/README.md)")
     print(table(rows, ["measure", "bqdump", "peer", "detail", "target", ""]))
     print(f"total {sum(durations.values()):.0f} s")

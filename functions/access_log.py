@@ -1,7 +1,8 @@
 """Writes one JSON line per request at the doors (the entry itself is built by functions.core.log_entries).
 
 The lines go to stderr, where Cloud Functions and Cloud Run hand each one to Cloud Logging as a structured
-entry (stderr, not stdout: the command line prints its own results on stdout); a door notes what it learnt (resource, variant, revision, outcome, authorizer) with `note`.
+entry (stderr, not stdout: the command line prints its own results on stdout). A door notes what it
+learnt (resource, variant, revision, outcome, authorizer) with `note`.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def logs_deliveries(deliver, clock):
     def logged(payload, last: bool = False):
         started = clock.monotonic()
         outcome = deliver(payload, last=last)
-        write(task_entry(outcome.body(), retry=isinstance(outcome, Retry), last=last, seconds=clock.monotonic() - started))
+        seconds = clock.monotonic() - started
+        write(task_entry(outcome.body(), retry=isinstance(outcome, Retry), last=last, seconds=seconds))
         return outcome
 
     return logged

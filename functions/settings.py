@@ -90,11 +90,23 @@ class Config:
 CORE_SETTINGS: tuple[Setting, ...] = settings_of(Config)
 
 
+def _optional_positive_int(raw: str):
+    return positive_int(raw) if raw.strip() else None
+
+
+# Read by functions-framework (gunicorn), not by bqdump: declared so a deployment's environment is all known.
+PLATFORM_SETTINGS: tuple[Setting, ...] = (
+    Setting("THREADS", "", "functions-framework: request threads per process; Terraform sets it to the instance's "
+            "request concurrency (empty: 4 per CPU).", _optional_positive_int),
+    Setting("WORKERS", "1", "functions-framework: worker processes per instance.", positive_int),
+)
+
+
 def all_settings() -> tuple[Setting, ...]:
     from functions.adapters.google.config import GOOGLE_SETTINGS
     from functions.auth import AUTH_SETTINGS
 
-    return CORE_SETTINGS + tuple(AUTH_SETTINGS) + GOOGLE_SETTINGS
+    return CORE_SETTINGS + tuple(AUTH_SETTINGS) + GOOGLE_SETTINGS + PLATFORM_SETTINGS
 
 
 def load_config(env: Mapping[str, str]) -> Config:
@@ -127,9 +139,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     auth = load_auth_config(env)
     google = None
     if core.backend == "google":
-        from functions.adapters.google.config import load_google_config
+        from functions.adapters.google.config import dispatch_deadline, load_google_config
 
         google = load_google_config(env)
+        dispatch_deadline(google, core.worker_wait_seconds)  # refuses a deadline that cuts deliveries off
     return Settings(core, auth, google)
 
 

@@ -106,7 +106,8 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
     dump = DumpDoor(catalogue, signer, authorizer, backend.stream_key, clock,
                     DumpSettings(config.wait_seconds, url_lifetime, config.stream_token_seconds, config.public_url,
                                  config.stream_url))
-    doors = Doors(config.backend, dump, WorkerDoor(worker.deliver, backend.check_task_caller, config.task_max_attempts, clock),
+    worker_door = WorkerDoor(worker.deliver, backend.check_task_caller, config.task_max_attempts, clock)
+    doors = Doors(config.backend, dump, worker_door,
                   StreamDoor(catalogue, backend.stream_key, clock),
                   PrewarmDoor(catalogue, backend.check_prewarm_caller, clock),
                   ObjectsDoor(backend.store, LocalUrlSigner(backend.download_key).check, clock))

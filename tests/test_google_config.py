@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from functions.adapters.google.config import GOOGLE_SETTINGS, load_google_config
+from functions.adapters.google.config import GOOGLE_SETTINGS, dispatch_deadline, load_google_config
 from functions.core.errors import ConfigurationError
 from functions.settings import all_settings, load_settings
 
@@ -111,3 +111,19 @@ def test_streaming_without_compose_needs_an_address_for_its_redirects():
     assert load_settings(env()).core.compose  # composing (the default) serves signed URLs: no address needed
     local = load_settings({"DUMP_BACKEND": "local", "DUMP_COMPOSE": "false"})
     assert local.google is None  # the local server knows its own address
+
+
+def test_the_dispatch_deadline_outlasts_one_worker_wait_and_its_assembly():
+    def deadline(wait=480.0, **settings):
+        return dispatch_deadline(load_google_config(env(**settings)), wait)
+
+    assert deadline() == 540  # DUMP_WORKER_WAIT_SECONDS' default 480 + 60
+    assert deadline(0) == 60
+    assert deadline(10_000) == 1800  # Cloud Tasks' longest
+    assert deadline(TASKS_DISPATCH_DEADLINE_SECONDS="1800") == 1800
+    with pytest.raises(ConfigurationError, match="TASKS_DISPATCH_DEADLINE_SECONDS=500 is shorter"):
+        deadline(TASKS_DISPATCH_DEADLINE_SECONDS="500")
+    with pytest.raises(ConfigurationError, match="TASKS_DISPATCH_DEADLINE_SECONDS"):
+        deadline(TASKS_DISPATCH_DEADLINE_SECONDS="1801")
+    with pytest.raises(ConfigurationError, match="is shorter"):  # at start-up, with the core setting
+        load_settings(env(DUMP_WORKER_WAIT_SECONDS="900", TASKS_DISPATCH_DEADLINE_SECONDS="600"))

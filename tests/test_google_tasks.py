@@ -4,7 +4,7 @@ import json
 
 from google.api_core import exceptions
 
-from functions.adapters.google.tasks import CloudTasksQueue, dispatch_deadline_seconds
+from functions.adapters.google.tasks import CloudTasksQueue
 from functions.core import layout
 from functions.core.model import Format, Variant
 
@@ -40,9 +40,3 @@ class Refusing:
 
 def test_already_exists_means_already_queued():
     assert CloudTasksQueue(Refusing, QUEUE, WORKER, EMAIL).enqueue("dump-x-1", {}) is False
-
-
-def test_the_dispatch_deadline_outlasts_one_worker_wait():
-    assert dispatch_deadline_seconds(480) == 540
-    assert dispatch_deadline_seconds(0) == 60
-    assert dispatch_deadline_seconds(10_000) == 1800

@@ -138,7 +138,8 @@ def test_a_full_disk_during_assembly_fails_the_attempt_and_the_next_request_reco
     limit = 150_000  # the download is ~390 kB; each shard 20 kB and every other file the server writes is smaller
     process = subprocess.Popen([sys.executable, "main.py", "serve"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True,
-                               preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY)))
+                               preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE,
+                                                                     (limit, resource.RLIM_INFINITY)))
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url)

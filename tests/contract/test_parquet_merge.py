@@ -26,37 +26,11 @@ from functions.settings import CORE_SETTINGS
 from jobs import assemble, parquet_footer
 from tests.contract.conftest import PROJECT
 from tests.contract.test_object_store_contract import RecordingSession
+from tests.support.observed_store import ObservedStore
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "dumps/t/parquet/r/1/"
 PARQUET = "application/vnd.apache.parquet"
-
-
-class ObservedStore:
-    """The real store, observed: every byte the worker reads through the port, and every compose call."""
-
-    def __init__(self, inner):
-        self.inner, self.bytes_read, self.composes, self.whole_reads = inner, 0, 0, 0
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def read_range(self, name, start, length, chunk_size):
-        for chunk in self.inner.read_range(name, start, length, chunk_size):
-            self.bytes_read += len(chunk)
-            yield chunk
-
-    def read_bytes(self, name):
-        self.whole_reads += 1
-        return self.inner.read_bytes(name)
-
-    def open_reader(self, name):
-        self.whole_reads += 1
-        return self.inner.open_reader(name)
-
-    def compose(self, *args, **kwargs):
-        self.composes += 1
-        return self.inner.compose(*args, **kwargs)
 
 
 @pytest.fixture(params=["local", "gcs"])

@@ -13,6 +13,9 @@ from functions.adapters.google import sql as bigquery_sql
 from functions.core.errors import ConfigurationError
 from functions.core.settings_schema import SETTING, Setting, read_settings, setting, settings_of
 
+GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
+ASSEMBLY_SLACK_SECONDS = 60  # a worker delivery's time after its wait: assembly, publish, the answer
+
 ANONYMOUS = "anonymous"
 _QUEUE = re.compile(r"projects/[a-z][a-z0-9:.-]{1,62}/locations/[a-z0-9-]{1,63}/queues/[A-Za-z0-9-]{1,100}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -58,6 +61,15 @@ def _queue(value: str) -> str:
     if not _QUEUE.fullmatch(value):
         raise ValueError("must look like projects/P/locations/L/queues/Q")
     return value
+
+
+def _deadline(raw: str) -> int:
+    if not raw.strip():
+        return 0
+    seconds = int(raw)
+    if not 15 <= seconds <= 1800:
+        raise ValueError("must be 15 to 1800 (Cloud Tasks' bounds)")
+    return seconds
 
 
 def _order_column(raw: str) -> str:
@@ -164,6 +176,13 @@ class GoogleConfig:
     tasks_endpoint: str = setting(
         "TASKS_API_ENDPOINT", "", "Cloud Tasks gRPC endpoint host:port; an http:// URL means plaintext "
         "(emulators); empty: Google's.", _optional(_endpoint))
+    dispatch_deadline_seconds: int = setting(
+        "TASKS_DISPATCH_DEADLINE_SECONDS", "", "Cloud Tasks dispatch deadline of export tasks, 15 to 1800 "
+        "(Terraform: the worker's timeout); at least DUMP_WORKER_WAIT_SECONDS + 60 (assembly). Empty: exactly that.",
+        _deadline)
+    oidc_certs_url: str = setting(
+        "OIDC_CERTS_URL", GOOGLE_CERTS_URL, "Certificates OIDC tokens of Cloud Tasks and Cloud Scheduler are "
+        "verified against (Google's; a test key's in the deploy rehearsal).", _url)
 
     def __repr__(self) -> str:
         return f"GoogleConfig(project={self.project!r}, dataset={self.dataset!r}, bucket={self.bucket!r})"
@@ -189,3 +208,15 @@ def load_google_config(env: Mapping[str, str]) -> GoogleConfig:
                                      "and STORAGE_API_ENDPOINT too.")
     return config
 
+
+def dispatch_deadline(google: GoogleConfig, worker_wait_seconds: float) -> int:
+    """A delivery waits DUMP_WORKER_WAIT_SECONDS, then assembles: the deadline must hold both (checked at start-up)."""
+    needed = int(worker_wait_seconds) + ASSEMBLY_SLACK_SECONDS
+    if not google.dispatch_deadline_seconds:
+        return min(1800, max(15, needed))
+    if google.dispatch_deadline_seconds < needed:
+        raise ConfigurationError(
+            f"TASKS_DISPATCH_DEADLINE_SECONDS={google.dispatch_deadline_seconds} is shorter than "
+            f"DUMP_WORKER_WAIT_SECONDS + {ASSEMBLY_SLACK_SECONDS} ({needed}): a delivery would be cut off while it "
+            "assembles.")
+    return google.dispatch_deadline_seconds

@@ -11,11 +11,11 @@ from typing import Mapping
 
 from functions.adapters.google.bigquery import GoogleWarehouse
 from functions.adapters.google.clients import READ_ONLY, READ_WRITE, GoogleClients
-from functions.adapters.google.config import GoogleConfig
-from functions.adapters.google.oidc import GOOGLE_CERTS_URL, OidcCallerCheck
+from functions.adapters.google.config import GoogleConfig, dispatch_deadline
+from functions.adapters.google.oidc import OidcCallerCheck
 from functions.adapters.google.signer import IAM_ENDPOINT, GcsUrlSigner
 from functions.adapters.google.storage import GcsObjectStore
-from functions.adapters.google.tasks import CloudTasksQueue, NoTaskQueue, dispatch_deadline_seconds
+from functions.adapters.google.tasks import CloudTasksQueue, NoTaskQueue
 from functions.core import keys
 from functions.core.errors import Forbidden
 from functions.ports import Backend, Clock, allow_every_caller
@@ -26,9 +26,10 @@ def refuse_prewarm(headers: Mapping[str, str]) -> None:
 
 
 def build_google_backend(google: GoogleConfig, token_secret: str, worker_wait_seconds: float, clock: Clock, *,
-                         credentials: Mapping[str, object] | None = None, certs_url: str = GOOGLE_CERTS_URL,
+                         credentials: Mapping[str, object] | None = None, certs_url: str = "",
                          iam_endpoint: str = IAM_ENDPOINT) -> Backend:
     """`credentials` (by mode), `certs_url` and `iam_endpoint` are for tests; deployments pass none of them."""
+    certs_url = certs_url or google.oidc_certs_url
     clients = GoogleClients(google, credentials)
     warehouse = GoogleWarehouse(lambda: clients.bigquery(READ_ONLY), lambda: clients.bigquery(READ_WRITE),
                                 google.project, google.dataset, google.bucket, google.order_column, clock)
@@ -38,7 +39,7 @@ def build_google_backend(google: GoogleConfig, token_secret: str, worker_wait_se
                           clock.now, google.signing_service_account, iam_endpoint)
     if google.tasks_queue:
         queue = CloudTasksQueue(clients.tasks, google.tasks_queue, google.worker_url, google.tasks_service_account,
-                                google.worker_audience, dispatch_deadline_seconds(worker_wait_seconds))
+                                google.worker_audience, dispatch_deadline(google, worker_wait_seconds))
     else:
         queue = NoTaskQueue()
     check_task_caller = allow_every_caller

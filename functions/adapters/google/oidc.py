@@ -6,9 +6,9 @@ from typing import Mapping
 
 from google.auth import exceptions as auth_errors
 
+from functions.adapters.google.config import GOOGLE_CERTS_URL
 from functions.core.errors import Unauthorized, Unavailable
 
-GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
 
 

@@ -10,14 +10,6 @@ from google.auth.exceptions import GoogleAuthError
 
 from functions.core.errors import Unavailable
 
-MIN_DEADLINE, MAX_DEADLINE = 15, 1800  # Cloud Tasks' bounds on an HTTP task's dispatch deadline
-
-
-def dispatch_deadline_seconds(worker_wait_seconds: float) -> int:
-    """Long enough for one delivery to wait its full DUMP_WORKER_WAIT_SECONDS and answer."""
-    return int(min(MAX_DEADLINE, max(MIN_DEADLINE, worker_wait_seconds + 60)))
-
-
 class CloudTasksQueue:
     def __init__(self, client: Callable[[], object], queue: str, worker_url: str, service_account: str = "",
                  audience: str = "", deadline_seconds: int = 600):

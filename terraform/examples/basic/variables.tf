@@ -50,16 +50,16 @@ variable "source_archive" {
 
 variable "auth" {
   type = object({
-    type                 = optional(string, "anonymous")
-    ckan_url             = optional(string, "")
-    ckan_timeout_seconds = optional(number, 10)
-    jwt_public_key       = optional(string, "")
-    jwt_audience         = optional(string, "")
-    jwt_issuer           = optional(string, "")
-    jwt_resources_claim  = optional(string, "")
-    cache_ttl_seconds    = optional(number, 60)
+    type                 = optional(string)
+    ckan_url             = optional(string)
+    ckan_timeout_seconds = optional(number)
+    jwt_public_key       = optional(string)
+    jwt_audience         = optional(string)
+    jwt_issuer           = optional(string)
+    jwt_resources_claim  = optional(string)
+    cache_ttl_seconds    = optional(number)
   })
-  description = "Access checks of the dump function; see the services module."
+  description = "Access checks of the dump function; see the services module. What is left null keeps the application's default."
   default     = {}
 }
 

@@ -1,5 +1,16 @@
 locals {
   bigquery_project_id = coalesce(var.bigquery_project_id, var.project_id)
+
+  # Google forms a service account's email from its id and project, so the emails (and every env var and
+  # IAM member built from them) are known when Terraform plans, not only after the accounts exist.
+  accounts = {
+    read_only  = google_service_account.read_only
+    read_write = google_service_account.read_write
+    tasks      = google_service_account.tasks
+    scheduler  = google_service_account.scheduler
+  }
+  emails  = { for key, account in local.accounts : key => "${account.account_id}@${account.project}.iam.gserviceaccount.com" }
+  members = { for key, email in local.emails : key => "serviceAccount:${email}" }
 }
 
 # Runtime of the streaming function, and the optional BIGQUERY_CREDENTIALS_RO of the dump function:
@@ -40,45 +51,45 @@ resource "google_bigquery_dataset_iam_member" "read_only_metadata" {
   project    = local.bigquery_project_id
   dataset_id = var.dataset_id
   role       = "roles/bigquery.metadataViewer"
-  member     = "serviceAccount:${google_service_account.read_only.email}"
+  member     = local.members.read_only
 }
 
 resource "google_storage_bucket_iam_member" "read_only_objects" {
   bucket = var.bucket_name
   role   = "roles/storage.objectViewer"
-  member = "serviceAccount:${google_service_account.read_only.email}"
+  member = local.members.read_only
 }
 
 # bigquery.jobs.create exists only at project level; every data permission stays on the dataset.
 resource "google_project_iam_member" "read_write_job_user" {
   project = local.bigquery_project_id
   role    = "roles/bigquery.jobUser"
-  member  = "serviceAccount:${google_service_account.read_write.email}"
+  member  = local.members.read_write
 }
 
 resource "google_bigquery_dataset_iam_member" "read_write_data" {
   project    = local.bigquery_project_id
   dataset_id = var.dataset_id
   role       = "roles/bigquery.dataViewer"
-  member     = "serviceAccount:${google_service_account.read_write.email}"
+  member     = local.members.read_write
 }
 
 resource "google_storage_bucket_iam_member" "read_write_objects" {
   bucket = var.bucket_name
   role   = "roles/storage.objectAdmin"
-  member = "serviceAccount:${google_service_account.read_write.email}"
+  member = local.members.read_write
 }
 
 # signBlob on itself: V4 signed URLs for SIGNING_SERVICE_ACCOUNT without a key file.
 resource "google_service_account_iam_member" "read_write_signs_as_itself" {
-  service_account_id = google_service_account.read_write.name
+  service_account_id = "projects/${var.project_id}/serviceAccounts/${local.emails.read_write}"
   role               = "roles/iam.serviceAccountTokenCreator"
-  member             = "serviceAccount:${google_service_account.read_write.email}"
+  member             = local.members.read_write
 }
 
 # Creating a task that carries an OIDC token for the tasks identity requires actAs on it.
 resource "google_service_account_iam_member" "read_write_acts_as_tasks" {
-  service_account_id = google_service_account.tasks.name
+  service_account_id = "projects/${var.project_id}/serviceAccounts/${local.emails.tasks}"
   role               = "roles/iam.serviceAccountUser"
-  member             = "serviceAccount:${google_service_account.read_write.email}"
+  member             = local.members.read_write
 }

@@ -1,21 +1,21 @@
 output "dump_url" {
   description = "Public dump URL: CKAN's download links point at <dump_url>/<resource_id>?format=csv|tsv|ndjson|parquet."
-  value       = "${local.dump_base_url}/datastore/dump"
+  value       = "${local.urls.dump}/datastore/dump"
 }
 
 output "dump_function_uri" {
   description = "URI Cloud Run reports for the dump function (serves the same paths as dump_url)."
-  value       = google_cloudfunctions2_function.dump.service_config[0].uri
+  value       = google_cloudfunctions2_function.this["dump"].service_config[0].uri
 }
 
 output "worker_url" {
   description = "URL Cloud Tasks posts export tasks to (WORKER_URL, also WORKER_AUDIENCE)."
-  value       = local.worker_url
+  value       = local.urls.worker
 }
 
 output "stream_url" {
   description = "Public URL of the streaming function (STREAM_URL)."
-  value       = google_cloudfunctions2_function.stream.service_config[0].uri
+  value       = local.urls.stream
 }
 
 output "tasks_queue" {
@@ -30,9 +30,5 @@ output "dump_token_secret_id" {
 
 output "service_names" {
   description = "Cloud Run service names of the three targets, for gcloud logging filters."
-  value = {
-    dump   = google_cloudfunctions2_function.dump.service_config[0].service
-    worker = google_cloudfunctions2_function.worker.service_config[0].service
-    stream = google_cloudfunctions2_function.stream.service_config[0].service
-  }
+  value       = { for key, function in google_cloudfunctions2_function.this : key => function.service_config[0].service }
 }

@@ -74,47 +74,53 @@ variable "scheduler_email" {
 
 variable "export_url_expiry_hours" {
   type        = number
-  description = "Lifetime of the signed download URLs in hours (BIGQUERY_EXPORT_URL_EXPIRY_HOURS); V4 signed URLs live at most 7 days."
-  default     = 24
+  description = "Lifetime of the signed download URLs in hours (BIGQUERY_EXPORT_URL_EXPIRY_HOURS); V4 signed URLs live at most 7 days. null: the application's default."
+  default     = null
 
   validation {
-    condition     = var.export_url_expiry_hours >= 1 && var.export_url_expiry_hours <= 168
+    condition     = var.export_url_expiry_hours == null ? true : var.export_url_expiry_hours >= 1 && var.export_url_expiry_hours <= 168
     error_message = "export_url_expiry_hours must be between 1 and 168."
   }
 }
 
 variable "dump_wait_seconds" {
   type        = number
-  description = "How long a dump request waits for a fresh export before answering that it is being prepared (DUMP_WAIT_SECONDS)."
-  default     = 20
+  description = "How long a dump request waits for a fresh export before answering that it is being prepared (DUMP_WAIT_SECONDS). null: the application's default."
+  default     = null
+}
+
+variable "dump_worker_wait_seconds" {
+  type        = number
+  description = "How long one worker delivery waits for its export job before answering 503 to be retried (DUMP_WORKER_WAIT_SECONDS); plus 60 s of assembly it must fit in timeouts.worker. null: the application's default."
+  default     = null
 }
 
 variable "dump_compose" {
   type        = bool
-  description = "Compose multi-file exports into one object instead of streaming them (DUMP_COMPOSE)."
-  default     = false
+  description = "Compose multi-file exports into one object instead of streaming them (DUMP_COMPOSE). null: the application's default."
+  default     = null
 }
 
 variable "auth" {
   type = object({
-    type                 = optional(string, "anonymous")
-    ckan_url             = optional(string, "")
-    ckan_timeout_seconds = optional(number, 10)
-    jwt_public_key       = optional(string, "")
-    jwt_audience         = optional(string, "")
-    jwt_issuer           = optional(string, "")
-    jwt_resources_claim  = optional(string, "")
-    cache_ttl_seconds    = optional(number, 60)
+    type                 = optional(string)
+    ckan_url             = optional(string)
+    ckan_timeout_seconds = optional(number)
+    jwt_public_key       = optional(string)
+    jwt_audience         = optional(string)
+    jwt_issuer           = optional(string)
+    jwt_resources_claim  = optional(string)
+    cache_ttl_seconds    = optional(number)
   })
   description = <<-EOT
     Access checks of the dump function: type is AUTH_TYPE (anonymous, ckan or jwt); ckan_url, ckan_timeout_seconds,
     jwt_public_key, jwt_audience, jwt_issuer and jwt_resources_claim map to the env vars of the same names, and
-    cache_ttl_seconds to AUTH_CACHE_TTL_SECONDS. Empty strings are left unset.
+    cache_ttl_seconds to AUTH_CACHE_TTL_SECONDS. What is left null stays unset: the application's default rules.
   EOT
   default     = {}
 
   validation {
-    condition     = contains(["anonymous", "ckan", "jwt"], var.auth.type)
+    condition     = var.auth.type == null ? true : contains(["anonymous", "ckan", "jwt"], var.auth.type)
     error_message = "auth.type must be anonymous, ckan or jwt."
   }
 }
@@ -173,8 +179,13 @@ variable "timeouts" {
     worker = optional(number, 1800)
     stream = optional(number, 3600)
   })
-  description = "Request timeouts in seconds. The worker's should match the dispatch deadline of its tasks (at most 1800); the stream's bounds the longest download (at most 3600)."
+  description = "Request timeouts in seconds. The worker's is also its tasks' dispatch deadline (TASKS_DISPATCH_DEADLINE_SECONDS, 15 to 1800); the stream's bounds the longest download (at most 3600)."
   default     = {}
+
+  validation {
+    condition     = var.timeouts.worker >= 15 && var.timeouts.worker <= 1800
+    error_message = "timeouts.worker is also the Cloud Tasks dispatch deadline: 15 to 1800 seconds."
+  }
 }
 
 variable "scaling" {
@@ -184,7 +195,7 @@ variable "scaling" {
     request_concurrency = optional(number, 16)
     max_instance_count  = optional(number, 10)
   })
-  description = "Instance size and limits applied to all three targets."
+  description = "Instance size and limits applied to all three targets; request_concurrency is also each instance's functions-framework THREADS."
   default     = {}
 }
 
