@@ -68,8 +68,9 @@ class Config:
         "Base URL callers reach this service at (behind a proxy); default: the local server's own address, "
         "else links relative to the request (never the Host header).", _stripped)
     stream_url: str = setting(
-        "STREAM_URL", "", "Base URL of the streaming function; default: this service (the local server mounts it).",
-        _stripped)
+        "STREAM_URL", "",
+        "Base URL of the streaming function; default: this service (the local server mounts it). On Google with "
+        "DUMP_COMPOSE=false it (or DUMP_PUBLIC_URL) is required at start-up.", _stripped)
     compose: bool = setting(
         "DUMP_COMPOSE", "true",
         "Join a multi-file export (and its header) into one stored object behind a signed URL; false serves "
