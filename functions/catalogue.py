@@ -21,7 +21,7 @@ from functions.core.target import Target
 from functions.lookup_pool import LookupPool, NoPool
 from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse
 
-log = logging.getLogger("bqdump.catalogue")
+log = logging.getLogger("bqdump")
 
 
 @dataclass(frozen=True)
@@ -150,8 +150,9 @@ def _cached_manifest(store: ObjectStore, name: str) -> Manifest:
     """Manifests are immutable once written (content-addressed), so caching them per process is safe."""
     try:
         return parse_manifest(store.read_bytes(name))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise Unavailable(f"The published export's manifest {name!r} is unreadable ({exc}).",
+    except (ValueError, KeyError, TypeError) as exc:  # where and why go to the log, not to the caller
+        log.error("manifest %s is unreadable: %s", name, exc)
+        raise Unavailable("The published export's manifest is unreadable.",
                           "Report this to the portal's administrators; the export must be rebuilt.") from None
 
 

@@ -30,6 +30,7 @@ def main(argv: list[str]) -> int:
     warm.add_argument("--resource", action="append", dest="resources", help="a resource id (repeat; default: all)")
     warm.add_argument("--format", action="append", dest="formats", help="csv, tsv, json, xml, ndjson, parquet (repeat; default csv)")
     warm.add_argument("--wait", type=float, default=600, help="local backend: seconds to wait for the exports")
+    commands.add_parser("worker-key", help="print the X-Worker-Secret value of the local worker route")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -53,7 +54,19 @@ def run(args) -> int:
         load_demo()
     elif args.command == "prewarm":
         return prewarm_command(args.resources, args.formats, args.wait)
+    elif args.command == "worker-key":
+        print(worker_key(config))
     return 0
+
+
+def worker_key(config) -> str:
+    """The local worker route's key: derived from DUMP_TOKEN_SECRET (or the generated one), never the secret."""
+    from functions.adapters.local.signer import local_secret
+    from functions.core import keys
+
+    if config.backend != "local":
+        raise SystemExit("worker-key is the local backend's: deployed, Cloud Tasks calls the worker with OIDC.")
+    return keys.worker_door_secret(local_secret(config.token_secret, config.local_dir))
 
 
 def prewarm_command(resources, formats, wait: float) -> int:

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from werkzeug.http import http_date
 from werkzeug.wrappers import Request, Response
 
+from functions.access_log import logs_requests, note
 from functions.auth import caller_from_headers
 from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, layout, tokens
@@ -38,34 +39,44 @@ class DumpDoor:
     catalogue: ExportCatalogue
     signer: UrlSigner
     authorizer: Authorizer
-    token_secret: bytes  # streaming tokens
+    stream_key: bytes  # signs streaming tokens (functions.core.keys.STREAM_TOKENS)
     clock: Clock
     settings: DumpSettings
 
 
+@logs_requests
 @handles_errors
 def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     resource_id = identifiers.resource_id(resource_id)
     variant = request_variant(request)
+    note(request, resource=resource_id, variant=variant.key, authorizer=door.authorizer.name)
     params = request.args.to_dict(flat=False)
     asked = parse_dump_query(params, door.settings.bounds)  # malformed parameters are refused before anything else
-    door.authorizer.authorize(caller_from_headers(request.headers), resource_id, door.clock.now().timestamp())
+    decided = door.authorizer.authorize(caller_from_headers(request.headers), resource_id, door.clock.now().timestamp())
+    note(request, authorizer=decided or door.authorizer.name)
     marker = None  # a query dump's `requested` marker, as listed
     if asked.whole_table and not is_conditional(request):  # metadata and listing at once
         target, step = door.catalogue.request_current(resource_id, variant)
-    else:
+        note(request, revision=target.rev)
+    else:  # the metadata call alone may answer a conditional request: no listing is started before it
         target = current_target(door, resource_id, variant, params, asked)
+        note(request, variant=target.variant.key, revision=target.rev)  # a query dump's variant names its key
         if unchanged_for_caller(request, target):
+            note(request, outcome="not-modified")
             return not_modified(target)  # no listing, no signing, no export
         step, marker = door.catalogue.request_listed(target)
-    if isinstance(step, Queue):
+    waited = isinstance(step, Queue)
+    if waited:
         wait = 0.0 if request.method == "HEAD" else door.settings.wait_seconds
         step = door.catalogue.wait_for(target, step.attempt, wait)
     if isinstance(step, Serve):
         door.catalogue.note_request(target, marker)
+        note(request, outcome="waited" if waited else "hit", attempt=step.attempt)
         return redirect(request, door, target, door.catalogue.manifest(step))
     if isinstance(step, Fail):
+        note(request, outcome="failed", failure=step.kind.value)
         raise failure_error(step.failure, target.variant, step.retry_after)
+    note(request, outcome="queued", attempt=step.attempt)
     return pending(request, target, step.attempt)
 
 
@@ -115,16 +126,25 @@ def redirect(request: Request, door: DumpDoor, target: Target, manifest: Manifes
             filename=layout.download_filename(target.resource_id, target.variant),
             content_type=target.variant.content_type,
             expires_at=now + settings.url_lifetime,
-            base_url=settings.public_url or request.host_url,
+            base_url=public_base(request, settings),
         )
     else:  # several pieces (compose off): the streaming function joins them
         expires = int(now.timestamp()) + settings.stream_token_seconds
-        token = tokens.stream_token(door.token_secret, target.resource_id, target.variant.key, target.rev, expires)
-        base = settings.stream_url or settings.public_url or request.host_url
+        token = tokens.stream_token(door.stream_key, target.resource_id, target.variant.key, target.rev, expires)
+        base = settings.stream_url or public_base(request, settings)
         query = urlencode({**target.variant.query, "rev": target.rev, "token": token})
         location = f"{base.rstrip('/')}/stream/{target.resource_id}?{query}"
     headers["Location"] = location
     return Response(b"", status=302, headers=headers)
+
+
+SERVER_URL = "bqdump.server_url"  # WSGI environ key: the address the local server is bound to, set by that server
+
+
+def public_base(request: Request, settings: DumpSettings) -> str:
+    """Never the Host header (a caller could point a signed link anywhere): DUMP_PUBLIC_URL, else the address
+    the local server was started on, else "" and the link is relative to the URL the caller requested."""
+    return settings.public_url or request.environ.get(SERVER_URL, "")
 
 
 def pending(request: Request, target: Target, attempt: int) -> Response:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from werkzeug.wrappers import Request, Response
 
-from functions.core import tokens
+from functions.access_log import logs_requests, note
 from functions.core.errors import Forbidden, NotFound
 from functions.core.shards import Piece
 from functions.http import handles_errors
@@ -17,18 +18,20 @@ from functions.serving import byte_response
 @dataclass(frozen=True)
 class ObjectsDoor:
     store: ObjectStore
-    token_secret: bytes  # the local signer's key
+    check_link: Callable[..., None]  # the local signer's check: raises Forbidden unless it signed these values
     clock: Clock
 
 
+@logs_requests
 @handles_errors
 def handle_object(request: Request, door: ObjectsDoor, name: str) -> Response:
     expires, filename = request.args.get("expires", ""), request.args.get("filename", "")
     content_type = request.args.get("type", "")
-    if not expires.isdigit() or not filename or not content_type:
+    if not filename or not content_type:
         raise Forbidden("This download link is incomplete.", "Request the dump URL again for a fresh link.")
-    tokens.check_signature(door.token_secret, request.args.get("signature", ""), int(expires),
-                           door.clock.now().timestamp(), "object", name, filename, content_type, expires)
+    door.check_link(name, filename=filename, content_type=content_type, expires=expires,
+                    signature=request.args.get("signature", ""), now=door.clock.now().timestamp())
+    note(request, object=name, authorizer="signed link")
     found = find_object(door.store, name)
     if found is None:
         raise NotFound("This export is no longer stored.", "Request the dump URL again for the current one.")

@@ -86,8 +86,11 @@ class Caller:
 
 
 class Authorizer(Protocol):
-    def authorize(self, caller: Caller, resource_id: str, now: float) -> None:
-        """Return if `caller` may read `resource_id`; raise Unauthorized, Forbidden, NotFound or Unavailable."""
+    name: str  # anonymous, ckan, jwt: named in the request log
+
+    def authorize(self, caller: Caller, resource_id: str, now: float) -> str | None:
+        """Return if `caller` may read `resource_id`; raise Unauthorized, Forbidden, NotFound or Unavailable.
+        The answer names who decided when it was not `name` itself (the decision cache)."""
 
 
 def find_object(store: ObjectStore, name: str) -> ObjectInfo | None:
@@ -113,7 +116,8 @@ class Backend:
     store: ObjectStore
     queue: TaskQueue
     signer: UrlSigner
-    token_secret: bytes
+    stream_key: bytes  # signs streaming tokens (functions.core.keys.STREAM_TOKENS)
+    download_key: bytes  # signs the local backend's download links (keys.DOWNLOAD_SIGNATURES)
     check_task_caller: CallerCheck = allow_every_caller
     check_prewarm_caller: CallerCheck = allow_every_caller
     poll_seconds: tuple[float, float] = (0.25, 1.0)  # first and longest pause while a request waits for an export

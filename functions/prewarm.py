@@ -7,19 +7,23 @@ from typing import Callable, Mapping
 
 from werkzeug.wrappers import Request, Response
 
+from functions.access_log import logs_requests
 from functions.catalogue import ExportCatalogue
-from functions.core import identifiers
+from functions.core import identifiers, request_json
 from functions.core.errors import DumpError, InvalidRequest
 from functions.core.next_step import Fail, Serve, failure_error
 from functions.http import handles_errors, json_response, status_of
+from functions.ports import Clock
 
 DEFAULT_FORMATS = ("csv",)
+PREWARM_BODY_HINT = 'Send {"resources": ["<resource_id>", ...], "formats": ["csv", ...]} (both optional).'
 
 
 @dataclass(frozen=True)
 class PrewarmDoor:
     catalogue: ExportCatalogue
     check_caller: Callable[[Mapping[str, str]], None]  # Cloud Scheduler's OIDC token, or the local secret header
+    clock: Clock
 
 
 @dataclass
@@ -56,13 +60,12 @@ def prewarm(catalogue: ExportCatalogue, resources: list[str] | None, formats: li
     return summary
 
 
+@logs_requests
 @handles_errors
 def handle_prewarm(request: Request, door: PrewarmDoor) -> Response:
     door.check_caller(request.headers)
-    body = request.get_json(silent=True) if request.data else {}
-    if not isinstance(body, dict):
-        raise InvalidRequest("The pre-warm body is not a JSON object.",
-                             'Send {"resources": ["<resource_id>", ...], "formats": ["csv", ...]} (both optional).')
+    data = request.get_data(cache=False)
+    body = request_json.json_object(data, PREWARM_BODY_HINT) if data else {}
     resources, formats = body.get("resources"), body.get("formats")
     for name, value in (("resources", resources), ("formats", formats)):
         if value is not None and not isinstance(value, list):

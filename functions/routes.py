@@ -8,7 +8,9 @@ DumpErrors too, answered by `functions.http` like every other error.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from werkzeug.exceptions import MethodNotAllowed as NoMethod, NotFound as NoRoute
@@ -23,6 +25,9 @@ from functions.objects import ObjectsDoor, handle_object
 from functions.prewarm import PrewarmDoor, handle_prewarm
 from functions.stream import StreamDoor, handle_stream
 from functions.worker_door import WorkerDoor, handle_task_request
+
+
+OPENAPI = Path(__file__).with_name("openapi.json")
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,19 @@ def _healthz(request: Request, backend: str) -> Response:
     return json_response({"status": "ok", "backend": backend})
 
 
+@functools.cache
+def _openapi_bytes() -> bytes:
+    return OPENAPI.read_bytes()
+
+
+def _openapi(request: Request, backend: str) -> Response:
+    """The HTTP API's description (tests/test_openapi.py keeps it in step with these route tables)."""
+    return Response(_openapi_bytes(), content_type="application/json")
+
+
 DUMP_RULES = [
     Rule("/healthz", endpoint=(_healthz, "backend"), methods=["GET", "HEAD"]),
+    Rule("/openapi.json", endpoint=(_openapi, "backend"), methods=["GET"]),
     Rule("/datastore/dump/prewarm", endpoint=(handle_prewarm, "prewarm"), methods=["POST"]),
     Rule("/datastore/dump/<path:resource_id>", endpoint=(handle_dump, "dump"), methods=["GET", "HEAD"]),
 ]
@@ -77,7 +93,7 @@ def router(*rule_sets: list[Rule], cors: bool = False) -> Callable[[Request, Doo
         return response
 
     def route(request: Request, doors: Doors) -> Response:
-        adapter = url_map.bind_to_environ(request.environ)
+        adapter = url_map.bind("bqdump.invalid")  # paths only: the Host header is the caller's, unchecked
         try:
             (handler, door), arguments = adapter.match(request.path, method=request.method)
         except NoMethod as exc:

@@ -29,7 +29,13 @@ def byte_response(request: Request, store: ObjectStore, pieces: Sequence[Piece],
         headers["ETag"] = etag
     if byte_range:
         headers["Content-Range"] = content_range(start, end, total)
-    body = _joined(store, segments_for_range(pieces, start, end))  # lazy: a HEAD answer never starts it
+    segments = list(segments_for_range(pieces, start, end))
+    first = None
+    if request.method != "HEAD" and segments:  # a HEAD answer reads nothing
+        # Opened now: a first read that fails (a stalled or refused upstream) is still a JSON error answer;
+        # once the first bytes are sent, a failure can only cut the body short of its Content-Length.
+        first = store.read_range(segments[0].name, segments[0].offset, segments[0].length, CHUNK_SIZE)
+    body = _Body(_joined(store, segments, first), first)
     response = Response(body, status=206 if byte_range else 200, headers=headers, content_type=content_type,
                         direct_passthrough=True)
     if last_modified is not None:
@@ -37,13 +43,32 @@ def byte_response(request: Request, store: ObjectStore, pieces: Sequence[Piece],
     return response
 
 
-def _joined(store: ObjectStore, segments) -> Iterator[bytes]:
+def _joined(store: ObjectStore, segments, first=None) -> Iterator[bytes]:
     """Reads one segment at a time; when the client goes away the server closes this generator, which closes the read."""
-    for segment in segments:
-        chunks = store.read_range(segment.name, segment.offset, segment.length, CHUNK_SIZE)
+    for index, segment in enumerate(segments):
+        if index == 0 and first is not None:
+            chunks = first
+        else:
+            chunks = store.read_range(segment.name, segment.offset, segment.length, CHUNK_SIZE)
         try:
             yield from chunks
         finally:
             close = getattr(chunks, "close", None)
             if close:
                 close()
+
+
+class _Body:
+    """The joined stream, closing the first read too when the stream is closed before it ever started."""
+
+    def __init__(self, stream: Iterator[bytes], first):
+        self.stream, self.first = stream, first
+
+    def __iter__(self):
+        return self.stream
+
+    def close(self) -> None:
+        self.stream.close()
+        close = getattr(self.first, "close", None)
+        if close:
+            close()

@@ -67,16 +67,23 @@ class Config:
         "DUMP_WORKER_WAIT_SECONDS", "480",
         "How long one worker delivery waits for its export job before answering 503 to be retried "
         "(keep it under the Cloud Tasks dispatch deadline).", non_negative_float)
+    task_max_attempts: int = setting(
+        "DUMP_TASK_MAX_ATTEMPTS", "20",
+        "Deliveries of one export task: the queue's max_attempts (Terraform sets both from one variable). On the "
+        "last one the worker records an unfinished attempt as failed, so the next request starts a new one.",
+        positive_int)
     token_secret: str = setting(
         "DUMP_TOKEN_SECRET", "",
         "Secret for streaming tokens and locally signed URLs. Local backend: generated into DUMP_LOCAL_DIR when empty.",
         secret=True)
     public_url: str = setting(
-        "DUMP_PUBLIC_URL", "", "Base URL callers reach this service at (behind a proxy); default: the request's host.",
-        _stripped)
+        "DUMP_PUBLIC_URL", "",
+        "Base URL callers reach this service at (behind a proxy); default: the local server's own address, "
+        "else links relative to the request (never the Host header).", _stripped)
     stream_url: str = setting(
-        "STREAM_URL", "", "Base URL of the streaming function; default: this service (the local server mounts it).",
-        _stripped)
+        "STREAM_URL", "",
+        "Base URL of the streaming function; default: this service (the local server mounts it). On Google with "
+        "DUMP_COMPOSE=false it (or DUMP_PUBLIC_URL) is required at start-up.", _stripped)
     compose: bool = setting(
         "DUMP_COMPOSE", "true",
         "Join a multi-file export (and its header) into one stored object behind a signed URL; false serves "
@@ -147,6 +154,11 @@ def load_config(env: Mapping[str, str]) -> Config:
     config = read_settings(Config, env)
     if config.backend == "google" and not config.token_secret:
         raise ConfigurationError("DUMP_TOKEN_SECRET is required with DUMP_BACKEND=google (mount it from Secret Manager).")
+    if config.backend == "google" and not config.compose and not (config.stream_url or config.public_url):
+        # Redirects are never built from the Host header: without either address a multi-file export would
+        # be sent to a relative /stream path, which the dump function does not serve.
+        raise ConfigurationError("STREAM_URL (the streaming function's URL) or DUMP_PUBLIC_URL is required with "
+                                 "DUMP_BACKEND=google and DUMP_COMPOSE=false.")
     return config
 
 

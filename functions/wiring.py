@@ -15,9 +15,12 @@ from datetime import timedelta
 from typing import Mapping
 
 from functions.adapters.system_clock import SYSTEM_CLOCK
+from functions.access_log import logs_deliveries
+from functions.adapters.local.signer import LocalUrlSigner
 from functions.auth import build_authorizer
 from functions.catalogue import ExportCatalogue
 from functions.callers import secret_header_checker
+from functions.core import keys
 from functions.dump import DumpDoor, DumpSettings
 from functions.lookup_pool import LookupPool
 from functions.objects import ObjectsDoor
@@ -65,18 +68,22 @@ def build_app(env: Mapping[str, str], clock: Clock = SYSTEM_CLOCK) -> App:
 
 def build_local_backend(config: Config, clock: Clock) -> Backend:
     from functions.adapters.local.object_store import LocalObjectStore
-    from functions.adapters.local.signer import LocalUrlSigner, local_secret
+    from functions.adapters.local.signer import local_secret
     from functions.adapters.local.task_queue import InProcessTaskQueue
     from functions.adapters.local.warehouse import LocalWarehouse
 
     root = config.local_dir
     store = LocalObjectStore(root / "bucket")
     warehouse = LocalWarehouse(root, store.root, clock=clock)
-    queue = InProcessTaskQueue(clock=clock)  # assemble() connects it to the worker
-    secret = local_secret(config.token_secret, root)
-    return Backend(warehouse, store, warehouse, store, queue, LocalUrlSigner(secret), secret,
-                   check_task_caller=secret_header_checker("X-Worker-Secret", secret.decode(), "DUMP_TOKEN_SECRET",
-                                                           "let the server's in-process queue deliver tasks"),
+    queue = InProcessTaskQueue(max_attempts=config.task_max_attempts, clock=clock)  # assemble() connects it
+    secret = local_secret(config.token_secret, root)  # one key per purpose is derived from it
+    download_key = keys.derive(secret, keys.DOWNLOAD_SIGNATURES)
+    return Backend(warehouse, store, warehouse, store, queue, LocalUrlSigner(download_key),
+                   keys.derive(secret, keys.STREAM_TOKENS), download_key,
+                   check_task_caller=secret_header_checker(
+                       "X-Worker-Secret", keys.worker_door_secret(secret),
+                       "the worker key derived from DUMP_TOKEN_SECRET (python main.py worker-key prints it)",
+                       "let the server's in-process queue deliver tasks"),
                    check_prewarm_caller=secret_header_checker("X-Prewarm-Secret", config.prewarm_secret,
                                                               "PREWARM_SECRET", "run: python main.py prewarm"),
                    poll_seconds=(0.01, 0.05),  # a local listing costs ~0.1 ms: look often
@@ -95,17 +102,18 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
                           WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime,
                                          config.query_cap, touch_interval, config.bounds))
     if hasattr(backend.queue, "deliver"):  # the local in-process queue delivers to this process's worker
-        backend.queue.deliver = worker.deliver
+        backend.queue.deliver = logs_deliveries(worker.deliver, clock)
     signer = backend.signer
     if config.signed_url_window_seconds:
         signer = CachingUrlSigner(signer, clock.now, timedelta(seconds=config.signed_url_window_seconds))
-    dump = DumpDoor(catalogue, signer, authorizer, backend.token_secret, clock,
+    dump = DumpDoor(catalogue, signer, authorizer, backend.stream_key, clock,
                     DumpSettings(config.wait_seconds, url_lifetime, config.stream_token_seconds, config.public_url,
                                  config.stream_url, config.bounds))
-    doors = Doors(config.backend, config.cors_origins, dump, WorkerDoor(worker.deliver, backend.check_task_caller),
-                  StreamDoor(catalogue, backend.token_secret, clock),
-                  PrewarmDoor(catalogue, backend.check_prewarm_caller),
-                  ObjectsDoor(backend.store, backend.token_secret, clock))
+    worker_door = WorkerDoor(worker.deliver, backend.check_task_caller, config.task_max_attempts, clock)
+    doors = Doors(config.backend, config.cors_origins, dump, worker_door,
+                  StreamDoor(catalogue, backend.stream_key, clock),
+                  PrewarmDoor(catalogue, backend.check_prewarm_caller, clock),
+                  ObjectsDoor(backend.store, LocalUrlSigner(backend.download_key).check, clock))
     return App(config, clock, backend, catalogue, worker, doors, closers=[lookups.close])
 
 

@@ -7,15 +7,25 @@ from typing import Callable, Mapping
 
 from werkzeug.wrappers import Request, Response
 
-from functions.core.delivery import Done, Outcome
-from functions.core.errors import InvalidRequest
+from functions.access_log import logs_requests, note
+from functions.core import request_json
+from functions.core.delivery import Done, Outcome, Retry
 from functions.http import handles_errors, json_response
+from functions.ports import Clock
 
 
 @dataclass(frozen=True)
 class WorkerDoor:
-    deliver: Callable[[Mapping], Outcome]  # ExportWorker.deliver
+    deliver: Callable[..., Outcome]  # ExportWorker.deliver
     check_caller: Callable[[Mapping[str, str]], None]  # OIDC from Cloud Tasks when deployed; raises Unauthorized
+    max_deliveries: int  # the queue's max_attempts: the last delivery may not end in Retry
+    clock: Clock
+
+
+def last_delivery(headers: Mapping[str, str], max_deliveries: int) -> bool:
+    """Cloud Tasks counts earlier deliveries in X-CloudTasks-TaskRetryCount (0 on the first)."""
+    retries = headers.get("X-CloudTasks-TaskRetryCount", "")
+    return retries.isascii() and retries.isdigit() and len(retries) < 10 and int(retries) + 1 >= max_deliveries
 
 
 def delivery_status(outcome: Outcome) -> int:
@@ -23,12 +33,22 @@ def delivery_status(outcome: Outcome) -> int:
     return 200 if isinstance(outcome, Done) else 503
 
 
+@logs_requests
 @handles_errors
 def handle_task_request(request: Request, door: WorkerDoor) -> Response:
     door.check_caller(request.headers)
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise InvalidRequest("The task body is not a JSON object.",
-                             'Send {"resource_id", "format", "revision", "attempt"}.')
-    outcome = door.deliver(payload)
-    return json_response(outcome.body(), delivery_status(outcome))
+    payload = request_json.json_object(request.get_data(cache=False),
+                                       'Send {"resource_id", "format", "revision", "attempt"}.')
+    last = last_delivery(request.headers, door.max_deliveries)
+    outcome = door.deliver(payload, last=last)
+    note(request, task=outcome.reason, retry=isinstance(outcome, Retry), last_delivery=last, **outcome.details)
+    body = outcome.body()
+    if isinstance(outcome, Retry):
+        body.update(not_done(outcome))
+    return json_response(body, delivery_status(outcome))
+
+
+def not_done(outcome: Retry) -> dict:
+    """A 503 makes the queue deliver the task again; its body is an error body like any other."""
+    message = outcome.details.get("reason") or f"The export is not finished ({outcome.reason})."
+    return {"error": "unavailable", "message": message, "hint": "The task queue delivers this task again."}

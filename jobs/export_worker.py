@@ -9,7 +9,7 @@ if absent, and GC never touches the attempt it just published.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Mapping
 
@@ -53,30 +53,53 @@ class ExportWorker:
     def __init__(self, warehouse: Warehouse, store: ObjectStore, clock: Clock, settings: WorkerSettings):
         self.warehouse, self.store, self.clock, self.settings = warehouse, store, clock, settings
 
-    def deliver(self, payload: Mapping) -> Outcome:
+    def deliver(self, payload: Mapping, last: bool = False) -> Outcome:
+        """`last`: the queue will not deliver this task again (its retries are spent). Then a Retry ends as a
+        failure record, so the next request starts a new attempt instead of waiting for a delivery that never
+        comes (the task name stays taken for about an hour)."""
         try:
-            resource_id = identifiers.resource_id(str(payload.get("resource_id", "")))
+            resource_id = identifiers.resource_id(payload.get("resource_id"))
             query_key = identifiers.query_key(payload.get("query_key"))
             if payload.get("touch"):
-                return self.touch(resource_id, query_key)
-            variant = identifiers.dump_variant(payload.get("format"), payload.get("compression"), payload.get("bom"))
-            rev = identifiers.revision(str(payload.get("revision", "")))
+                return self.touch_task(resource_id, query_key)
+            variant = replace(identifiers.dump_variant(payload.get("format"), payload.get("compression"),
+                                                       payload.get("bom")), query_key=query_key)
+            target = Target(resource_id, variant, identifiers.revision(payload.get("revision")))
             attempt = identifiers.attempt(payload.get("attempt"))
-            target = Target.of(resource_id, variant, rev, self.selection(resource_id, query_key, payload.get("query")))
         except InvalidRequest as error:
             return Done("rejected", {"reason": error.message})  # retrying cannot fix it
-        except NotFound as error:
-            return Done("table_gone", {"reason": error.message})
-        except DumpError as error:
-            return Retry("retry", {"reason": error.message})
         try:
-            return self.export_revision(target, attempt)
+            target = Target.of(resource_id, variant, target.rev, self.selection(resource_id, query_key,
+                                                                                 payload.get("query")))
+            outcome = self.export_revision(target, attempt)
+        except InvalidRequest as error:
+            return Done("rejected", {"reason": error.message})  # the task's query does not fit the table
         except NotFound as error:
             return Done("table_gone", {"reason": error.message})
         except DumpError as error:
             log.warning("export of %s/%s@%s attempt %d: %s", target.resource_id, target.variant.key, target.rev,
                         attempt, error.message)
-            return Retry("retry", {"reason": error.message})
+            outcome = Retry("retry", {"reason": error.message})
+        except Exception as error:  # an adapter's own exception (a cut connection, an SDK error): retried too
+            log.exception("export of %s/%s@%s attempt %d raised", target.resource_id, target.variant.key,
+                          target.rev, attempt)
+            outcome = Retry("retry", {"reason": f"the export was interrupted ({type(error).__name__})"})
+        if isinstance(outcome, Retry) and last:
+            outcome = self.give_up(target, attempt, outcome)
+        about = {"resource": target.resource_id, "variant": target.variant.key, "revision": target.rev,
+                 "attempt": attempt}
+        return replace(outcome, details={**about, **outcome.details})  # the task's log line names its target
+
+    def give_up(self, target: Target, attempt: int, outcome: Retry) -> Outcome:
+        reason = f"the export did not finish within the task queue's deliveries ({outcome.reason})"
+        prefix = layout.attempt_prefix(target.resource_id, target.variant, target.rev, attempt)
+        try:
+            self.record_failure(prefix, reason, FailureKind.TRANSIENT)  # a new attempt may well succeed
+        except Exception:
+            log.exception("could not record the failure of %s", prefix)
+            return outcome
+        log.warning("gave up on %s after the last delivery: %s", prefix, outcome.reason)
+        return Done("failed", {"reason": reason, "attempt": attempt})
 
     def selection(self, resource_id: str, query_key: str, params) -> DumpQuery:
         """The task's CKAN query, parsed and checked against the table again: a task is never trusted blindly."""
@@ -89,6 +112,17 @@ class ExportWorker:
             raise InvalidRequest(f"The task's query has the key {selection.key!r}, not {query_key!r}.",
                                  "Queue it from a dump request.")
         return selection
+
+    def touch_task(self, resource_id: str, query_key: str) -> Outcome:
+        """A touch task, which leaves nothing to record when it fails: recency is best effort, the next cache hit
+        queues another."""
+        about = {"resource": resource_id, "query_key": query_key, "task_kind": "touch"}
+        try:
+            outcome = self.touch(resource_id, query_key)
+        except Exception as error:  # DumpError or an adapter's own: retried, and nothing sticks after the last
+            log.warning("touch of %s query %s: %r", resource_id, query_key, error)
+            outcome = Retry("retry", {"reason": getattr(error, "message", None) or type(error).__name__})
+        return replace(outcome, details={**about, **outcome.details})
 
     def touch(self, resource_id: str, query_key: str) -> Outcome:
         """A cache hit on a query dump: mark it requested now, then hold the resource to its cap."""
@@ -146,27 +180,53 @@ class ExportWorker:
         job = ExportJob(layout.job_id(target.resource_id, target.variant, target.rev, attempt), target.resource_id,
                         exported, prefix, self.settings.shard_bytes, header=plan.header_in_every_file,
                         gzip=target.variant.gzip and exported is target.variant.format, selection=target.selection)
+        started = self.clock.monotonic()
         self.warehouse.start_export(job)
         status = self.warehouse.wait_export(job.job_id, self.settings.wait_seconds)
+        exported_at = self.clock.monotonic()
+        report = {"job_id": job.job_id, "attempt": attempt}
         if status.state is JobState.RUNNING:
-            return Retry("running", {"job_id": job.job_id})  # a later delivery picks the job up
+            return Retry("running", report)  # a later delivery picks the job up
         if status.state is JobState.FAILED:
             self.record_failure(prefix, status.error, status.kind)
-            return Done("failed", {"reason": status.error})
+            return Done("failed", {**report, "reason": status.error})
         if self.published(target):
-            return Done("published", {"attempt": attempt})  # a duplicate delivery got there first
+            return Done("published", report)  # a duplicate delivery got there first
         try:
             manifest, leftovers = self.publish(target, attempt, prefix, plan)
         except Superseded as moved:
-            return Done("superseded", {"reason": moved.message})
-        except Exception:
+            return Done("superseded", {**report, "reason": moved.message})
+        except Exception as error:
             if self.published(target):  # it did, while we were assembling
-                return Done("published", {"attempt": attempt})
-            raise
+                return Done("published", report)
+            return self.assembly_failed(prefix, error, report)
+        assembled = self.clock.monotonic()
         for name in leftovers:  # shards already composed or merged into the published object
-            self.store.delete(name)
+            self.delete_quietly(name)
         self.collect_garbage(target)
-        return Done("published", {"attempt": attempt, "files": len(manifest.pieces)})
+        seconds = {"export": exported_at - started, "assemble": assembled - exported_at,
+                   "cleanup": self.clock.monotonic() - assembled}
+        return Done("published", {**report, "files": len(manifest.pieces),
+                                  "bytes": sum(piece.length for piece in manifest.pieces),
+                                  "seconds": {phase: round(value, 3) for phase, value in seconds.items()}})
+
+    def assembly_failed(self, prefix: str, error: Exception, report: dict) -> Outcome:
+        """Whatever fails after the export job (compose, merge, header, manifest, a full disk) ends this attempt
+        with a failure record, so the next request after the cooldown starts a new one. If even the record
+        cannot be written, the delivery is retried (and the last delivery records it)."""
+        if isinstance(error, DumpError):
+            reason = error.message
+        else:  # an OSError's text names server paths: the log keeps them
+            reason = f"assembling the export failed ({getattr(error, 'strerror', None) or type(error).__name__})"
+        log.warning("assembling %s failed: %r", prefix, error)
+        self.record_failure(prefix, reason, FailureKind.FAILED)
+        return Done("failed", {**report, "reason": reason})
+
+    def delete_quietly(self, name: str) -> None:
+        try:
+            self.store.delete(name)
+        except Exception:  # published already; GC or the bucket's lifecycle rule removes it later
+            log.exception("could not delete %s", name)
 
     def record_failure(self, prefix: str, reason: str, kind: FailureKind) -> None:
         record = failure_bytes(reason, kind, self.clock.now())

@@ -6,12 +6,19 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
 
 from functions.wiring import App, build_app
 from tests.support.app import LiveServer, local_env
 from tests.support.terraform import PlannedDeployment, Terraform, plan_example
 
 DATA = Path(__file__).parent / "data"
+
+# Property tests: enough examples to meet the rare classes (Unicode digits, 5,000-digit numbers); no
+# per-example deadline, since two cores are shared with other work.
+settings.register_profile("bqdump", max_examples=300, deadline=None)
+settings.load_profile("bqdump")
 
 
 @pytest.fixture

@@ -84,3 +84,17 @@ def test_a_bad_setting_stops_start_up_naming_it(tmp_path):
     result = subprocess.run([sys.executable, "main.py", "serve"], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=60)
     assert result.returncode != 0 and "BIGQUERY_EXPORT_URL_EXPIRY_HOURS" in result.stderr
+
+
+def test_worker_key_prints_the_key_the_running_server_accepts_and_not_the_secret(server):
+    url, env = server  # no DUMP_TOKEN_SECRET: the server generated one into DUMP_LOCAL_DIR
+    env = {key: value for key, value in env.items() if key != "DUMP_TOKEN_SECRET"}
+    printed = subprocess.run([sys.executable, "main.py", "worker-key"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=60)
+    key = printed.stdout.strip()
+    assert printed.returncode == 0 and len(key) == 64, printed.stderr
+    assert key not in (Path(env["DUMP_LOCAL_DIR"]) / "token-secret.key").read_text()
+    accepted = requests.post(url + "/tasks/export", json={}, headers={"X-Worker-Secret": key}, timeout=30)
+    assert accepted.status_code == 200 and accepted.json()["status"] == "rejected"  # past the door: an empty task
+    refused = requests.post(url + "/tasks/export", json={}, headers={"X-Worker-Secret": key[:-1] + ("1" if key[-1] == "0" else "0")}, timeout=30)
+    assert refused.status_code == 403

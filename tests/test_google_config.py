@@ -102,6 +102,17 @@ def test_every_google_setting_is_declared_once_in_the_documented_list():
         assert name in names
 
 
+def test_streaming_without_compose_needs_an_address_for_its_redirects():
+    """Redirects never come from the Host header, so DUMP_COMPOSE=false on Google needs where /stream lives."""
+    with pytest.raises(ConfigurationError, match="STREAM_URL"):
+        load_settings(env(DUMP_COMPOSE="false"))
+    assert not load_settings(env(DUMP_COMPOSE="false", STREAM_URL="https://stream.example")).core.compose
+    assert load_settings(env(DUMP_COMPOSE="false", DUMP_PUBLIC_URL="https://dumps.example")).core.public_url
+    assert load_settings(env()).core.compose  # composing (the default) serves signed URLs: no address needed
+    local = load_settings({"DUMP_BACKEND": "local", "DUMP_COMPOSE": "false"})
+    assert local.google is None  # the local server knows its own address
+
+
 def test_the_dispatch_deadline_outlasts_one_worker_wait_and_its_assembly():
     def deadline(wait=480.0, **settings):
         return dispatch_deadline(load_google_config(env(**settings)), wait)

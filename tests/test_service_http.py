@@ -10,6 +10,7 @@ import duckdb
 import pytest
 import requests
 
+from functions.core.keys import worker_door_secret
 from functions.core.layout import revision_of
 from tests.support.app import HeldQueue, doors_with_catalogue
 from tests.support.tables import EXPECTED_CSV, EXPECTED_NDJSON, SMALL_CSV, get_dump, load_csv, load_numbers
@@ -112,7 +113,7 @@ def test_worker_route_is_not_public_and_refuses_non_json(make_app, serve, tmp_pa
                "revision": revision_of(app.backend.warehouse.table_modified("small"))}
     refused = requests.post(live.url + "/tasks/export", json=payload, timeout=30)
     assert refused.status_code == 403 and "X-Worker-Secret" in refused.json()["message"]
-    secret = {"X-Worker-Secret": "test-secret"}  # DUMP_TOKEN_SECRET in tests/conftest.py
+    secret = {"X-Worker-Secret": worker_door_secret(b"test-secret")}  # from DUMP_TOKEN_SECRET in tests/conftest.py
     assert requests.post(live.url + "/tasks/export", data="nope", headers=secret, timeout=30).status_code == 400
     done = requests.post(live.url + "/tasks/export", json=payload, headers=secret, timeout=30)
     assert done.status_code == 200 and done.json()["status"] == "published"

@@ -322,6 +322,16 @@ def test_the_bucket_answers_browsers_of_the_given_origins(planned_with_options):
     assert {"Range", "Content-Length", "Content-Range", "ETag"} <= set(cors["response_header"])
 
 
+def test_the_worker_counts_the_deliveries_the_queue_makes(planned):
+    """On the last delivery the worker records an unfinished attempt (DUMP_TASK_MAX_ATTEMPTS): it must count
+    what the queue does, and no retry duration may end the task before its attempts do."""
+    retry = single(single(planned.of_type("google_cloud_tasks_queue"))["values"]["retry_config"])
+    for values in planned.functions().values():
+        assert service_config(values)["environment_variables"]["DUMP_TASK_MAX_ATTEMPTS"] == str(retry["max_attempts"])
+    assert retry["max_attempts"] >= 1 and retry["max_retry_duration"] == "0s"
+    assert "var.queue.max_attempts >= 1" in (MODULES_DIR / "services" / "variables.tf").read_text()
+
+
 def test_queue_and_scheduler_settings(planned):
     queue = single(planned.of_type("google_cloud_tasks_queue"))["values"]
     assert set(k for k, v in single(queue["rate_limits"]).items() if v is not None) >= {

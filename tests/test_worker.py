@@ -143,8 +143,13 @@ def test_compose_publishes_one_object_and_deletes_the_shards(make_app, tmp_path)
     app = make_app(DUMP_SHARD_BYTES=3_000)  # ~80 shards: more than one compose call of 32
     load_numbers(app, "numbers", 3000, tmp_path)
     result = app.worker.deliver(task(app, "numbers"))
-    assert result.body() == {"status": "published", "attempt": 1, "files": 1}
+    body = result.body()
+    assert {key: body[key] for key in ("status", "attempt", "files")} == {"status": "published", "attempt": 1,
+                                                                          "files": 1}
     names = sorted(snapshot(app))
+    assert body["bytes"] == app.backend.store.list(names[0])[0].size  # the task reports what it published
+    assert body["job_id"] == layout.job_id("numbers", Variant(Format.CSV), task(app, "numbers")["revision"], 1)
+    assert set(body["seconds"]) == {"export", "assemble", "cleanup"}
     assert [n.rsplit("/", 1)[1] for n in names] == ["download.csv", "manifest.json"]
     manifest = parse_manifest(app.backend.store.read_bytes(next(n for n in names if n.endswith("manifest.json"))))
     body = app.backend.store.read_bytes(manifest.pieces[0].name)

@@ -70,14 +70,15 @@ class CachedAuthorizer:
         self.ttl = ttl
         self.denial_ttl = min(ttl, DENIAL_TTL_CAP)
         self.cache = cache
+        self.name = getattr(inner, "name", provider)
 
-    def authorize(self, caller: Caller, resource_id: str, now: float) -> None:
+    def authorize(self, caller: Caller, resource_id: str, now: float) -> str | None:
         key = decision_key(self.provider, caller.credential, resource_id)
         cached = self.cache.get(key, now) if self.ttl > 0 else None
         if cached is not None:
             log.debug("auth %s: cached %s for resource %s", self.provider, cached.outcome, resource_id)
             cached.enforce()
-            return
+            return f"{self.name} (cached)"
         try:
             self.inner.authorize(caller, resource_id, now)
         except (Unauthorized, Forbidden, NotFound) as refusal:

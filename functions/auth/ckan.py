@@ -29,6 +29,8 @@ def _sendable(token: str) -> bool:
 
 
 class CkanAuthorizer:
+    name = "ckan"
+
     def __init__(self, ckan_url: str, timeout: float, session: requests.Session):
         self.endpoint = ckan_url.rstrip("/") + "/api/3/action/resource_show"
         self.portal = shown_url(ckan_url.rstrip("/"))

@@ -23,6 +23,8 @@ MIN_RSA_BITS = 2048
 class AnonymousAuthorizer:
     """Everything is readable; the default, for portals whose DataStore is public anyway."""
 
+    name = "anonymous"
+
     def authorize(self, caller: Caller, resource_id: str, now: float) -> None:
         return None
 

@@ -28,6 +28,8 @@ def _number(value: object) -> bool:
 
 
 class JwtAuthorizer:
+    name = "jwt"
+
     def __init__(self, policy: JwtPolicy):
         self.policy = policy
 

@@ -12,7 +12,8 @@ A query dump (CKAN's filters, q, fields, sort, ...) lives under its query key, w
     dumps/<rid>/q/<query key>/<variant>/<rev>/<attempt>/...
     dumps/<rid>/q/<query key>/requested                    when it was last requested (the cap evicts by it)
 
-A resource id too long for an object name (GCS allows 1,024 bytes) is replaced by `long.<sha256>`:
+A resource id longer than a file name may be (255 bytes; the local backend stores segments as folders) is
+replaced by `long.<sha256>`:
 '.' never occurs in a resource id, so the two forms cannot collide.
 """
 
@@ -49,10 +50,11 @@ def revision_time(rev: str) -> datetime:
     return from_micros(int(rev, 16))
 
 
-MAX_NAMED_RESOURCE_ID = 256
+MAX_NAMED_RESOURCE_ID = 255  # a file name's limit on Linux and macOS: the local backend stores segments as folders
 
 
 def resource_segment(resource_id: str) -> str:
+    """The resource's path component in the bucket and the local warehouse; long ids become `long.<sha256>`."""
     if len(resource_id) <= MAX_NAMED_RESOURCE_ID:
         return resource_id
     return "long." + hashlib.sha256(resource_id.encode()).hexdigest()

@@ -6,7 +6,8 @@ import re
 
 from functions.core.errors import RangeNotSatisfiable
 
-_SINGLE = re.compile(r"bytes=(\d*)-(\d*)")
+_SINGLE = re.compile(r"bytes=([0-9]*)-([0-9]*)")  # ASCII digits only: \d also matches Unicode digits
+_BEYOND_ANY_FILE = 10 ** 18
 
 
 def requested_range(header: str | None, total: int) -> tuple[int, int] | None:
@@ -20,17 +21,22 @@ def requested_range(header: str | None, total: int) -> tuple[int, int] | None:
     if not first and not last:
         return None
     if not first:  # suffix: the last N bytes
-        length = int(last)
+        length = _number(last)
         if length == 0 or total == 0:
             raise _unsatisfiable(total)
         return max(0, total - length), total - 1
-    start = int(first)
-    end = int(last) if last else total - 1
+    start = _number(first)
+    end = _number(last) if last else total - 1
     if last and end < start:
         return None  # syntactically invalid: ignored
     if start >= total:
         raise _unsatisfiable(total)
     return start, min(end, total - 1)
+
+
+def _number(digits: str) -> int:
+    """Past 18 digits a position is beyond any file; int() of 5,000 digits would raise (and cost time)."""
+    return int(digits) if len(digits) <= 18 else _BEYOND_ANY_FILE
 
 
 def content_range(start: int, end: int, total: int) -> str:

@@ -10,7 +10,7 @@ from functions.core.errors import Forbidden
 
 
 def signature(secret: bytes, *parts: str) -> str:
-    mac = hmac.new(secret, "\n".join(parts).encode(), hashlib.sha256).digest()
+    mac = hmac.new(secret, "\n".join(parts).encode("utf-8", "surrogatepass"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
@@ -19,19 +19,38 @@ def stream_token(secret: bytes, resource_id: str, fmt: str, rev: str, expires: i
     return f"{expires}.{signature(secret, 'stream', resource_id, fmt, rev, str(expires))}"
 
 
+MAX_EXPIRY_DIGITS = 12  # seconds since 1970: enough until the year 33658
+
+
+def expiry(text: str | None) -> int | None:
+    """An expiry as written by this code: 1 to 12 ASCII digits. Anything else (Unicode digits, 5,000 digits) is None."""
+    if not text or len(text) > MAX_EXPIRY_DIGITS or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+def same(expected: str, given: str | None) -> bool:
+    """Constant-time comparison of any text: compare_digest refuses non-ASCII str, so compare UTF-8 bytes."""
+    return hmac.compare_digest(expected.encode(), (given or "").encode("utf-8", "surrogatepass"))
+
+
 def check_stream_token(secret: bytes, token: str, resource_id: str, fmt: str, rev: str, now: float) -> None:
     expires_text, _, given = (token or "").partition(".")
-    if not expires_text.isdigit() or not given:
+    expires = expiry(expires_text)
+    if expires is None or not given:
         raise _refused("The download token is missing or malformed.")
-    expected = signature(secret, "stream", resource_id, fmt, rev, expires_text)
-    if not hmac.compare_digest(expected, given):
+    if not same(signature(secret, "stream", resource_id, fmt, rev, expires_text), given):
         raise _refused("The download token does not match this resource, format and revision.")
-    if int(expires_text) < now:
+    if expires < now:
         raise _refused("The download token has expired.")
 
 
-def check_signature(secret: bytes, given: str, expires: int, now: float, *parts: str) -> None:
-    if not hmac.compare_digest(signature(secret, *parts), given or ""):
+def check_signature(secret: bytes, given: str | None, expires_text: str | None, now: float, *parts: str) -> None:
+    """`parts` are what was signed; the expiry text is checked here, so a caller passes it on as received."""
+    expires = expiry(expires_text)
+    if expires is None:
+        raise _refused("The signed URL has no valid expiry.")
+    if not same(signature(secret, *parts), given):
         raise _refused("The URL signature is not valid.")
     if expires < now:
         raise _refused("The signed URL has expired.")

@@ -78,7 +78,7 @@ def deployment(request, bigquery_emulator, gcs_emulator, tasks_emulator, gcs_buc
            "BIGQUERY_EXPORT_BUCKET": gcs_bucket, "BIGQUERY_CREDENTIALS": "anonymous",
            "BIGQUERY_API_ENDPOINT": bigquery_emulator.endpoint, "STORAGE_API_ENDPOINT": gcs_emulator.endpoint,
            "TASKS_API_ENDPOINT": f"http://{tasks_emulator.endpoint}", "TASKS_QUEUE": queue,
-           "WORKER_URL": f"http://127.0.0.1:{port}/tasks/export"}
+           "WORKER_URL": f"http://127.0.0.1:{port}/tasks/export", "STREAM_URL": f"http://127.0.0.1:{port}"}
     env.update(getattr(request, "param", {}))
     key = keys.new_key()
     identities = {READ_ONLY: RecordingCredentials("ro"), READ_WRITE: RecordingCredentials("rw", key)}

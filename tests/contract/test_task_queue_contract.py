@@ -85,7 +85,8 @@ def backend(request):
     if request.param == "in-process":
         def make(statuses=()):
             receiver = Receiver(statuses)
-            queue = InProcessTaskQueue(lambda payload: as_outcome(receiver.answer(payload, {})), backoff_seconds=0.01)
+            queue = InProcessTaskQueue(lambda payload, last: as_outcome(receiver.answer(payload, {"last": last})),
+                                       max_attempts=3, backoff_seconds=0.01)
             closers.append(queue.close)
             return queue, receiver
 
@@ -142,3 +143,20 @@ def test_a_failed_delivery_is_retried(backend):
     assert queue.enqueue(f"dump-{secrets.token_hex(8)}-1", PAYLOAD) is True
     deliveries = receiver.wait_for(2)
     assert [payload for payload, _ in deliveries[:2]] == [PAYLOAD, PAYLOAD]
+    # The worker learns which delivery this is, to record a failure on the last one (ExportWorker.deliver).
+    if backend.name == "cloud-tasks":  # X-CloudTasks-TaskRetryCount: earlier deliveries (functions/worker_door.py)
+        assert [headers["x-cloudtasks-taskretrycount"] for _, headers in deliveries[:2]] == ["0", "1"]
+    else:
+        assert [headers["last"] for _, headers in deliveries[:2]] == [False, False]
+
+
+def test_the_in_process_queue_marks_its_last_delivery_and_then_stops():
+    receiver = Receiver(statuses=[503, 503, 503, 503])
+    queue = InProcessTaskQueue(lambda payload, last: as_outcome(receiver.answer(payload, {"last": last})),
+                               max_attempts=3, backoff_seconds=0.01)
+    try:
+        queue.enqueue("dump-last-1", PAYLOAD)
+        assert queue.drain(20)
+        assert [headers["last"] for _, headers in receiver.deliveries] == [False, False, True]
+    finally:
+        queue.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime
 from typing import Callable
@@ -24,6 +25,7 @@ RETRYABLE_REASONS = {"quotaExceeded", "rateLimitExceeded", "backendError", "inte
                      "jobInternalError", "jobRateLimitExceeded"}
 TOO_LARGE_REASONS = {"responseTooLarge", "resourcesExceeded"}
 POLL_FIRST, POLL_MAX = 0.25, 5.0
+log = logging.getLogger("bqdump.google")
 API_ERRORS = (api_errors.GoogleAPIError, GoogleAuthError, OSError)
 
 
@@ -54,7 +56,10 @@ def job_status(error_result: dict | None) -> JobStatus:
 
 
 def _unavailable(exc: Exception) -> Unavailable:
-    return Unavailable(f"BigQuery could not answer: {type(exc).__name__}: {getattr(exc, 'message', exc)}",
+    """An API error's message is the service's; an OSError's names local files (a key file, a socket): kind only."""
+    log.warning("BigQuery call failed: %r", exc)
+    detail = f": {exc.message}" if isinstance(exc, api_errors.GoogleAPIError) and getattr(exc, "message", "") else ""
+    return Unavailable(f"BigQuery could not answer: {type(exc).__name__}{detail}",
                        "Try again in a minute; if it persists, tell the portal's administrators.")
 
 

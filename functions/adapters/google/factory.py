@@ -16,6 +16,7 @@ from functions.adapters.google.oidc import OidcCallerCheck
 from functions.adapters.google.signer import IAM_ENDPOINT, GcsUrlSigner
 from functions.adapters.google.storage import GcsObjectStore
 from functions.adapters.google.tasks import CloudTasksQueue, NoTaskQueue
+from functions.core import keys
 from functions.core.errors import Forbidden
 from functions.ports import Backend, Clock, allow_every_caller
 
@@ -47,6 +48,8 @@ def build_google_backend(google: GoogleConfig, token_secret: str, worker_wait_se
     check_prewarm_caller = refuse_prewarm
     if google.prewarm_audience:
         check_prewarm_caller = OidcCallerCheck(google.prewarm_audience, google.prewarm_service_account, certs_url)
-    return Backend(warehouse, reader, warehouse, store, queue, signer, token_secret.encode(),
+    secret = token_secret.encode()
+    return Backend(warehouse, reader, warehouse, store, queue, signer, keys.derive(secret, keys.STREAM_TOKENS),
+                   keys.derive(secret, keys.DOWNLOAD_SIGNATURES),
                    check_task_caller=check_task_caller, check_prewarm_caller=check_prewarm_caller,
                    closers=[clients.close])

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from functions.core.tokens import signature
+from functions.core.tokens import check_signature, signature
 
 OBJECTS_PATH = "_objects/"
 
@@ -26,6 +26,10 @@ class LocalUrlSigner:
             "signature": signature(self._secret, "object", name, filename, content_type, str(expires)),
         })
         return f"{base_url.rstrip('/')}/{OBJECTS_PATH}{quote(name)}?{query}"
+
+    def check(self, name: str, *, filename: str, content_type: str, expires: str, signature: str, now: float) -> None:
+        """Raises Forbidden unless this signer signed exactly these values and the link has not expired."""
+        check_signature(self._secret, signature, expires, now, "object", name, filename, content_type, expires)
 
 
 def local_secret(configured: str, root: Path) -> bytes:

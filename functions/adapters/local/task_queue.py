@@ -17,7 +17,7 @@ DEDUP_SECONDS = 3600  # Cloud Tasks refuses a task name for about an hour
 
 
 class InProcessTaskQueue:
-    def __init__(self, deliver: Callable[[Mapping], Outcome] | None = None, workers: int = 2, max_attempts: int = 5,
+    def __init__(self, deliver: Callable[..., Outcome] | None = None, workers: int = 2, max_attempts: int = 20,
                  backoff_seconds: float = 1.0, clock: Clock = SYSTEM_CLOCK):
         self.deliver = deliver
         self.clock = clock
@@ -59,7 +59,7 @@ class InProcessTaskQueue:
             if self._closed.is_set():
                 return
             try:
-                outcome = self.deliver(payload)
+                outcome = self.deliver(payload, last=attempt == self.max_attempts)
             except Exception:  # a crash in the worker is a failed delivery, as over HTTP
                 log.exception("task %s: delivery %d raised", name, attempt)
                 outcome = Retry("raised")

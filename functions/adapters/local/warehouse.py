@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
@@ -30,6 +31,9 @@ from functions.ports import Clock
 POINTER = "current.json"
 
 
+log = logging.getLogger("bqdump.local")
+
+
 class LocalWarehouse:
     def __init__(self, root: Path, bucket_root: Path, max_jobs: int = 2, clock: Clock = SYSTEM_CLOCK):
         self.clock = clock
@@ -41,19 +45,22 @@ class LocalWarehouse:
 
     def _pointer(self, resource_id: str) -> dict:
         try:
-            return json.loads((self.tables / resource_id / POINTER).read_text())
+            return json.loads((self._table_dir(resource_id) / POINTER).read_text())
         except FileNotFoundError:
             raise NotFound(
                 f"There is no table {resource_id!r}.",
                 f"Check the resource id, or load it: python main.py load {resource_id} <file>",
             ) from None
 
+    def _table_dir(self, resource_id: str) -> Path:
+        return self.tables / layout.resource_segment(resource_id)  # a 1,024-character id is no file name
+
     def table_modified(self, resource_id: str) -> datetime:
         micros = int(self._pointer(identifiers.resource_id(resource_id))["modified_us"])
         return layout.from_micros(micros)
 
     def table_file(self, resource_id: str) -> Path:
-        return self.tables / resource_id / self._pointer(resource_id)["file"]
+        return self._table_dir(resource_id) / self._pointer(resource_id)["file"]
 
     def column_names(self, resource_id: str) -> list[str]:
         import pyarrow.parquet as pq
@@ -69,7 +76,8 @@ class LocalWarehouse:
     def list_tables(self) -> list[str]:
         if not self.tables.is_dir():
             return []
-        return sorted(p.name for p in self.tables.iterdir() if (p / POINTER).is_file())
+        pointers = ((folder.name, _read_json(folder / POINTER)) for folder in self.tables.iterdir())
+        return sorted(pointer.get("resource_id", name) for name, pointer in pointers if pointer)  # older: no id
 
     def start_export(self, job: ExportJob) -> None:
         with self._lock:
@@ -90,15 +98,17 @@ class LocalWarehouse:
             return JobStatus(JobState.RUNNING)
         except InterruptedAttempt as exc:
             return JobStatus(JobState.FAILED, str(exc), FailureKind.TRANSIENT)
-        except duckdb.Error as exc:
-            return JobStatus(JobState.FAILED, f"DuckDB: {exc}")
+        except duckdb.Error as exc:  # its text names server paths: the log keeps it, the caller gets the kind
+            log.warning("local export %s failed: %s", job_id, exc)
+            return JobStatus(JobState.FAILED, f"DuckDB could not export the table ({type(exc).__name__}); "
+                                              "the server log has the details")
         return JobStatus(JobState.DONE)
 
     def load(self, resource_id: str, source: Path, progress: Callable[[float], None] | None = None,
              null_string: str | None = None) -> datetime:
         """Create or replace a table from a CSV, NDJSON or Parquet file; moves its modified time."""
         identifiers.resource_id(resource_id)
-        table_dir = self.tables / resource_id
+        table_dir = self._table_dir(resource_id)
         table_dir.mkdir(parents=True, exist_ok=True)
         modified_us = _next_modified(table_dir, self.clock)
         data_name = f"{format(modified_us, 'x')}.parquet"
@@ -110,7 +120,8 @@ class LocalWarehouse:
             rows = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(str(partial))})").fetchone()[0]
         os.replace(partial, table_dir / data_name)
         pointer = table_dir / f".{POINTER}.partial"
-        pointer.write_text(json.dumps({"file": data_name, "modified_us": modified_us, "rows": rows}))
+        pointer.write_text(json.dumps({"resource_id": resource_id, "file": data_name, "modified_us": modified_us,
+                                       "rows": rows}))
         previous = _read_json(table_dir / POINTER)
         os.replace(pointer, table_dir / POINTER)
         if previous and previous.get("file") != data_name:

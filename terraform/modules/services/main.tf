@@ -50,6 +50,7 @@ locals {
     PREWARM_SERVICE_ACCOUNT         = var.scheduler_email
     THREADS                         = tostring(var.scaling.request_concurrency) # functions-framework: one thread per request slot
     WORKERS                         = "1"
+    DUMP_TASK_MAX_ATTEMPTS          = tostring(var.queue.max_attempts) # the worker records a failure on the last delivery
   })
 
   token_secret = { DUMP_TOKEN_SECRET = { secret = google_secret_manager_secret.dump_token.secret_id, version = var.dump_token_secret_version } }

@@ -148,13 +148,18 @@ variable "queue" {
     max_dispatches_per_second = optional(number, 5)
     max_concurrent_dispatches = optional(number, 10)
     max_attempts              = optional(number, 20)
-    max_retry_duration        = optional(string, "21600s")
+    max_retry_duration        = optional(string, "0s") # unlimited: max_attempts ends a task, and the worker counts those
     min_backoff               = optional(string, "10s")
     max_backoff               = optional(string, "300s")
     max_doublings             = optional(number, 4)
   })
-  description = "Cloud Tasks rate limit and retry policy. Retries carry long exports: the worker answers non-2xx while its BigQuery job runs and the retry picks the same job up."
+  description = "Cloud Tasks rate limit and retry policy. Retries carry long exports: the worker answers non-2xx while its BigQuery job runs and the retry picks the same job up. The worker gets max_attempts too (DUMP_TASK_MAX_ATTEMPTS) and records an unfinished attempt as failed on the last delivery."
   default     = {}
+
+  validation {
+    condition     = var.queue.max_attempts >= 1
+    error_message = "queue.max_attempts must be at least 1: the worker records a failure on the last delivery, so unlimited (-1) would leave no last one."
+  }
 }
 
 variable "prewarm" {
