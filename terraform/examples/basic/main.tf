@@ -40,5 +40,6 @@ module "services" {
   read_only_key_secret_id   = var.read_only_key_secret_id
   dump_token_secret_version = var.dump_token_secret_version
   prewarm                   = var.prewarm
+  cors_origins              = var.cors_origins # the same origins as the bucket's CORS
   labels                    = var.labels
 }

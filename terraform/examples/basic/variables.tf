@@ -94,7 +94,7 @@ variable "prewarm" {
 
 variable "cors_origins" {
   type        = list(string)
-  description = "Origins whose browser scripts may download exports (CKAN's ckan.cors.origin_whitelist), or [\"*\"]."
+  description = "Origins whose browser scripts may call the dump URL and download exports (CKAN's ckan.cors.origin_whitelist), or [\"*\"]: the functions' CORS_ORIGINS and the bucket's CORS."
   default     = []
 }
 

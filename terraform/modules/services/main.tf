@@ -31,6 +31,9 @@ locals {
     JWT_ISSUER                       = var.auth.jwt_issuer
     JWT_RESOURCES_CLAIM              = var.auth.jwt_resources_claim
     AUTH_CACHE_TTL_SECONDS           = var.auth.cache_ttl_seconds
+    CORS_ORIGINS                     = length(var.cors_origins) > 0 ? join(" ", var.cors_origins) : null
+    DUMP_QUERY_MAX_PER_RESOURCE      = var.dump_query_max_per_resource
+    DUMP_QUERY_TOUCH_SECONDS         = var.dump_query_touch_seconds
   }
 
   # One environment for all three targets: each checks every setting at start-up (main.py).

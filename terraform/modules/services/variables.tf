@@ -101,6 +101,39 @@ variable "dump_compose" {
   default     = null
 }
 
+variable "cors_origins" {
+  type        = list(string)
+  description = "Origins whose browser scripts may call the dump URL (CORS_ORIGINS; CKAN's ckan.cors.origin_whitelist), or [\"*\"]; the bucket's CORS takes the same list. Empty: no CORS headers."
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.cors_origins : o == "*" || can(regex("^https?://[a-z0-9.-]+(:[0-9]{1,5})?$", o))]) && (length(var.cors_origins) <= 1 || !contains(var.cors_origins, "*"))
+    error_message = "cors_origins holds origins (scheme://host[:port], no path or trailing slash), or \"*\" alone."
+  }
+}
+
+variable "dump_query_max_per_resource" {
+  type        = number
+  description = "Distinct filtered (CKAN query) dumps kept per resource (DUMP_QUERY_MAX_PER_RESOURCE). null: the application's default."
+  default     = null
+
+  validation {
+    condition     = var.dump_query_max_per_resource == null || try(var.dump_query_max_per_resource >= 1 && floor(var.dump_query_max_per_resource) == var.dump_query_max_per_resource, false)
+    error_message = "dump_query_max_per_resource is a whole number of at least 1."
+  }
+}
+
+variable "dump_query_touch_seconds" {
+  type        = number
+  description = "A cache hit on a query dump records its request at most this often (DUMP_QUERY_TOUCH_SECONDS). null: the application's default."
+  default     = null
+
+  validation {
+    condition     = var.dump_query_touch_seconds == null || try(var.dump_query_touch_seconds >= 0, false)
+    error_message = "dump_query_touch_seconds is 0 or more."
+  }
+}
+
 variable "auth" {
   type = object({
     type                 = optional(string)
