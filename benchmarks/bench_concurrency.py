@@ -28,7 +28,8 @@ import psutil
 
 from _common import emit_result, percentile, table  # noqa: F401  (sys.path set by _common)
 from tests.support.emulators import free_port, start_bigquery_emulator, start_gcs_emulator, start_tasks_emulator
-from tests.support.rehearsal import ExportBridge, FunctionProcess, token_endpoint
+from tests.support.functions_framework import FunctionProcess
+from tests.support.rehearsal import ExportBridge, token_endpoint
 from tests.support.terraform import Terraform, plan_example
 
 PROJECT, DATASET, BUCKET = "bench-project", "datastore", "bench-exports"

@@ -26,7 +26,8 @@ from functions.settings import all_settings
 from tests.contract import keys
 from tests.support.ckan_stub import CkanStub
 from tests.support.emulators import free_port
-from tests.support.rehearsal import (ExportBridge, FunctionProcess, Relay, certs_endpoint, oidc_token,
+from tests.support.functions_framework import FunctionProcess
+from tests.support.rehearsal import (ExportBridge, Relay, certs_endpoint, oidc_token,
                                      token_endpoint)
 
 ROWS = 2000

@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,9 +10,8 @@ import requests
 
 from tests.contract.conftest import PROJECT
 from tests.support.emulators import free_port
+from tests.support.functions_framework import FunctionProcess
 
-ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS_FRAMEWORK = Path(sys.executable).with_name("functions-framework")
 AUDIENCE = "https://bqdump-export-worker-123.europe-west1.run.app"
 
 
@@ -31,46 +26,13 @@ def google_env(bigquery_emulator, gcs_emulator, home: Path, **overrides) -> dict
     return {k: v for k, v in env.items() if v is not None}
 
 
-class Target:
-    def __init__(self, name: str, env: dict, log: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with open(log, "wb") as out:
-            self.process = subprocess.Popen(
-                [str(FUNCTIONS_FRAMEWORK), "--target", name, "--source", "main.py", "--host", "127.0.0.1",
-                 "--port", str(self.port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
-
-    def wait_ready(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"exited {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                requests.get(self.url + "/healthz", timeout=1)
-                return
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        raise AssertionError(f"not serving after {timeout} s:\n{self.log.read_text()}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-
-
 @pytest.fixture
 def start(tmp_path, bigquery_emulator, gcs_emulator):
     started = []
 
-    def run(name: str, **overrides) -> Target:
-        target = Target(name, google_env(bigquery_emulator, gcs_emulator, tmp_path, **overrides),
-                        tmp_path / f"{name}-{len(started)}.log")
+    def run(name: str, **overrides) -> FunctionProcess:
+        target = FunctionProcess(name, google_env(bigquery_emulator, gcs_emulator, tmp_path, **overrides),
+                                 tmp_path / f"{name}-{len(started)}.log", free_port())
         started.append(target)
         return target
 
