@@ -178,3 +178,14 @@ def test_ckan_booleans_and_first_values_of_repeated_parameters():
 ])
 def test_column_kinds_from_bigquery_and_duckdb_type_names(type_name, kind):
     assert dq.column_kind(type_name) == kind
+
+
+def test_the_export_order_ends_with_id_or_with_every_distinct_column():
+    """One exact row order on every warehouse: CKAN's `_id` tail, or with DISTINCT the remaining output columns."""
+    by_carrier = parse_dump_query({"sort": "carrier desc"})
+    assert dq.export_order(by_carrier, COLUMNS, has_id=True) == (
+        SortKey("carrier", descending=True), SortKey("_id", nulls_first=False))
+    assert dq.export_order(by_carrier, COLUMNS, has_id=False) == (SortKey("carrier", descending=True),)
+    distinct = parse_dump_query({"distinct": "true", "fields": "carrier,month", "sort": "month"})
+    selected = [c for c in COLUMNS if c.name in ("carrier", "month")]
+    assert dq.export_order(distinct, selected, has_id=True) == (SortKey("month"), SortKey("carrier", nulls_first=False))

@@ -238,6 +238,17 @@ def check_against_columns(query: DumpQuery, columns: Sequence[TableColumn]) -> D
     return replace(query, fields=fields, filters=tuple(filters), sort=_without_default_tail(query.sort, by_name))
 
 
+def export_order(query: DumpQuery, selected: Sequence[TableColumn], has_id: bool) -> tuple[SortKey, ...]:
+    """The export's whole ORDER BY, the same on every warehouse: the caller's keys, then CKAN's `_id` (over
+    source columns), or with DISTINCT every other output column (the only ones left), so rows have one order."""
+    sorted_on = {key.field for key in query.sort}
+    if query.distinct:
+        return query.sort + tuple(SortKey(c.name, nulls_first=False) for c in selected if c.name not in sorted_on)
+    if has_id and ID_COLUMN not in sorted_on:
+        return query.sort + (SortKey(ID_COLUMN, nulls_first=False),)
+    return query.sort
+
+
 def _first(value: Any) -> str | None:
     if isinstance(value, (list, tuple)):
         value = value[0] if value else None

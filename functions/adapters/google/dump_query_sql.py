@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 from google.cloud import bigquery
 
 from functions.adapters.google.sql import quote_identifier
-from functions.core.dump_query import ID_COLUMN, DumpQuery, TableColumn
+from functions.core.dump_query import ID_COLUMN, DumpQuery, TableColumn, export_order
 
 NO_LIMIT = 2**63 - 1  # GoogleSQL has no OFFSET without LIMIT
 _PARAMETER_TYPES = {"text": "STRING", "integer": "INT64", "float": "FLOAT64", "bool": "BOOL", "date": "DATE",
@@ -80,16 +80,11 @@ def select_statement(table: str, query: DumpQuery, columns: Sequence[TableColumn
 
 
 def _order(query: DumpQuery, selected: list[TableColumn], by_name: dict, source_column) -> list[str]:
-    """Without DISTINCT the source columns are sorted; with it, the output columns (the only ones left)."""
+    """With DISTINCT the output columns are sorted (the only ones left); otherwise the source columns."""
     name_of = quote_identifier if query.distinct else source_column
-    terms = [f"{name_of(key.field)} {'DESC' if key.descending else 'ASC'} "
-             f"NULLS {'FIRST' if key.nulls_come_first else 'LAST'}" for key in query.sort]
-    sorted_on = {key.field for key in query.sort}
-    if query.distinct:
-        terms += [f"{quote_identifier(c.name)} ASC NULLS LAST" for c in selected if c.name not in sorted_on]
-    elif ID_COLUMN in by_name and ID_COLUMN not in sorted_on:
-        terms.append(f"{source_column(ID_COLUMN)} ASC NULLS LAST")
-    return terms
+    keys = export_order(query, selected, ID_COLUMN in by_name)
+    return [f"{name_of(k.field)} {'DESC' if k.descending else 'ASC'} NULLS {'FIRST' if k.nulls_come_first else 'LAST'}"
+            for k in keys]
 
 
 def _as_text(column: TableColumn, source_column) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Sequence
 
 from functions.adapters.local.sql import quote_identifier
-from functions.core.dump_query import ID_COLUMN, DumpQuery, TableColumn
+from functions.core.dump_query import ID_COLUMN, DumpQuery, TableColumn, export_order
 
 
 @dataclass(frozen=True)
@@ -68,16 +68,11 @@ def select_statement(source: str, query: DumpQuery, columns: Sequence[TableColum
 
 
 def _order(query: DumpQuery, selected: list[TableColumn], by_name: dict, source_column) -> list[str]:
-    """Without DISTINCT the source columns are sorted; with it, the output columns (the only ones left)."""
+    """With DISTINCT the output columns are sorted (the only ones left); otherwise the source columns."""
     name_of = quote_identifier if query.distinct else source_column
-    terms = [f"{name_of(key.field)} {'DESC' if key.descending else 'ASC'} "
-             f"NULLS {'FIRST' if key.nulls_come_first else 'LAST'}" for key in query.sort]
-    sorted_on = {key.field for key in query.sort}
-    if query.distinct:
-        terms += [f"{quote_identifier(c.name)} ASC NULLS LAST" for c in selected if c.name not in sorted_on]
-    elif ID_COLUMN in by_name and ID_COLUMN not in sorted_on:
-        terms.append(f"{source_column(ID_COLUMN)} ASC NULLS LAST")
-    return terms
+    keys = export_order(query, selected, ID_COLUMN in by_name)
+    return [f"{name_of(k.field)} {'DESC' if k.descending else 'ASC'} NULLS {'FIRST' if k.nulls_come_first else 'LAST'}"
+            for k in keys]
 
 
 def _value(column: TableColumn, value: Any) -> Any:
