@@ -239,6 +239,64 @@ def download(url: str, chunk: int = CHUNK) -> int:
 
 # ---------------------------------------------------------------- numbers
 
+def time_copy(sql_for, threads: int | None, reps: int, params: list | None = None) -> float:
+    """Median seconds of a raw DuckDB statement (the peer of an export), each run into a fresh folder;
+    `sql_for(con, out)` writes the statement, `params` are its prepared values."""
+    import duckdb
+
+    times = []
+    for _ in range(reps):
+        out = Path(tempfile.mkdtemp(prefix="bqdump-bench-copy-"))
+        try:
+            with duckdb.connect() as con:
+                if threads:
+                    con.execute(f"SET threads = {threads}")
+                sql = sql_for(con, out)
+                start = time.perf_counter()
+                con.execute(sql, params)
+                times.append(time.perf_counter() - start)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+    return median(times)
+
+
+class PeakRss:
+    """This process's peak resident memory while a block runs: sampled every 2 ms, and ru_maxrss when the
+    block pushed the process's lifetime peak higher. `growth` is that peak over the RSS just before."""
+
+    def __init__(self, proc):
+        self.proc = proc
+
+    def __enter__(self):
+        import resource
+
+        self.before = self.proc.memory_info().rss
+        self._max_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        self._peak, self._done = self.before, threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self._sampler.start()
+        return self
+
+    def _sample(self):
+        while not self._done.is_set():
+            self._peak = max(self._peak, self.proc.memory_info().rss)
+            time.sleep(0.002)
+
+    def __exit__(self, *exc):
+        import resource
+
+        self._done.set()
+        self._sampler.join()
+        self.max_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        self.sampled_peak = self._peak
+        self.peak = max(self._peak, self.max_after if self.max_after > self._max_before else 0)
+        self.max_before = self._max_before
+
+    @property
+    def growth(self) -> int:
+        return self.peak - self.before
+
+
 def percentile(values, p: float) -> float:
     ordered = sorted(values)
     if not ordered:

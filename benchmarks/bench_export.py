@@ -22,15 +22,12 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-import duckdb
-
-from _common import InProcessServer, emit_result, env_for, flights_csv, load_flights, median, table, temp_dir
+from _common import (InProcessServer, emit_result, env_for, flights_csv, load_flights, median, table, temp_dir,
+                     time_copy)
 
 import functions.adapters.local.warehouse as warehouse_module  # noqa: E402
 import jobs.assemble as assemble_module  # noqa: E402
@@ -44,23 +41,6 @@ EXT = {"csv": "csv", "ndjson": "json", "parquet": "parquet"}
 
 
 # ---------------------------------------------------------------- raw DuckDB peers
-
-def time_copy(sql_for, threads: int | None, reps: int) -> float:
-    times = []
-    for _ in range(reps):
-        out = Path(tempfile.mkdtemp(prefix="bqdump-bench-copy-"))
-        try:
-            with duckdb.connect() as con:
-                if threads:
-                    con.execute(f"SET threads = {threads}")
-                sql = sql_for(con, out)
-                start = time.perf_counter()
-                con.execute(sql)
-                times.append(time.perf_counter() - start)
-        finally:
-            shutil.rmtree(out, ignore_errors=True)
-    return median(times)
-
 
 def raw_peers(parquet: Path, fmt: str, reps: int) -> dict[str, float]:
     source = quote_literal(str(parquet))

@@ -34,7 +34,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import ROOT, emit_result, load_generated, table, temp_dir
+from _common import ROOT, PeakRss, emit_result, load_generated, table, temp_dir
 
 MIB = 1024 * 1024
 
@@ -42,9 +42,6 @@ MIB = 1024 * 1024
 # ---------------------------------------------------------------- child: one merge, measured
 
 def child(mode: str, bucket: str, names: list[str], out: str) -> None:
-    import resource
-    import threading
-
     import duckdb  # noqa: F401  (imported before the baseline in every mode alike)
     import psutil
     import pyarrow as pa
@@ -58,43 +55,30 @@ def child(mode: str, bucket: str, names: list[str], out: str) -> None:
     store = LocalObjectStore(Path(bucket))
     paths = [str(Path(bucket) / n) for n in names]
     pool = pa.default_memory_pool()
-    before = proc.memory_info().rss
-    max_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    peak = [before]
-    done = threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], proc.memory_info().rss)
-            time.sleep(0.002)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    start = time.perf_counter()
-    if mode.startswith("bqdump"):
-        assemble.reencode_parquet(store, names, out, "application/vnd.apache.parquet")
-        result_path = Path(bucket) / out
-    elif mode == "whole_table":
-        whole = pq.read_table(paths)
-        pq.write_table(whole, str(Path(bucket) / out), compression="zstd")
-        del whole
-        result_path = Path(bucket) / out
-    elif mode == "duckdb":
-        with duckdb.connect() as con:
-            con.execute("SET threads = 1")
-            sources = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
-            con.execute(f"COPY (SELECT * FROM read_parquet({sources})) TO {quote_literal(str(Path(bucket) / out))} "
-                        "(FORMAT parquet, COMPRESSION zstd)")
-        result_path = Path(bucket) / out
-    else:
-        raise SystemExit(f"unknown mode {mode}")
-    elapsed = time.perf_counter() - start
-    done.set()
-    sampler.join()
-    max_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    with PeakRss(proc) as memory:
+        start = time.perf_counter()
+        if mode.startswith("bqdump"):
+            assemble.reencode_parquet(store, names, out, "application/vnd.apache.parquet")
+            result_path = Path(bucket) / out
+        elif mode == "whole_table":
+            whole = pq.read_table(paths)
+            pq.write_table(whole, str(Path(bucket) / out), compression="zstd")
+            del whole
+            result_path = Path(bucket) / out
+        elif mode == "duckdb":
+            with duckdb.connect() as con:
+                con.execute("SET threads = 1")
+                sources = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
+                con.execute(f"COPY (SELECT * FROM read_parquet({sources})) TO {quote_literal(str(Path(bucket) / out))} "
+                            "(FORMAT parquet, COMPRESSION zstd)")
+            result_path = Path(bucket) / out
+        else:
+            raise SystemExit(f"unknown mode {mode}")
+        elapsed = time.perf_counter() - start
     rows = pq.ParquetFile(str(result_path)).metadata.num_rows
-    print(json.dumps({"mode": mode, "rss_before": before, "sampled_peak": peak[0], "maxrss_before": max_before,
-                      "maxrss_after": max_after, "arrow_max": pool.max_memory(), "arrow_backend": pool.backend_name,
+    print(json.dumps({"mode": mode, "rss_before": memory.before, "sampled_peak": memory.sampled_peak,
+                      "maxrss_before": memory.max_before, "maxrss_after": memory.max_after, "growth": memory.growth,
+                      "arrow_max": pool.max_memory(), "arrow_backend": pool.backend_name,
                       "seconds": elapsed, "rows": rows, "out_bytes": result_path.stat().st_size}))
 
 
@@ -105,9 +89,6 @@ def run_child(mode: str, bucket: Path, names: list[str], out: str) -> dict:
         raise RuntimeError(f"{mode} merge failed:\n{proc.stderr[-2000:]}")
     found = json.loads(proc.stdout.strip().splitlines()[-1])
     (bucket / out).unlink(missing_ok=True)
-    # growth: the larger of the sampled peak and the kernel's high-water mark (if the merge raised it)
-    high = max(found["sampled_peak"], found["maxrss_after"] if found["maxrss_after"] > found["maxrss_before"] else 0)
-    found["growth"] = high - found["rss_before"]
     return found
 
 

@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import ROOT, emit_result, generated_parquet, table, temp_dir
+from _common import ROOT, PeakRss, emit_result, generated_parquet, table, temp_dir
 
 from tests.support.observed_store import ObservedStore
 
@@ -39,9 +39,6 @@ PARQUET = "application/vnd.apache.parquet"
 
 
 def child(mode: str, bucket: str, names: list[str], out: str) -> None:
-    import resource
-    import threading
-
     import duckdb  # noqa: F401  (imported before the baseline in both modes alike)
     import psutil
     import pyarrow.parquet as pq
@@ -52,30 +49,16 @@ def child(mode: str, bucket: str, names: list[str], out: str) -> None:
     store = ObservedStore(LocalObjectStore(Path(bucket)))
     shards = [next(o for o in store.list(n) if o.name == n) for n in names]
     proc = psutil.Process()
-    before = proc.memory_info().rss
-    max_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    peak, done = [before], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            peak[0] = max(peak[0], proc.memory_info().rss)
-            time.sleep(0.002)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    start = time.perf_counter()
-    if mode == "join":
-        merged = assemble.merge_parquet(store, shards, out, PARQUET)
-    else:
-        merged = assemble.reencode_parquet(store, names, out, PARQUET)
-    elapsed = time.perf_counter() - start
-    done.set()
-    sampler.join()
-    max_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    high = max(peak[0], max_after if max_after > max_before else 0)
+    with PeakRss(proc) as memory:
+        start = time.perf_counter()
+        if mode == "join":
+            merged = assemble.merge_parquet(store, shards, out, PARQUET)
+        else:
+            merged = assemble.reencode_parquet(store, names, out, PARQUET)
+        elapsed = time.perf_counter() - start
     metadata = pq.ParquetFile(str(Path(bucket) / merged.name)).metadata
     print(json.dumps({"seconds": elapsed, "compose_seconds": store.compose_seconds, "composes": store.composes,
-                      "growth": high - before, "bytes_read": store.bytes_read, "rows": metadata.num_rows,
+                      "growth": memory.growth, "bytes_read": store.bytes_read, "rows": metadata.num_rows,
                       "row_groups": metadata.num_row_groups, "out_bytes": merged.size}))
 
 
