@@ -60,7 +60,11 @@ class LocalWarehouse:
         return layout.from_micros(micros)
 
     def table_file(self, resource_id: str) -> Path:
-        return self._table_dir(resource_id) / self._pointer(resource_id)["file"]
+        return self._data_file(resource_id, self._pointer(resource_id))
+
+    def _data_file(self, resource_id: str, pointer: dict) -> Path:
+        """The Parquet file a pointer names: every path of a table is derived here or in `_table_dir`."""
+        return self._table_dir(resource_id) / pointer["file"]
 
     def column_names(self, resource_id: str) -> list[str]:
         import pyarrow.parquet as pq
@@ -71,7 +75,7 @@ class LocalWarehouse:
         """The pointer's time and the DuckDB types of the file it names: one consistent snapshot."""
         pointer = self._pointer(identifiers.resource_id(resource_id))
         return TableShape(layout.from_micros(int(pointer["modified_us"])),
-                          _described(str(self.tables / resource_id / pointer["file"])))
+                          _described(str(self._data_file(resource_id, pointer))))
 
     def list_tables(self) -> list[str]:
         if not self.tables.is_dir():
