@@ -25,7 +25,6 @@ from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, Ta
 from functions.adapters.local.dump_query_sql import select_statement
 from functions.adapters.local.sql import column_expression, export_statement, quote_literal
 from functions.core.dump_query import TableColumn
-from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.ports import Clock
 
 POINTER = "current.json"
@@ -35,7 +34,7 @@ log = logging.getLogger("bqdump.local")
 
 
 class LocalWarehouse:
-    def __init__(self, root: Path, bucket_root: Path, max_jobs: int = 2, clock: Clock = SYSTEM_CLOCK):
+    def __init__(self, root: Path, bucket_root: Path, clock: Clock, max_jobs: int):
         self.clock = clock
         self.tables = Path(root) / "tables"
         self.bucket_root = Path(bucket_root)
