@@ -13,7 +13,6 @@ import duckdb
 import pytest
 import requests
 
-from tests.support.ckan_stub import ckan_stub  # noqa: F401  (fixture)
 from tests.support.tables import get_dump, load_numbers
 
 CARRIERS = ["AA", "UA", "DL", "B6"]
@@ -195,7 +194,7 @@ def test_every_bad_input_is_a_400_that_says_what_and_where(make_app, serve, tmp_
     assert not app.backend.store.list("dumps/")  # nothing was exported
 
 
-def test_a_filtered_dump_is_authorised_like_the_whole_table(make_app, serve, tmp_path, ckan_stub):  # noqa: F811
+def test_a_filtered_dump_is_authorised_like_the_whole_table(make_app, serve, tmp_path, ckan_stub):
     ckan_stub.behave("flights", "denied", token=None).behave("flights", "denied").behave(
         "flights", "allowed", token="good")
     app = make_app(AUTH_TYPE="ckan", CKAN_URL=ckan_stub.url)

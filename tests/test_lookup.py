@@ -20,6 +20,7 @@ from functions.wiring import assemble
 from tests.support.app import doors_with_catalogue
 from tests.support.meeting import MeetsOthers
 from tests.support.tables import EXPECTED_CSV, SMALL_CSV, get_dump, load_csv
+from tests.support.observed import Observed
 
 CSV = identifiers.dump_variant("csv", None, None)
 MEETING_TIMEOUT = 10  # seconds the first call waits for the other before the barrier breaks
@@ -106,38 +107,21 @@ def test_as_many_requests_as_threads_with_a_smaller_pool_neither_deadlock_nor_st
         pool.close()
 
 
-class Counting:
-    """A real adapter whose calls of method `name` are counted."""
-
-    def __init__(self, inner, name):
-        self.inner, self.name, self.calls = inner, name, 0
-
-    def __getattr__(self, attr):
-        value = getattr(self.inner, attr)
-        if attr != self.name:
-            return value
-
-        def counted(*args, **kwargs):
-            self.calls += 1
-            return value(*args, **kwargs)
-
-        return counted
-
-
 def test_a_conditional_request_starts_no_listing(make_app, serve, tmp_path):
     app = published_app(make_app, serve, tmp_path)
-    tables, bucket = Counting(app.backend.tables, "table_modified"), Counting(app.backend.bucket, "list")
+    tables, bucket = Observed(app.backend.tables), Observed(app.backend.bucket)
     live = serve(doors_with_catalogue(app, tables=tables, bucket=bucket))
     first = get_dump(live, "small")
-    assert first.status_code == 302 and (tables.calls, bucket.calls) == (1, 1)
+    assert first.status_code == 302 and (tables.count("table_modified"), bucket.count("list")) == (1, 1)
     url = f"{live.url}/datastore/dump/small"
     for headers in ({"If-None-Match": first.headers["ETag"]}, {"If-Modified-Since": first.headers["Last-Modified"]}):
-        tables.calls = bucket.calls = 0
+        tables.reset(), bucket.reset()
         answer = requests.get(url, headers=headers, allow_redirects=False, timeout=30)
-        assert answer.status_code == 304 and (tables.calls, bucket.calls) == (1, 0), headers
-    tables.calls = bucket.calls = 0
+        assert answer.status_code == 304 and (tables.count("table_modified"), bucket.count("list")) == (1, 0), headers
+    tables.reset(), bucket.reset()
     stale = requests.get(url, headers={"If-None-Match": '"0-csv"'}, allow_redirects=False, timeout=30)
-    assert stale.status_code == 302 and (tables.calls, bucket.calls) == (1, 1)  # listed after the metadata call
+    # listed after the metadata call:
+    assert stale.status_code == 302 and (tables.count("table_modified"), bucket.count("list")) == (1, 1)
 
 
 def test_a_table_modified_after_a_hit_is_served_at_its_new_revision_by_the_next_request(make_app, serve, tmp_path):
@@ -157,27 +141,18 @@ def test_a_table_modified_after_a_hit_is_served_at_its_new_revision_by_the_next_
     assert requests.get(first.headers["Location"], timeout=30).text == EXPECTED_CSV  # the old URL still works
 
 
-class CountingSigner:
-    def __init__(self, inner):
-        self.inner, self.calls = inner, 0
-
-    def sign(self, *args, **kwargs):
-        self.calls += 1
-        return self.inner.sign(*args, **kwargs)
-
-
 @pytest.mark.parametrize("window, signatures", [("300", 1), ("0", 3)])
 def test_the_wiring_signs_once_per_window_or_every_redirect_when_the_window_is_0(make_app, serve, tmp_path, window,
                                                                                  signatures):
     built = make_app(DUMP_SIGNED_URL_WINDOW_SECONDS=window)
     load_csv(built, "small", SMALL_CSV, tmp_path)
-    signer = CountingSigner(built.backend.signer)
+    signer = Observed(built.backend.signer)
     app = assemble(built.config, replace(built.backend, signer=signer), built.doors.dump.authorizer, built.clock)
     try:
         live = serve(app)
         assert isinstance(app.doors.dump.signer, CachingUrlSigner) is (window != "0")
         assert all(get_dump(live, "small").status_code == 302 for _ in range(3))
-        assert signer.calls == signatures
+        assert signer.count("sign") == signatures
     finally:
         app.catalogue.lookups.close()
 

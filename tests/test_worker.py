@@ -12,6 +12,7 @@ from functions.core.delivery import Done
 from jobs.export_worker import ExportWorker
 from tests.support.clock import ShiftedClock
 from tests.support.tables import SMALL_CSV, load_csv
+from tests.support.observed import Observed
 
 
 def task(app, rid="small", fmt="csv", attempt=1):
@@ -19,18 +20,9 @@ def task(app, rid="small", fmt="csv", attempt=1):
     return {"resource_id": rid, "format": fmt, "revision": rev, "attempt": attempt}
 
 
-class CountingWarehouse:
-    """The real local warehouse, observed: records every export job it is asked to start."""
-
-    def __init__(self, inner):
-        self.inner, self.started = inner, []
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def start_export(self, job):
-        self.started.append(job.job_id)
-        return self.inner.start_export(job)
+def started(warehouse: Observed) -> list[str]:
+    """The job ids an observed warehouse was asked to start."""
+    return [job.job_id for job, in warehouse.arguments("start_export")]
 
 
 def worker(app, warehouse=None, clock=None) -> ExportWorker:
@@ -45,20 +37,20 @@ def snapshot(app, prefix="dumps/"):
 def test_a_task_publishes_and_a_repeat_changes_nothing(make_app, tmp_path):
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    counted = worker(app, counting := CountingWarehouse(app.backend.warehouse))
+    counted = worker(app, counting := Observed(app.backend.warehouse))
     first = counted.deliver(task(app))
     assert (type(first), first.body()["status"]) == (Done, "published")
     published = snapshot(app)
     assert any(name.endswith("/1/manifest.json") for name in published)
     again = counted.deliver(task(app))
     assert (type(again), again.body()["status"]) == (Done, "published")
-    assert snapshot(app) == published and len(counting.started) == 1
+    assert snapshot(app) == published and len(started(counting)) == 1
 
 
 def test_concurrent_duplicate_deliveries_export_once(make_app, tmp_path):
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    counted = worker(app, counting := CountingWarehouse(app.backend.warehouse))
+    counted = worker(app, counting := Observed(app.backend.warehouse))
     results = []
     threads = [threading.Thread(target=lambda: results.append(counted.deliver(task(app))))
                for _ in range(4)]
@@ -67,7 +59,7 @@ def test_concurrent_duplicate_deliveries_export_once(make_app, tmp_path):
     for thread in threads:
         thread.join()
     assert [type(r) for r in results] == [Done] * 4
-    assert len(set(counting.started)) == 1  # one deterministic job id, however many deliveries
+    assert len(set(started(counting))) == 1  # one deterministic job id, however many deliveries
     manifests = [n for n in snapshot(app) if n.endswith("manifest.json")]
     assert len(manifests) == 1
 
@@ -162,7 +154,7 @@ def test_a_reload_during_the_export_never_publishes_a_mismatched_header(make_app
     load_csv(app, "small", "x,y\n1,2\n3,4\n", tmp_path)
     stale_task = task(app)
 
-    class ReloadingWarehouse(CountingWarehouse):
+    class ReloadingWarehouse(Observed):
         def wait_export(self, job_id, timeout):
             status = self.inner.wait_export(job_id, timeout)
             load_csv(app, "small", "p,q,r\n5,6,7\n", tmp_path)  # lands between the export and the header

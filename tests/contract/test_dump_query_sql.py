@@ -56,7 +56,8 @@ def engine(request, tmp_path_factory) -> Engine:
             "note": [r[5] for r in ROWS], "odd name": [r[6] for r in ROWS]}), path)
         connection = duckdb.connect()
         source = f"read_parquet('{path}')"
-        columns = [TableColumn(name, kind) for name, kind, *_ in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+        described = connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        columns = [TableColumn(name, kind) for name, kind, *_ in described]
 
         def run(params: dict) -> list[tuple]:
             select = local_sql.select_statement(source, checked(params, columns), columns)

@@ -13,7 +13,6 @@ Both identities are recording credentials, so the test also proves which identit
 from __future__ import annotations
 
 import secrets
-import threading
 from dataclasses import replace
 
 import pytest
@@ -30,7 +29,7 @@ from functions.wiring import assemble
 from functions.settings import load_settings
 from tests.contract import keys
 from tests.contract.conftest import PROJECT
-from tests.support.emulators import free_port
+from tests.support.servers import ServerThread, free_port
 from tests.support.export_bridge import BridgedWarehouse
 
 ROWS = 3000  # ~60 KiB of CSV: bqemulator splits exports at 64 KiB of result, so NDJSON comes in several files
@@ -89,12 +88,10 @@ def deployment(request, bigquery_emulator, gcs_emulator, tasks_emulator, gcs_buc
     authorizer = build_authorizer(settings.auth, requests.Session())
     app = assemble(config, replace(backend, tables=bridged, warehouse=bridged), authorizer, clock)
     server = make_local_server(app.doors, "127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    running = ServerThread(server, "google-e2e")
     yield {"url": f"http://127.0.0.1:{port}", "app": app, "identities": identities, "key": key,
            "bq": bq, "dataset": dataset}
-    server.shutdown()
-    server.server_close()
+    running.stop()
     app.close()
     tasks.transport.close()
 

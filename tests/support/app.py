@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from pathlib import Path
 
 from functions.local_server import make_local_server
 from functions.routes import Doors
+from tests.support.servers import ServerThread
 
 
 def local_env(root: Path, **overrides) -> dict:
@@ -24,16 +24,15 @@ class LiveServer:
         self.doors = doors
         self.server = make_local_server(doors, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.server.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.running: ServerThread | None = None
 
     def __enter__(self):
-        self.thread.start()
+        self.running = ServerThread(self.server, "local-server")
         return self
 
     def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
+        if self.running is not None:
+            self.running.stop()
 
 
 def doors_with_catalogue(app, *, tables=None, bucket=None, queue=None) -> Doors:

@@ -9,7 +9,6 @@ this process on a free port. Used by tests/contract/test_google_cache_hit.py and
 from __future__ import annotations
 
 import secrets
-import threading
 from dataclasses import replace
 
 import requests
@@ -29,6 +28,7 @@ from tests.contract import keys
 from tests.support.export_bridge import BridgedWarehouse
 from tests.support.fake_iam import FakeIam
 from tests.support.fault_proxy import FaultProxy
+from tests.support.servers import ServerThread
 
 PROJECT = "test-project"
 CALL_KINDS = {  # kind: (which proxy, method, path pattern)
@@ -70,8 +70,7 @@ class ProxiedGoogleApp:
                             build_authorizer(settings.auth, requests.Session()), SYSTEM_CLOCK)
         self.server = make_local_server(self.app.doors, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.server.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.running = ServerThread(self.server, "google-app")
 
     def replace_table(self, select: str) -> None:
         """CREATE OR REPLACE: bqemulator moves the table's `modified` on it (not on DML)."""
@@ -101,9 +100,7 @@ class ProxiedGoogleApp:
         return counted
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
+        self.running.stop()
         self.app.close()
         self.storage_proxy.stop()
         self.bigquery_proxy.stop()
