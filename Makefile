@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 export PORT
 
-.PHONY: run test venv tools demo bench rehearse clean clean-data
+.PHONY: run test lint venv tools demo bench rehearse clean clean-data
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,12 +20,18 @@ demo: venv
 run: demo
 	$(PY) main.py serve
 
-# The scanners and emulators live in virtualenvs of their own (their pins clash with ours).
+# The scanners, emulators, linter and type checker live in virtualenvs of their own (their pins clash with ours).
 tools: venv
 	PYTHON=$(PYTHON) bash scripts/setup-terraform-tools.sh
 	PYTHON=$(PYTHON) bash scripts/setup-emulators.sh
+	PYTHON=$(PYTHON) bash scripts/setup-lint-tools.sh
 
-test: tools
+# ruff and mypy, configured in pyproject.toml; mypy reads the project's packages from $(VENV).
+lint: tools
+	.venv-lint/bin/ruff check .
+	.venv-lint/bin/mypy --python-executable $(PY)
+
+test: lint
 	$(PY) -m pytest -q
 
 bench: tools  # the Google cache-hit and concurrency benchmarks run on the emulators

@@ -151,7 +151,7 @@ def downloads(rounds: int, many: int) -> tuple[dict, dict]:
                     raise RuntimeError("the composed object differs from the streamed body")
                 print(f"  cold dump -> 302 (first request, export + assemble): composed {cold_composed * 1000:.0f} ms,"
                       f" /stream {cold_stream * 1000:.0f} ms")
-                for label, server in (("composed", composed), ("stream", streamed)):  # warm-up
+                for _label, server in (("composed", composed), ("stream", streamed)):  # warm-up
                     timed_download(server.port, "format=csv")
                 for clients, per_client in ((1, 8), (many, 2)):
                     samples = {"composed": [], "stream": []}
@@ -234,7 +234,7 @@ def worker_runs(app, rid: str, query: dict, reps: int) -> dict:
     bucket = app.backend.store.root
     runs = []
     global ATTEMPT
-    for rep in range(reps):
+    for _rep in range(reps):
         ATTEMPT += 1
         shutil.rmtree(bucket / "dumps", ignore_errors=True)
         payload = {"resource_id": rid, **variant.query, "revision": target.rev, "attempt": ATTEMPT}

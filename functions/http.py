@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+from typing import Mapping, cast
 
 from werkzeug.wrappers import Request, Response
 
@@ -24,6 +25,12 @@ STATUS = {  # the one place a domain error becomes an HTTP status
     errors.ExportFailed: 502,
     errors.Unavailable: 503,
 }
+
+
+def headers_of(request: Request) -> Mapping[str, str]:
+    """The request's headers as the ports read them: werkzeug's Headers is a case-insensitive read-only mapping,
+    which its type hints do not declare."""
+    return cast(Mapping[str, str], request.headers)
 
 
 def status_of(error: DumpError) -> int:

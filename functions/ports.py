@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Callable, ContextManager, Iterator, Mapping, Protocol
+from typing import BinaryIO, Callable, ContextManager, Iterator, Mapping, Protocol, Sequence
 
 from functions.core.model import ExportJob, TableShape, JobStatus, ObjectInfo
 
@@ -54,7 +54,7 @@ class ObjectStore(Protocol):
     def set_download_headers(self, name: str, *, content_type: str, filename: str) -> None:
         """Content-Type and Content-Disposition stored on the object, which some stores serve over the URL's."""
 
-    def compose(self, sources: list[str], destination: str, content_type: str, *, if_absent: bool = False) -> bool:
+    def compose(self, sources: Sequence[str], destination: str, content_type: str, *, if_absent: bool = False) -> bool:
         """Concatenate 1 to 32 objects into `destination` (which may be one of the sources); with `if_absent`,
         answers False instead of replacing an existing destination."""
 

@@ -165,6 +165,7 @@ class ExportWorker:
             self.collect_garbage(target)  # repeats (pre-warm, duplicates) also bound storage
             return Done("published", {"attempt": step.attempt})
         if not isinstance(step, Wait):
+            assert state.failed is not None  # only a failed attempt (this one or a later one) ends it here
             return Done("failed", {"attempt": state.failed.number})
         return self.export(target, attempt)
 

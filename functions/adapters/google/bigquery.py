@@ -58,7 +58,8 @@ def job_status(error_result: dict | None) -> JobStatus:
 def _unavailable(exc: Exception) -> Unavailable:
     """An API error's message is the service's; an OSError's names local files (a key file, a socket): kind only."""
     log.warning("BigQuery call failed: %r", exc)
-    detail = f": {exc.message}" if isinstance(exc, api_errors.GoogleAPIError) and getattr(exc, "message", "") else ""
+    message = getattr(exc, "message", "") if isinstance(exc, api_errors.GoogleAPIError) else ""
+    detail = f": {message}" if message else ""
     return Unavailable(f"BigQuery could not answer: {type(exc).__name__}{detail}",
                        "Try again in a minute; if it persists, tell the portal's administrators.")
 
@@ -66,7 +67,7 @@ def _unavailable(exc: Exception) -> Unavailable:
 class GoogleWarehouse:
     """`reader` answers table metadata (read-only identity); `writer` runs and watches exports (read-write)."""
 
-    def __init__(self, reader: Callable[[], object], writer: Callable[[], object], project: str, dataset: str,
+    def __init__(self, reader: Callable[[], bigquery.Client], writer: Callable[[], bigquery.Client], project: str, dataset: str,
                  bucket: str, order_column: str = "_id", clock: Clock = SYSTEM_CLOCK):
         self._reader, self._writer = reader, writer
         self.project, self.dataset, self.bucket = project, dataset, bucket
@@ -119,7 +120,7 @@ class GoogleWarehouse:
             raise _unavailable(exc) from exc
         table = self._table(client, job.resource_id)
         self._remember(job.job_id, table.location)
-        parameters = []
+        parameters: list = []
         try:
             if job.selection.whole_table:
                 sql = bigquery_sql.export_statement(self.project, self.dataset, job.resource_id,
@@ -133,8 +134,8 @@ class GoogleWarehouse:
                 self._refused[job.job_id] = JobStatus(JobState.FAILED, f"The table cannot be exported: {exc}.")
             return
         try:
-            config = {"job_config": bigquery.QueryJobConfig(query_parameters=parameters)} if parameters else {}
-            client.query(sql, job_id=job.job_id, location=table.location, job_retry=None, **config)
+            config = bigquery.QueryJobConfig(query_parameters=parameters) if parameters else None
+            client.query(sql, job_config=config, job_id=job.job_id, location=table.location, job_retry=None)
         except api_errors.Conflict:
             pass  # inserted meanwhile by a duplicate delivery: the same export
         except API_ERRORS as exc:

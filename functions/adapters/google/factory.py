@@ -18,7 +18,7 @@ from functions.adapters.google.storage import GcsObjectStore
 from functions.adapters.google.tasks import CloudTasksQueue, NoTaskQueue
 from functions.core import keys
 from functions.core.errors import Forbidden
-from functions.ports import Backend, Clock, allow_every_caller
+from functions.ports import Backend, Clock, TaskQueue, allow_every_caller
 
 
 def refuse_prewarm(headers: Mapping[str, str]) -> None:
@@ -37,11 +37,10 @@ def build_google_backend(google: GoogleConfig, token_secret: str, clock: Clock, 
     reader = GcsObjectStore(lambda: clients.storage(READ_ONLY), google.bucket, lambda: clients.session(READ_ONLY))
     signer = GcsUrlSigner(lambda: clients.storage(READ_WRITE), google.bucket, lambda: clients.credentials(READ_WRITE),
                           clock.now, google.signing_service_account, iam_endpoint)
+    queue: TaskQueue = NoTaskQueue()
     if google.tasks_queue:
         queue = CloudTasksQueue(clients.tasks, google.tasks_queue, google.worker_url, google.tasks_service_account,
                                 google.worker_audience, google.dispatch_deadline_seconds)
-    else:
-        queue = NoTaskQueue()
     check_task_caller = allow_every_caller
     if google.worker_audience:
         check_task_caller = OidcCallerCheck(google.worker_audience, google.tasks_service_account, certs_url)

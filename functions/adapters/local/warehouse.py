@@ -120,7 +120,7 @@ class LocalWarehouse:
         with duckdb.connect() as con:
             _run_with_progress(con, f"COPY (SELECT * FROM {reader}) TO {quote_literal(str(partial))} "
                                     "(FORMAT parquet, COMPRESSION zstd)", progress)
-            rows = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(str(partial))})").fetchone()[0]
+            [rows] = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(str(partial))})").fetchall()[0]
         os.replace(partial, table_dir / data_name)
         pointer = table_dir / f".{POINTER}.partial"
         pointer.write_text(json.dumps({"resource_id": resource_id, "file": data_name, "modified_us": modified_us,
