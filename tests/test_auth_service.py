@@ -15,7 +15,7 @@ def test_private_resources_need_a_token_ckan_accepts(make_app, serve, tmp_path, 
     live = serve(app)
     anonymous = get_dump(live, "small")
     assert anonymous.status_code == 401 and "WWW-Authenticate" in anonymous.headers
-    assert not app.backend.store.list("dumps/")  # refused before anything was exported
+    assert not app.backend.read_write.store.list("dumps/")  # refused before anything was exported
     wrong = requests.get(f"{live.url}/datastore/dump/small", headers={"Authorization": "bad"},
                          allow_redirects=False, timeout=30)
     assert wrong.status_code == 403 and wrong.json()["hint"]

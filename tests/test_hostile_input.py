@@ -64,7 +64,7 @@ def test_object_signature_and_expiry_of_any_text_are_refused(small):
 
 def test_stream_token_of_any_text_is_refused(small):
     app, live = small
-    rev = revision_of(app.backend.warehouse.table_modified("small"))
+    rev = revision_of(app.backend.read_write.warehouse.table_modified("small"))
     for token in ["é.abc", "1.é", "\u0663.abc", "9" * 5000 + ".abc", "1." + "é" * 3000]:
         answer = requests.get(f"{live.url}/stream/small", params={"rev": rev, "token": token}, timeout=30)
         assert_json_error(answer, 403)
@@ -90,8 +90,8 @@ def test_resource_ids_up_to_the_documented_limit_work_on_the_local_backend(make_
     rid = "r" * length
     source = tmp_path / "t.csv"
     source.write_text(SMALL_CSV)
-    app.backend.warehouse.load(rid, source)
-    assert rid in app.backend.warehouse.list_tables()
+    app.backend.read_write.warehouse.load(rid, source)
+    assert rid in app.backend.read_write.warehouse.list_tables()
     live = serve(app)
     first = get_dump(live, rid)
     assert first.status_code == 302, first.text[:300]
@@ -111,7 +111,7 @@ def worker_headers(app) -> dict:
 
 def test_task_bodies_with_values_of_the_wrong_type_are_rejected(small):
     app, live = small
-    rev = revision_of(app.backend.warehouse.table_modified("small"))
+    rev = revision_of(app.backend.read_write.warehouse.table_modified("small"))
     good = {"resource_id": "small", "format": "csv", "revision": rev, "attempt": 1}
     bad_values = [("format", 5), ("format", ["csv"]), ("format", {"a": 1}), ("compression", 1),
                   ("compression", True), ("bom", []), ("bom", 1.5), ("attempt", float("inf")),
@@ -172,7 +172,7 @@ def test_a_malformed_request_line_gets_a_json_400_and_its_query_is_not_logged(sm
 def test_a_failed_local_export_names_no_server_path_to_the_caller(make_app, serve, tmp_path, caplog):
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    app.backend.warehouse.table_file("small").write_bytes(b"not parquet at all")  # DuckDB's error names the file
+    app.backend.read_write.warehouse.table_file("small").write_bytes(b"not parquet at all")  # DuckDB's error names the file
     live = serve(app)
     with caplog.at_level("WARNING"):
         answer = get_dump(live, "small")
@@ -215,9 +215,9 @@ def test_an_unreadable_manifest_names_neither_object_nor_path_to_the_caller(make
 
     app = make_app()
     load_csv(app, "broken", SMALL_CSV, tmp_path)
-    rev = revision_of(app.backend.warehouse.table_modified("broken"))
+    rev = revision_of(app.backend.read_write.warehouse.table_modified("broken"))
     prefix = layout.attempt_prefix("broken", Variant(Format.CSV), rev, 1)
-    app.backend.store.write_bytes(prefix + layout.MANIFEST, b'{"not": "a manifest"}', "application/json")
+    app.backend.read_write.store.write_bytes(prefix + layout.MANIFEST, b'{"not": "a manifest"}', "application/json")
     live = serve(app)
     with caplog.at_level("ERROR"):
         answer = get_dump(live, "broken")

@@ -95,7 +95,7 @@ def test_queued_and_failed_requests_say_so(make_app, serve, tmp_path, capsys):
     app = make_app(DUMP_WAIT_SECONDS=0)
     load_csv(app, "small", SMALL_CSV, tmp_path)
     load_csv(app, "broken", SMALL_CSV, tmp_path)
-    app.backend.warehouse.table_file("broken").write_bytes(b"not parquet")
+    app.backend.read_write.warehouse.table_file("broken").write_bytes(b"not parquet")
     held = serve(doors_with_catalogue(app, queue=HeldQueue()))
     assert get_dump(held, "small").status_code == 202
     queued = one_line_for(log_lines(capsys.readouterr().err), "GET", "/datastore/dump/small")

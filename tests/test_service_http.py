@@ -23,7 +23,7 @@ def test_single_file_csv_download_end_to_end(make_app, serve, tmp_path):
     live = serve(app)
     first = get_dump(live, "small")
     assert first.status_code == 302, first.text
-    rev = revision_of(app.backend.warehouse.table_modified("small"))
+    rev = revision_of(app.backend.read_write.warehouse.table_modified("small"))
     assert first.headers["ETag"] == f'"{rev}-csv"'
     download = requests.get(first.headers["Location"], timeout=30)
     assert download.status_code == 200
@@ -68,7 +68,7 @@ def test_range_requests_and_signature_checks(make_app, serve, tmp_path):
     as_html = requests.get(location.replace("type=text%2Fcsv", "type=text%2Fhtml"), timeout=30)
     assert "type=text%2Fcsv" in location and as_html.status_code == 403  # the type is signed too
     name = location.split("/_objects/")[1].split("?")[0]
-    expired = app.backend.signer.sign(name, filename="small.csv", content_type="text/csv",
+    expired = app.backend.read_write.signer.sign(name, filename="small.csv", content_type="text/csv",
                                    expires_at=datetime.now(timezone.utc) - timedelta(seconds=1), base_url=live.url)
     answer = requests.get(expired, timeout=30)
     assert answer.status_code == 403 and "expired" in answer.json()["message"]
@@ -112,7 +112,7 @@ def test_worker_route_is_not_public_and_refuses_non_json(make_app, serve, tmp_pa
     load_csv(app, "small", SMALL_CSV, tmp_path)
     live = serve(app)
     payload = {"resource_id": "small", "format": "csv", "attempt": 1,
-               "revision": revision_of(app.backend.warehouse.table_modified("small"))}
+               "revision": revision_of(app.backend.read_write.warehouse.table_modified("small"))}
     refused = requests.post(live.url + "/tasks/export", json=payload, timeout=30)
     assert refused.status_code == 403 and "X-Worker-Secret" in refused.json()["message"]
     secret = {"X-Worker-Secret": worker_door_secret(b"test-secret")}  # from DUMP_TOKEN_SECRET in tests/conftest.py
@@ -150,7 +150,7 @@ def test_a_failed_export_is_reported_then_retried_after_the_cooldown(make_app, s
     clock = ShiftedClock(SYSTEM_CLOCK)
     app = make_app(clock, DUMP_FAILURE_COOLDOWN_SECONDS=60)
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    data_file = app.backend.warehouse.table_file("small")
+    data_file = app.backend.read_write.warehouse.table_file("small")
     good = data_file.read_bytes()
     data_file.write_bytes(b"this is not parquet")
     live = serve(app)
@@ -192,7 +192,7 @@ def test_conditional_requests_answer_304_without_signing_or_exporting(make_app, 
     class RecordingSigner:
         def sign(self, *a, **k):
             signed.append(a)
-            return app.backend.signer.sign(*a, **k)
+            return app.backend.read_write.signer.sign(*a, **k)
 
     live = serve(replace(app.doors, dump=replace(app.doors.dump, signer=RecordingSigner())))
     first = get_dump(live, "small")
@@ -216,14 +216,14 @@ def test_conditional_requests_answer_304_without_signing_or_exporting(make_app, 
                                     headers={"If-None-Match": changed.headers["ETag"].replace("-csv", "-ndjson")},
                                     allow_redirects=False, timeout=30)
     assert nothing_exported.status_code == 304
-    assert not app.backend.store.list("dumps/small/ndjson/")  # the 304 queued no export
+    assert not app.backend.read_write.store.list("dumps/small/ndjson/")  # the 304 queued no export
 
 
 def test_an_export_cut_off_by_a_restart_is_retried_at_once(make_app, serve, tmp_path):
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    rev = revision_of(app.backend.warehouse.table_modified("small"))
-    leftover = app.backend.store.root / f"dumps/small/csv/{rev}/1/part-0.csv"
+    rev = revision_of(app.backend.read_write.warehouse.table_modified("small"))
+    leftover = app.backend.read_write.store.root / f"dumps/small/csv/{rev}/1/part-0.csv"
     leftover.parent.mkdir(parents=True)
     leftover.write_text("id,na")  # what a killed server left behind: files, no manifest, no job
     live = serve(app)

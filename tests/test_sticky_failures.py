@@ -48,13 +48,13 @@ class HeldWarehouse:
 
 def failure_record(app, rid="small", attempt=1) -> dict:
     name = next(n for n in snapshot(app) if n.endswith(f"/{attempt}/{layout.FAILURE}") and f"/{rid}/" in n)
-    return json.loads(app.backend.store.read_bytes(name))
+    return json.loads(app.backend.read_write.store.read_bytes(name))
 
 
 def test_a_task_that_keeps_answering_retry_records_a_failure_on_its_last_delivery(make_app, tmp_path):
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    held = ExportWorker(HeldWarehouse(app.backend.warehouse), app.backend.store, app.clock, app.worker.settings)
+    held = held_worker(app)
     assert isinstance(held.deliver(task(app)), Retry)
     assert not any(n.endswith(layout.FAILURE) for n in snapshot(app))  # not the last: the queue comes again
     last = held.deliver(task(app), last=True)
@@ -68,7 +68,7 @@ def test_a_task_that_keeps_answering_retry_records_a_failure_on_its_last_deliver
 def test_the_worker_door_reads_the_delivery_count_cloud_tasks_sends(make_app, serve, tmp_path):
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    held = ExportWorker(HeldWarehouse(app.backend.warehouse), app.backend.store, app.clock, app.worker.settings)
+    held = held_worker(app)
     live = serve(replace(app.doors, worker=WorkerDoor(held.deliver, allow_every_caller, 3, app.clock)))
     for retries, status in (("0", 503), ("1", 503), ("2", 200)):
         answer = requests.post(live.url + "/tasks/export", json=task(app), timeout=30,
@@ -87,11 +87,11 @@ def test_a_delivery_count_of_any_text_is_read_safely():
 def test_the_in_process_queue_gives_the_worker_its_last_delivery(make_app, tmp_path):
     app = make_app(DUMP_TASK_MAX_ATTEMPTS=2)
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    held = ExportWorker(HeldWarehouse(app.backend.warehouse), app.backend.store, app.clock, app.worker.settings)
-    app.backend.queue.deliver, app.backend.queue.backoff_seconds = held.deliver, 0.01
+    held = held_worker(app)
+    app.backend.read_write.queue.deliver, app.backend.read_write.queue.backoff_seconds = held.deliver, 0.01
     target = app.catalogue.current("small", Variant(Format.CSV))
     app.catalogue.queue_attempt(target, 1)
-    assert app.backend.queue.drain(20)
+    assert app.backend.read_write.queue.drain(20)
     assert failure_record(app)["kind"] == "transient"
 
 
@@ -114,14 +114,20 @@ class FullDiskStore:
 def test_a_compose_that_fails_records_a_failure_naming_no_path(make_app, tmp_path):
     app = make_app(DUMP_SHARD_BYTES=3_000)
     load_numbers(app, "numbers", 3000, tmp_path)
-    store = FullDiskStore(app.backend.store)
-    full = ExportWorker(app.backend.warehouse, store, app.clock, app.worker.settings)
+    store = FullDiskStore(app.backend.read_write.store)
+    full = ExportWorker(app.backend.read_write.warehouse, store, app.clock, app.worker.settings)
     result = full.deliver(task(app, "numbers"))
     assert (type(result), result.body()["status"]) == (Done, "failed")
     record = failure_record(app, "numbers")
     assert record["kind"] == "failed" and "No space left on device" in record["reason"]
     assert str(tmp_path) not in record["reason"]
     assert not any(n.endswith(layout.MANIFEST) for n in snapshot(app))  # nothing half-published
+
+
+def held_worker(app) -> ExportWorker:
+    """The app's export worker over a warehouse whose exports never finish."""
+    ports = app.backend.read_write
+    return ExportWorker(HeldWarehouse(ports.warehouse), ports.store, app.clock, app.worker.settings)
 
 
 def test_a_full_disk_during_assembly_fails_the_attempt_and_the_next_request_recovers(tmp_path):

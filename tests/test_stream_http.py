@@ -20,7 +20,7 @@ def test_multi_file_export_streams_as_one_file_with_one_header(make_app, serve, 
     live = serve(split)
     redirect = get_dump(live, "numbers")
     assert redirect.status_code == 302 and "/stream/numbers?" in redirect.headers["Location"]
-    listing = [o.name for o in split.backend.store.list("dumps/numbers/csv/") if "part-" in o.name]
+    listing = [o.name for o in split.backend.read_write.store.list("dumps/numbers/csv/") if "part-" in o.name]
     assert len(listing) >= 3  # a middle shard too
     streamed = requests.get(redirect.headers["Location"], timeout=30)
     assert streamed.status_code == 200
@@ -52,7 +52,7 @@ def test_client_disconnect_stops_the_upstream_reads(make_app, serve, tmp_path):
     load_numbers(app, "numbers", 400_000, tmp_path)
     live = serve(app)
     location = get_dump(live, "numbers").headers["Location"]
-    counting = Observed(app.backend.bucket)
+    counting = Observed(app.backend.read_only.bucket)
     counted = serve(doors_with_catalogue(app, bucket=counting))  # the streaming function reads the read-only view
     total = sum(o.size for o in counting.list("dumps/numbers/csv/"))
     path = location.split(live.url)[1]

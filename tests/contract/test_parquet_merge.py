@@ -247,9 +247,9 @@ def test_the_worker_publishes_a_split_parquet_export_joined_by_footer(make_app, 
         result = worker(app).deliver(task(app, "numbers", "parquet"))
     assert (type(result), result.body()["status"]) == (Done, "published")
     assert not [r for r in caplog.records if "re-encoding" in r.message]
-    store = app.backend.store
+    store = app.backend.read_write.store
     published = [o for o in store.list("dumps/numbers/") if o.name.endswith(".parquet")]
     assert len(published) == 1 and "part-" not in published[0].name  # the shards are leftovers, deleted
     merged = pq.ParquetFile(download(store, published[0].name, tmp_path))
     assert merged.num_row_groups == 3
-    assert merged.read().equals(pq.read_table(app.backend.warehouse.table_file("numbers")))
+    assert merged.read().equals(pq.read_table(app.backend.read_write.warehouse.table_file("numbers")))
