@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from google.api_core import exceptions as api_errors
 from google.auth.exceptions import GoogleAuthError
@@ -134,8 +134,8 @@ class GoogleWarehouse:
                 self._refused[job.job_id] = JobStatus(JobState.FAILED, f"The table cannot be exported: {exc}.")
             return
         try:
-            config = bigquery.QueryJobConfig(query_parameters=parameters) if parameters else None
-            client.query(sql, job_config=config, job_id=job.job_id, location=table.location, job_retry=None)
+            config: dict[str, Any] = {"job_config": bigquery.QueryJobConfig(query_parameters=parameters)} if parameters else {}
+            client.query(sql, job_id=job.job_id, location=table.location, job_retry=None, **config)
         except api_errors.Conflict:
             pass  # inserted meanwhile by a duplicate delivery: the same export
         except API_ERRORS as exc:
