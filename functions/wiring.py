@@ -83,7 +83,7 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
                                 touch_interval)
     worker = ExportWorker(writes.warehouse, writes.store, clock,
                           WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime,
-                                         config.query_cap, touch_interval, config.bounds))
+                                         config.query_cap, touch_interval))
     signer = writes.signer
     if config.signed_url_window_seconds:
         signer = CachingUrlSigner(signer, clock.now, timedelta(seconds=config.signed_url_window_seconds))

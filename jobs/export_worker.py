@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Mapping
 
 from functions.core import gc, identifiers, layout
-from functions.core.dump_query import DumpQuery, QueryBounds, checked_query
+from functions.core.dump_query import DumpQuery, check_against_columns
 from functions.core.delivery import Done, Outcome, Retry
 from functions.core.errors import DumpError, InvalidRequest, NotFound
 from functions.core.model import ExportJob, FailureKind, JobState
@@ -37,9 +37,8 @@ class WorkerSettings:
     shard_bytes: int
     wait_seconds: float  # how long one delivery waits for its export job
     url_lifetime: timedelta  # GC keeps superseded exports this long
-    query_cap: int = 100  # distinct query dumps kept per resource
-    touch_interval: timedelta = timedelta(minutes=5)  # a requested marker is touched at most this often
-    bounds: QueryBounds = QueryBounds()
+    query_cap: int  # distinct query dumps kept per resource
+    touch_interval: timedelta  # a requested marker is touched at most this often
 
     @property
     def protected_for(self) -> timedelta:
@@ -101,13 +100,15 @@ class ExportWorker:
         log.warning("gave up on %s after the last delivery: %s", prefix, outcome.reason)
         return Done("failed", {"reason": reason, "attempt": attempt})
 
-    def selection(self, resource_id: str, query_key: str, params) -> DumpQuery:
-        """The task's CKAN query, parsed and checked against the table again: a task is never trusted blindly."""
+    def selection(self, resource_id: str, query_key: str, canonical) -> DumpQuery:
+        """The task's query in its canonical form, read back and checked against the table again: a task is never
+        trusted blindly, and its key must be the one it names."""
         if not query_key:
             return DumpQuery()
-        if not isinstance(params, dict):
+        if not isinstance(canonical, str) or not canonical:
             raise InvalidRequest("The task names a query key but carries no query.", "Queue it from a dump request.")
-        selection = checked_query(params, self.warehouse.shape(resource_id).columns, self.settings.bounds)
+        selection = check_against_columns(DumpQuery.from_canonical(canonical),
+                                          self.warehouse.shape(resource_id).columns)
         if selection.key != query_key:
             raise InvalidRequest(f"The task's query has the key {selection.key!r}, not {query_key!r}.",
                                  "Queue it from a dump request.")

@@ -10,7 +10,8 @@ import pytest
 
 from functions.core import layout
 from functions.core.delivery import Done
-from functions.core.dump_query import checked_query
+from functions.core.ckan_params import parse_dump_query
+from functions.core.dump_query import DumpQuery, QueryBounds, check_against_columns
 from functions.core.model import Format, Variant
 from functions.wiring import build_app
 from tests.support.app import doors_with_catalogue, local_env
@@ -35,6 +36,11 @@ def clocked(tmp_path):
     yield make
     for app in apps:
         app.close()
+
+
+def checked_query(params, columns) -> DumpQuery:
+    """As the dump function checks a request's parameters."""
+    return check_against_columns(parse_dump_query(params, QueryBounds()), columns)
 
 
 def target(app, carrier, fmt=Format.CSV):
@@ -131,10 +137,12 @@ def test_superseded_query_revisions_are_collected_like_whole_table_ones(clocked,
 def test_the_worker_checks_the_tasks_query_again(clocked):
     app, _ = clocked()
     payload = target(app, "AA").task_payload(1)
-    tampered = {**payload, "query": {"filters": '{"carrier": "UA"}'}}  # another query under AA's key
-    unknown = {**payload, "query": {"fields": "nope"}}
+    tampered = {**payload, "query": target(app, "UA").selection.canonical()}  # another query under AA's key
+    unknown = {**payload, "query": '{"fields":["nope"]}'}
+    as_parameters = {**payload, "query": {"filters": '{"carrier": "AA"}'}}  # CKAN's syntax is not what a task carries
+    malformed = {**payload, "query": '{"filters": 7}'}
     missing = {key: value for key, value in payload.items() if key != "query"}
-    for bad in (tampered, unknown, missing):
+    for bad in (tampered, unknown, as_parameters, malformed, missing):
         outcome = app.worker.deliver(bad)
         assert isinstance(outcome, Done) and outcome.body()["status"] == "rejected"
     assert app.backend.read_write.store.list("dumps/") == []
@@ -148,7 +156,7 @@ def test_a_query_task_payload_round_trips_to_the_same_key(clocked):
               "distinct": "yes"}
     columns = app.catalogue.shape("flights").columns
     query = checked_query(params, columns)
-    assert checked_query(query.params(), columns).key == query.key != ""
+    assert check_against_columns(DumpQuery.from_canonical(query.canonical()), columns).key == query.key != ""
     assert timedelta(0) < app.worker.settings.protected_for
 
 

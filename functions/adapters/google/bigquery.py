@@ -14,7 +14,7 @@ from google.cloud import bigquery
 
 from functions.adapters.google import sql as bigquery_sql
 from functions.adapters.google.dump_query_sql import select_statement
-from functions.core.dump_query import TableColumn
+from functions.adapters.google.kinds import table_columns
 from functions.core import identifiers
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.core.errors import NotFound, Unavailable
@@ -33,11 +33,6 @@ def columns_of(schema) -> list[bigquery_sql.Column]:
     """The SchemaField list of google-cloud-bigquery as the core's plain columns."""
     return [bigquery_sql.Column(f.name, f.field_type, f.mode or "NULLABLE", tuple(columns_of(f.fields)))
             for f in schema]
-
-
-def table_columns(schema) -> list[TableColumn]:
-    """What a CKAN query is checked against: a RECORD or REPEATED column holds no single comparable value."""
-    return [TableColumn(f.name, f.field_type, repeated=(f.mode or "").upper() == "REPEATED") for f in schema]
 
 
 def job_status(error_result: dict | None) -> JobStatus:

@@ -24,6 +24,7 @@ from functions.core.errors import InvalidRequest, NotFound
 from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, TableShape
 from functions.adapters.local.dump_query_sql import select_statement
 from functions.adapters.local.sql import column_expression, export_statement, quote_literal
+from functions.adapters.local.kinds import table_column
 from functions.core.dump_query import TableColumn
 from functions.ports import Clock
 
@@ -141,7 +142,7 @@ def _described(path: str) -> tuple[TableColumn, ...]:
     on one shared in-memory database: opening a database per call costs ~15 ms, a cursor almost nothing."""
     with _schema_database().cursor() as cursor:
         described = cursor.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(path)})").fetchall()
-    return tuple(TableColumn(name, kind) for name, kind, *_ in described)
+    return tuple(table_column(name, type_name) for name, type_name, *_ in described)
 
 
 @functools.lru_cache(maxsize=1)
