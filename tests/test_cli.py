@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from tests.support.servers import free_port, wait_healthy
+from tests.support.servers import free_port, wait_serving
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ def server(tmp_path):
                                stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url)
+        wait_serving(url)
         yield url, env
     finally:
         process.terminate()

@@ -24,7 +24,7 @@ from functions.ports import allow_every_caller
 from functions.worker_door import WorkerDoor, last_delivery
 from jobs.export_worker import ExportWorker
 from tests.support.tables import SMALL_CSV, load_csv, load_numbers
-from tests.support.servers import free_port, wait_healthy
+from tests.support.servers import free_port, wait_serving
 from tests.test_cli import ROOT
 from tests.test_worker import snapshot, task
 
@@ -149,7 +149,7 @@ def test_a_full_disk_during_assembly_fails_the_attempt_and_the_next_request_reco
                                                                      (limit, resource.RLIM_INFINITY)))
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url)
+        wait_serving(url)
         first = requests.get(f"{url}/datastore/dump/numbers", allow_redirects=False, timeout=60)
         assert first.status_code == 502, first.text
         body = first.json()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.servers import wait_healthy
+from tests.support.servers import wait_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_FRAMEWORK = Path(sys.executable).with_name("functions-framework")
@@ -29,7 +29,7 @@ class FunctionProcess:
 
     def wait_ready(self, timeout: float = 60) -> None:
         try:
-            wait_healthy(self.url, timeout, self._check_alive)
+            wait_serving(self.url, timeout, self._check_alive)
         except AssertionError as exc:
             raise AssertionError(f"{self.target}: {exc}:\n{self.log.read_text()}") from None
 

@@ -45,17 +45,18 @@ class ServerThread:
         self.thread.join(10)
 
 
-def wait_healthy(url: str, timeout: float = 60, check_alive: Callable[[], None] = lambda: None) -> None:
-    """Wait until `url`/healthz answers 200. A refused connection or a slow first answer (a busy machine,
-    imports still running) means not ready yet; `check_alive` raises when the server's process has died."""
+def wait_serving(url: str, timeout: float = 60, check_alive: Callable[[], None] = lambda: None) -> None:
+    """Wait until the server at `url` answers HTTP (GET /healthz; a target without that route answers 404,
+    which is serving too). A refused connection or a slow first answer (a busy machine, imports still running)
+    means not ready yet; `check_alive` raises when the server's process has died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         check_alive()
         try:
-            if requests.get(url + "/healthz", timeout=(1, 10)).status_code == 200:
-                return
+            requests.get(url + "/healthz", timeout=(1, 10))
+            return
         except (requests.ConnectionError, requests.Timeout):
             pass
         time.sleep(0.1)
     check_alive()
-    raise AssertionError(f"{url} did not become healthy within {timeout} s")
+    raise AssertionError(f"{url} did not answer within {timeout} s")
