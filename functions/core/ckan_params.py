@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from functools import partial
 from typing import Any, Callable, Mapping
 
 from functions.core.dump_query import (MAX_FILTER_FIELDS, MAX_PARAMETER_CHARS, MAX_ROWS, DumpQuery, QueryBounds,
@@ -186,6 +185,10 @@ def _flag(raw: str | None, bounds: QueryBounds) -> bool:
     return ckan_bool(raw)
 
 
+def _limit(raw: str | None, bounds: QueryBounds) -> int | None:
+    return _count("limit", raw, bounds)
+
+
 def _offset(raw: str | None, bounds: QueryBounds) -> int:
     return _count("offset", raw, bounds) or 0
 
@@ -197,7 +200,7 @@ DUMP_SCHEMA: dict[str, Parser] = {  # DumpQuery's field (q: its words and per-fi
     "q": _q,
     "distinct": _flag,
     "sort": _sort,
-    "limit": partial(_count, "limit"),
+    "limit": _limit,
     "offset": _offset,
     "plain": _plain,
     "language": _language,
