@@ -74,8 +74,9 @@ def build_local_backend(config: Config, clock: Clock) -> Backend:
 
     root = config.local_dir
     store = LocalObjectStore(root / "bucket")
-    warehouse = LocalWarehouse(root, store.root, clock=clock)
-    queue = InProcessTaskQueue(max_attempts=config.task_max_attempts, clock=clock)  # assemble() connects it
+    warehouse = LocalWarehouse(root, store.root, max_jobs=config.local_exports, clock=clock)
+    queue = InProcessTaskQueue(workers=config.local_exports, max_attempts=config.task_max_attempts,
+                               clock=clock)  # assemble() connects it; a delivery holds a worker while it exports
     secret = local_secret(config.token_secret, root)  # one key per purpose is derived from it
     download_key = keys.derive(secret, keys.DOWNLOAD_SIGNATURES)
     return Backend(warehouse, store, warehouse, store, queue, LocalUrlSigner(download_key),
