@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import replace
@@ -166,7 +167,8 @@ class InterruptedAttempt(Exception):
     """Files of this attempt exist but no job in this process wrote them: an export cut off by a restart."""
 
 
-def _export(source: Path, destination: Path, job: ExportJob, scratch: Path) -> None:
+def _export(source: Path, destination: Path, job: ExportJob, scratch: Path | None = None) -> None:
+    """`scratch`: a folder outside the bucket for a gzip export's plain files (default: a new temporary one)."""
     if destination.is_dir() and any(destination.iterdir()):
         raise InterruptedAttempt("an earlier export into this attempt was interrupted (server restart); "
                                  "the next request retries with a new attempt")
@@ -176,6 +178,7 @@ def _export(source: Path, destination: Path, job: ExportJob, scratch: Path) -> N
         return
     # gzip on every core: DuckDB's COPY compresses on its one writer thread; the plain files are written outside
     # the bucket, then each lands in the attempt compressed as gzip members, under its final name when complete.
+    scratch = scratch or Path(tempfile.mkdtemp(prefix="bqdump-plain-"))
     shutil.rmtree(scratch, ignore_errors=True)  # what a crashed export left
     scratch.parent.mkdir(parents=True, exist_ok=True)
     try:
