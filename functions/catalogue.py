@@ -15,13 +15,30 @@ from functions.core import layout
 from functions.core.dump_query import DumpQuery
 from functions.core.errors import DumpError, NotFound, Unavailable
 from functions.core.model import ObjectInfo, TableShape, Variant
-from functions.core.next_step import Queue, Serve, Step, Wait, next_step
+from functions.core.model import FailureKind
+from functions.core.next_step import Fail, Queue, Serve, Step, Wait, next_step
 from functions.core.publish import Failure, Manifest, RevisionState, parse_failure, parse_manifest, revision_state
 from functions.core.target import Target
 from functions.lookup_pool import LookupPool, NoPool
-from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse
+from functions.ports import Changes, Clock, ObjectStore, TaskQueue, Warehouse
 
 log = logging.getLogger("bqdump")
+
+
+class ClockPauses:
+    """Where the bucket cannot tell of its changes: a waiter sleeps its whole pause on the app's clock."""
+
+    def __init__(self, clock: Clock):
+        self.clock = clock
+
+    def mark(self) -> int:
+        return 0
+
+    def wait(self, since: int, seconds: float) -> None:
+        self.clock.sleep(seconds)
+
+
+FOLLOW_POLL_MAX = 2.0  # a follower waits up to the function's timeout: it looks at most this seldom
 
 
 @dataclass(frozen=True)
@@ -37,8 +54,10 @@ class ExportCatalogue:
 
     def __init__(self, tables: Warehouse, bucket: ObjectStore, queue: TaskQueue, clock: Clock,
                  cooldown: timedelta, poll_seconds: tuple[float, float] = (0.25, 1.0),
-                 lookups: LookupPool | NoPool = NoPool(), touch_interval: timedelta = timedelta(minutes=5)):
+                 lookups: LookupPool | NoPool = NoPool(), touch_interval: timedelta = timedelta(minutes=5),
+                 changes: Changes | None = None):
         self.tables, self.bucket, self.queue, self.clock = tables, bucket, queue, clock
+        self.changes = changes or ClockPauses(clock)  # wakes a waiting request when the bucket changes
         self.cooldown = cooldown
         self.poll_seconds = poll_seconds  # first and longest pause while a request waits for an export
         self.lookups = lookups  # functions.lookup_pool: where the listing runs beside the metadata call
@@ -118,21 +137,32 @@ class ExportCatalogue:
     def queue_attempt(self, target: Target, attempt: int) -> bool:
         return self.queue.enqueue(target.task_name(attempt), target.task_payload(attempt))
 
-    def wait_for(self, target: Target, attempt: int, seconds: float) -> Step:
-        """Looks again, with growing pauses, until attempt `attempt` is published or failed or `seconds` pass;
-        a transient failure queues the next attempt at once and waits for that one."""
+    def wait_for(self, target: Target, attempt: int, seconds: float, longest_pause: float | None = None) -> Step:
+        """Looks again, with growing pauses (cut short when the bucket tells of a change), until attempt `attempt`
+        is published or failed or `seconds` pass. A transient failure queues the next attempt at once and waits
+        for that one; for a query dump only when the target carries its query (a follower's does not: its
+        transient failure is answered, and the caller's next request queues the new attempt)."""
         poll_first, poll_max = self.poll_seconds
+        longest_pause = longest_pause or poll_max
         deadline, pause = self.clock.monotonic() + seconds, poll_first
+        mark = self.changes.mark()
         while self.clock.monotonic() < deadline:
-            self.clock.sleep(min(pause, max(0.0, deadline - self.clock.monotonic())))
-            pause = min(pause * 2, poll_max)
+            self.changes.wait(mark, min(pause, max(0.0, deadline - self.clock.monotonic())))
+            pause = min(pause * 2, longest_pause)
+            mark = self.changes.mark()
             step = self.decide(target, queued=attempt)
+            if isinstance(step, Queue) and target.is_query and target.selection.key != target.variant.query_key:
+                return Fail(Failure("the export was interrupted", FailureKind.TRANSIENT), 1)
             if isinstance(step, Queue):
                 self.queue_attempt(target, step.attempt)
                 attempt = step.attempt
             elif not isinstance(step, Wait):
                 return step
         return Wait(attempt)
+
+    def follow(self, target: Target, attempt: int, seconds: float) -> Step:
+        """A follower's wait: as `wait_for`, looking less often as it goes on (down to every FOLLOW_POLL_MAX s)."""
+        return self.wait_for(target, attempt, seconds, max(self.poll_seconds[1], FOLLOW_POLL_MAX))
 
     def manifest(self, serve: Serve) -> Manifest:
         return _cached_manifest(self.bucket, serve.manifest)
