@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Callable
 from datetime import timedelta
 
-from functions.core import layout
+from functions.core import layout, progress
+from functions.core.shards import Piece
 from functions.core.dump_query import DumpQuery
 from functions.core.errors import DumpError, NotFound, Unavailable
 from functions.core.model import ObjectInfo, TableShape, Variant
@@ -39,6 +41,14 @@ class ClockPauses:
 
 
 FOLLOW_POLL_MAX = 2.0  # a follower waits up to the function's timeout: it looks at most this seldom
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a follower found: the step (Wait while the attempt runs) and the streamed records it had not seen."""
+
+    step: Step
+    records: list = field(default_factory=list)  # per new record, its pieces
 
 
 @dataclass(frozen=True)
@@ -137,22 +147,18 @@ class ExportCatalogue:
     def queue_attempt(self, target: Target, attempt: int) -> bool:
         return self.queue.enqueue(target.task_name(attempt), target.task_payload(attempt))
 
-    def wait_for(self, target: Target, attempt: int, seconds: float, longest_pause: float | None = None) -> Step:
+    def wait_for(self, target: Target, attempt: int, seconds: float) -> Step:
         """Looks again, with growing pauses (cut short when the bucket tells of a change), until attempt `attempt`
-        is published or failed or `seconds` pass. A transient failure queues the next attempt at once and waits
-        for that one; for a query dump only when the target carries its query (a follower's does not: its
-        transient failure is answered, and the caller's next request queues the new attempt)."""
+        is published or failed or `seconds` pass; a transient failure queues the next attempt at once and waits
+        for that one."""
         poll_first, poll_max = self.poll_seconds
-        longest_pause = longest_pause or poll_max
         deadline, pause = self.clock.monotonic() + seconds, poll_first
         mark = self.changes.mark()
         while self.clock.monotonic() < deadline:
             self.changes.wait(mark, min(pause, max(0.0, deadline - self.clock.monotonic())))
-            pause = min(pause * 2, longest_pause)
+            pause = min(pause * 2, poll_max)
             mark = self.changes.mark()
             step = self.decide(target, queued=attempt)
-            if isinstance(step, Queue) and target.is_query and target.selection.key != target.variant.query_key:
-                return Fail(Failure("the export was interrupted", FailureKind.TRANSIENT), 1)
             if isinstance(step, Queue):
                 self.queue_attempt(target, step.attempt)
                 attempt = step.attempt
@@ -160,9 +166,41 @@ class ExportCatalogue:
                 return step
         return Wait(attempt)
 
-    def follow(self, target: Target, attempt: int, seconds: float) -> Step:
-        """A follower's wait: as `wait_for`, looking less often as it goes on (down to every FOLLOW_POLL_MAX s)."""
-        return self.wait_for(target, attempt, seconds, max(self.poll_seconds[1], FOLLOW_POLL_MAX))
+    def follow(self, target: Target, attempt: int, seconds: float, seen: int | None = None,
+               gone: Callable[[], bool] = lambda: False) -> Progress:
+        """A follower's wait, until the attempt is published or failed, `seconds` pass, the caller is `gone`, or
+        (`seen` not None) records after the first `seen` of the attempt's streamed pieces exist (functions.core
+        .progress). Looks less often as it goes on (down to every FOLLOW_POLL_MAX s) unless the bucket tells of a
+        change. A transient failure of a follower's attempt is answered: its target carries no query to queue."""
+        poll_first = self.poll_seconds[0]
+        longest = max(self.poll_seconds[1], FOLLOW_POLL_MAX)
+        prefix = layout.attempt_prefix(target.resource_id, target.variant, target.rev, attempt)
+        deadline, pause = self.clock.monotonic() + seconds, poll_first
+        while True:
+            mark = self.changes.mark()
+            listed = self.bucket.list(target.prefix)
+            step = self.decide(target, queued=attempt, listed=listed)
+            if isinstance(step, Queue):
+                step = Fail(Failure("the export was interrupted", FailureKind.TRANSIENT), 1)
+            if not isinstance(step, Wait):
+                return Progress(step)
+            if seen is not None:
+                records = progress.records_after(listed, prefix, seen)
+                if records:
+                    return Progress(step, self._recorded(records, prefix))
+            left = deadline - self.clock.monotonic()
+            if left <= 0 or gone():
+                return Progress(step)
+            self.changes.wait(mark, min(pause, left))
+            pause = min(pause * 2, longest)
+
+    def _recorded(self, records: list[str], prefix: str) -> list[tuple[Piece, ...]]:
+        try:
+            return [progress.parse_record(self.bucket.read_bytes(name), prefix) for name in records]
+        except ValueError as exc:
+            log.error("a streamed record under %s is unreadable: %s", prefix, exc)
+            raise Unavailable("The export's progress record is unreadable.",
+                              "Request the dump again once the export is published.") from None
 
     def manifest(self, serve: Serve) -> Manifest:
         return _cached_manifest(self.bucket, serve.manifest)

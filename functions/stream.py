@@ -16,9 +16,9 @@ from functions.core.next_step import Fail, Serve, failure_error
 from functions.core.publish import Manifest
 from functions.core.target import Target
 from functions.dump import request_variant
-from functions.http import handles_errors
+from functions.http import client_gone, handles_errors
 from functions.ports import Clock
-from functions.serving import byte_response
+from functions.serving import byte_response, followed_response
 
 
 @dataclass(frozen=True)
@@ -44,25 +44,33 @@ def handle_stream(request: Request, door: StreamDoor, resource_id: str) -> Respo
 def handle_follow(request: Request, door: StreamDoor, resource_id: str) -> Response:
     """Holds the request (a thread, no CPU: the catalogue waits on the bucket's changes or the clock) until the
     token's attempt is published, then serves it as `handle_stream` does; its failure is its error status; a
-    wait that reaches the function's timeout is a 503 with Retry-After. A HEAD request waits too: its answer
-    gives the file's length."""
+    wait that reaches the function's bound is a 503 with Retry-After. Where the export's pieces become final one
+    after the other (functions.core.progress), a GET without Range gets them as they do, then the rest of the
+    published file: headers go out with the first byte, and a failure after it cuts the body. A HEAD request
+    waits too: its answer gives the file's length."""
     target = requested_target(request, resource_id)
     attempt = identifiers.attempt(request.args.get("attempt"))
     note(request, attempt=attempt)
     tokens.check_follow_token(door.stream_key, request.args.get("token", ""), target.resource_id,
                               target.variant.key, target.rev, attempt, door.clock.now().timestamp())
-    step = door.catalogue.decide(target, queued=attempt)
-    seconds = door.follow_seconds
-    if not isinstance(step, (Serve, Fail)):
-        step = door.catalogue.follow(target, attempt, seconds)
+    deadline = door.clock.monotonic() + door.follow_seconds
+    early = request.method == "GET" and "Range" not in request.headers  # a range is served from the published file
+    found = door.catalogue.follow(target, attempt, door.follow_seconds, seen=0 if early else None,
+                                  gone=lambda: client_gone(request.environ))
+    step = found.step
     if isinstance(step, Serve):
         note(request, outcome="followed")
         return serve_manifest(request, door, target, door.catalogue.manifest(step))
     if isinstance(step, Fail):
         note(request, outcome="failed", failure=step.kind.value)
         raise failure_error(step.failure, target.variant, step.retry_after)
-    note(request, outcome="still-exporting")
-    retry_after = still_exporting_retry_after(seconds)
+    if found.records:
+        note(request, outcome="streamed")
+        return followed_response(request, door.catalogue, target, attempt, found.records, deadline,
+                                 filename=layout.download_filename(target.resource_id, target.variant),
+                                 etag=layout.etag(target.variant, target.rev))
+    note(request, outcome="client-gone" if client_gone(request.environ) else "still-exporting")
+    retry_after = still_exporting_retry_after(door.follow_seconds)
     raise Unavailable(f"The export of {target.resource_id!r} is still running.",
                       f"Request /datastore/dump/{target.resource_id} again in {retry_after} s.",
                       headers={"Retry-After": str(retry_after)})

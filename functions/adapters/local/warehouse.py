@@ -13,7 +13,8 @@ import logging
 import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -21,7 +22,8 @@ import duckdb
 
 from functions.core import identifiers, layout
 from functions.core.errors import InvalidRequest, NotFound
-from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, TableShape
+from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, ObjectInfo, TableShape
+from functions.core.shards import order_shards
 from functions.adapters.local.dump_query_sql import select_statement
 from functions.adapters.local.sql import column_expression, export_statement, quote_literal
 from functions.core.dump_query import TableColumn
@@ -29,6 +31,7 @@ from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.ports import Clock
 
 POINTER = "current.json"
+PIECE_BYTES = 16 << 20  # the export's files: a follower gets each as soon as DuckDB moves past it
 
 
 log = logging.getLogger("bqdump.local")
@@ -41,6 +44,7 @@ class LocalWarehouse:
         self.bucket_root = Path(bucket_root)
         self._executor = ThreadPoolExecutor(max_workers=max_jobs, thread_name_prefix="local-export")
         self._jobs: dict[str, Future] = {}
+        self._prefixes: dict[str, str] = {}  # job id -> its files' object prefix
         self._lock = threading.Lock()
 
     def _pointer(self, resource_id: str) -> dict:
@@ -86,6 +90,30 @@ class LocalWarehouse:
             source = self.table_file(job.resource_id)
             destination = self.bucket_root / job.destination_prefix
             self._jobs[job.job_id] = self._executor.submit(_export, source, destination, job)
+            self._prefixes[job.job_id] = job.destination_prefix
+
+    def final_files(self, job_id: str) -> list[ObjectInfo] | None:
+        """The job's files that will not change again, in row order: all of them once it is done; while it runs,
+        all but the last two (one writer, files in order: DuckDB creates file n+1 before it closes file n, so a
+        file is closed once the one after the next exists). None for a job this process does not run."""
+        with self._lock:
+            future, prefix = self._jobs.get(job_id), self._prefixes.get(job_id)
+        if future is None or prefix is None:
+            return None
+        done = future.done()
+        if done and future.exception() is not None:
+            return []
+        folder = self.bucket_root / prefix
+        try:
+            names = [entry.name for entry in os.scandir(folder) if entry.name.startswith("part-")]
+        except FileNotFoundError:
+            return []
+        ordered = order_shards(names) if done else order_shards(names)[:-2]
+        files = []
+        for name in ordered:
+            stat = (folder / name).stat()
+            files.append(ObjectInfo(prefix + name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc)))
+        return files
 
     def wait_export(self, job_id: str, timeout: float) -> JobStatus:
         with self._lock:
@@ -163,6 +191,7 @@ def _export(source: Path, destination: Path, job: ExportJob) -> None:
         raise InterruptedAttempt("an earlier export into this attempt was interrupted (server restart); "
                                  "the next request retries with a new attempt")
     destination.parent.mkdir(parents=True, exist_ok=True)
+    job = replace(job, shard_bytes=min(job.shard_bytes, PIECE_BYTES))  # published joined: only followers see them
     table = list(_described(str(source)))  # the schema of this immutable file, usually cached already
     with _export_database().cursor() as con:
         if job.selection.whole_table:
