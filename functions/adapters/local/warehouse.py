@@ -31,7 +31,7 @@ from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.ports import Clock
 
 POINTER = "current.json"
-PIECE_BYTES = 16 << 20  # the export's files: a follower gets each as soon as DuckDB moves past it
+PIECE_BYTES = 8 << 20  # the export's files: a follower gets each as soon as DuckDB moves past it
 
 
 log = logging.getLogger("bqdump.local")
@@ -94,8 +94,9 @@ class LocalWarehouse:
 
     def final_files(self, job_id: str) -> list[ObjectInfo] | None:
         """The job's files that will not change again, in row order: all of them once it is done; while it runs,
-        all but the last two (one writer, files in order: DuckDB creates file n+1 before it closes file n, so a
-        file is closed once the one after the next exists). None for a job this process does not run."""
+        those before the last that no file handle of this process holds open any more (DuckDB writes files in
+        order, ahead of closing them, and never reopens a closed one). Without /proc (not Linux): only once the
+        job is done. None for a job this process does not run."""
         with self._lock:
             future, prefix = self._jobs.get(job_id), self._prefixes.get(job_id)
         if future is None or prefix is None:
@@ -105,12 +106,18 @@ class LocalWarehouse:
             return []
         folder = self.bucket_root / prefix
         try:
-            names = [entry.name for entry in os.scandir(folder) if entry.name.startswith("part-")]
+            names = order_shards(entry.name for entry in os.scandir(folder) if entry.name.startswith("part-"))
         except FileNotFoundError:
             return []
-        ordered = order_shards(names) if done else order_shards(names)[:-2]
+        if not done:
+            held = _open_files()
+            if held is None:
+                return []
+            real = os.path.realpath(folder)
+            closed = [name for name in names[:-1] if os.path.join(real, name) not in held]
+            names = names[:next((i for i, name in enumerate(names[:-1]) if name not in closed), len(names) - 1)]
         files = []
-        for name in ordered:
+        for name in names:
             stat = (folder / name).stat()
             files.append(ObjectInfo(prefix + name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc)))
         return files
@@ -200,6 +207,21 @@ def _export(source: Path, destination: Path, job: ExportJob) -> None:
         select = select_statement(f"read_parquet({quote_literal(str(source))})", job.selection, table,
                                   lambda column: column_expression(column.name, column.type, job.format))
         con.execute(export_statement(str(source), [], job, str(destination), select.sql), select.parameters)
+
+
+def _open_files() -> set[str] | None:
+    """Paths this process holds open (Linux /proc); None where that cannot be read."""
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    held = set()
+    for descriptor in descriptors:
+        try:
+            held.add(os.readlink(f"/proc/self/fd/{descriptor}"))
+        except OSError:
+            continue  # closed meanwhile
+    return held
 
 
 def _reader(source: Path, null_string: str | None) -> str:
