@@ -222,10 +222,13 @@ class ExportWorker:
         while True:
             left = max(0.0, deadline - self.clock.monotonic())
             status = self.warehouse.wait_export(job.job_id, min(RECORD_SECONDS, left))
+            final = self.warehouse.final_files(job.job_id) if status.state is not JobState.FAILED else []
+            if final is None:  # a job this process does not run (started before a restart): wait as before
+                return status if status.state is not JobState.RUNNING else self.warehouse.wait_export(job.job_id, left)
             try:
-                if status.state is not JobState.FAILED and not self.published(target):
+                if final and not self.published(target):
                     recorder = recorder or progress.Recorder(self.store, self.warehouse, target, prefix, plan)
-                    recorder.record(self.warehouse.final_files(job.job_id) or [])
+                    recorder.record(final)
             except Exception:  # best effort: followers then wait for the manifest (a duplicate delivery raced us)
                 log.warning("could not record the streamed pieces of %s", prefix, exc_info=True)
             if status.state is not JobState.RUNNING or left <= 0:
