@@ -94,9 +94,10 @@ def main() -> None:
     formats = args.formats.split(",")
     with temp_dir("follow") as local_dir:
         from functions.adapters.local.warehouse import LocalWarehouse
+        from functions.adapters.system_clock import SYSTEM_CLOCK
 
         source = generated_parquet(local_dir / "source.parquet", args.rows)
-        warehouse = LocalWarehouse(local_dir, local_dir / "bucket")
+        warehouse = LocalWarehouse(local_dir, local_dir / "bucket", SYSTEM_CLOCK, max_jobs=2)
         rids = ["own", "cold", "many"]
         for rid in rids:
             warehouse.load(rid, source)
