@@ -77,7 +77,8 @@ def test_a_follower_waits_within_the_streaming_functions_timeout(planned):
     """STREAM_TIMEOUT_SECONDS is the stream function's own timeout as planned: a follower answers 503 with
     Retry-After before the platform cuts its request (functions.core.follow)."""
     from functions.core.follow import follow_wait_seconds
-    from functions.settings import load_config
+    from functions.core.settings_schema import read_settings
+    from functions.settings import Config
 
     functions = planned.functions()
     service = functions["stream"]["service_config"][0]  # keyed by entry point
@@ -85,5 +86,5 @@ def test_a_follower_waits_within_the_streaming_functions_timeout(planned):
     for values in functions.values():
         env = values["service_config"][0]["environment_variables"]
         assert env["STREAM_TIMEOUT_SECONDS"] == str(timeout)
-    config = load_config({**service["environment_variables"], "DUMP_TOKEN_SECRET": "x"})
+    config = read_settings(Config, service["environment_variables"])
     assert config.stream_timeout_seconds == timeout and 0 < follow_wait_seconds(timeout) < timeout
