@@ -67,7 +67,7 @@ def load_flights(local_dir: Path) -> Path:
     from functions.adapters.local.factory import local_warehouse
     from functions.adapters.system_clock import SYSTEM_CLOCK
 
-    warehouse = local_warehouse(local_dir, SYSTEM_CLOCK)
+    warehouse = local_warehouse(local_dir, SYSTEM_CLOCK, exports=2)
     try:
         warehouse.load("flights", flights_csv(), null_string="NA")
         return warehouse.table_file("flights")
@@ -107,7 +107,7 @@ def load_generated(local_dir: Path, rid: str, rows: int) -> Path:
     from functions.adapters.system_clock import SYSTEM_CLOCK
 
     source = generated_parquet(local_dir / f"{rid}-source.parquet", rows)
-    warehouse = local_warehouse(local_dir, SYSTEM_CLOCK)
+    warehouse = local_warehouse(local_dir, SYSTEM_CLOCK, exports=2)
     try:
         warehouse.load(rid, source)
         return warehouse.table_file(rid)
@@ -206,7 +206,7 @@ def publish(base: str, fmt: str = "csv", rid: str = "flights") -> str:
     """Asks for the dump until it answers 302; returns its Location."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        status, headers, body = get(f"{base}/datastore/dump/{rid}?format={fmt}")
+        status, headers, body = get(f"{base}/datastore/dump/{rid}?format={fmt}", {"Prefer": "respond-async, wait=25"})
         if status == 302:
             return headers["Location"]
         if status != 202:

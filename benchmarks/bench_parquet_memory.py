@@ -115,7 +115,7 @@ def main() -> dict:
         t0 = time.perf_counter()
         load_generated(local_dir, "wide", args.rows)
         bucket = local_dir / "bucket"
-        warehouse = local_warehouse(local_dir, SYSTEM_CLOCK)
+        warehouse = local_warehouse(local_dir, SYSTEM_CLOCK, exports=2)
         try:
             source = warehouse.table_file("wide")
             prefix = "dumps/wide/parquet/bench/1/"

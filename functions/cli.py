@@ -97,7 +97,7 @@ def _warehouse():
     config = load_settings(os.environ).core
     if config.backend != "local":
         raise SystemExit("load and demo write to the local warehouse: unset DUMP_BACKEND or set it to local.")
-    return local_warehouse(config.local_dir, SYSTEM_CLOCK)
+    return local_warehouse(config.local_dir, SYSTEM_CLOCK, config.local_exports)
 
 
 def load_file(resource_id: str, path: Path, null_string: str | None = None, warehouse=None) -> None:

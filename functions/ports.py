@@ -74,6 +74,15 @@ class TaskQueue(Protocol):
         """Queue a named task; False when a task of that name is already queued (deduplicated)."""
 
 
+class Changes(Protocol):
+    """A bucket that tells of its changes: `wait` returns when something was written since `mark()` was taken,
+    or after `seconds` at most."""
+
+    def mark(self) -> int: ...
+
+    def wait(self, since: int, seconds: float) -> None: ...
+
+
 class UrlSigner(Protocol):
     def sign(self, name: str, *, filename: str, content_type: str, expires_at: datetime, base_url: str) -> str:
         """A URL that downloads object `name` as `filename` until `expires_at`."""
@@ -148,3 +157,4 @@ class Backend:
     poll_seconds: tuple[float, float]  # first and longest pause while a request waits for an export
     in_process: InProcess | None  # the local backend's; None on Google
     closers: list[Callable[[], None]]
+    changes: "Changes | None"  # the bucket tells of its changes (local); None: waiters sleep their pauses

@@ -20,6 +20,7 @@ from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.access_log import logs_deliveries
 from functions.auth import build_authorizer
 from functions.catalogue import ExportCatalogue
+from functions.core.follow import follow_wait_seconds
 from functions.dump import DumpDoor, DumpSettings
 from functions.lookup_pool import LookupPool
 from functions.objects import ObjectsDoor
@@ -69,7 +70,8 @@ def build_backend(settings: Settings, clock: Clock, **google_seams) -> Backend:
     from functions.adapters.local.factory import build_local_backend
 
     core = settings.core
-    return build_local_backend(core.local_dir, core.token_secret, core.prewarm_secret, core.task_max_attempts, clock)
+    return build_local_backend(core.local_dir, core.token_secret, core.prewarm_secret, core.task_max_attempts,
+                               core.local_exports, clock, wake_waiters=clock is SYSTEM_CLOCK)  # a test's clock keeps its own time
 
 
 def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Clock) -> App:
@@ -80,7 +82,7 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
     reads, writes = backend.read_only, backend.read_write
     catalogue = ExportCatalogue(reads.tables, reads.bucket, writes.queue, clock,
                                 timedelta(seconds=config.failure_cooldown_seconds), backend.poll_seconds, lookups,
-                                touch_interval)
+                                touch_interval, backend.changes)
     worker = ExportWorker(writes.warehouse, writes.store, clock,
                           WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime,
                                          config.query_cap, touch_interval))
@@ -96,7 +98,7 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
         backend.in_process.connect_worker(logs_deliveries(worker.deliver, clock))
         objects = ObjectsDoor(writes.store, backend.in_process.check_link, clock)
     doors = Doors(config.backend, config.cors_origins, dump, worker_door,
-                  StreamDoor(catalogue, backend.stream_key, clock),
+                  StreamDoor(catalogue, backend.stream_key, clock, follow_wait_seconds(config.stream_timeout_seconds)),
                   PrewarmDoor(catalogue, backend.check_prewarm_caller, clock), objects)
     return App(config, clock, backend, catalogue, worker, doors, closers=[lookups.close])
 

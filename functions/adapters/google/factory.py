@@ -53,4 +53,4 @@ def build_google_backend(google: GoogleConfig, token_secret: str, clock: Clock, 
         check_prewarm_caller = OidcCallerCheck(google.prewarm_audience, google.prewarm_service_account, certs_url)
     return Backend(ReadOnlyPorts(warehouse, reader), ReadWritePorts(warehouse, store, queue, signer),
                    keys.derive(token_secret.encode(), keys.STREAM_TOKENS), check_task_caller, check_prewarm_caller,
-                   POLL_SECONDS, None, closers=[clients.close])
+                   POLL_SECONDS, None, closers=[clients.close], changes=None)

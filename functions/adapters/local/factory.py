@@ -14,22 +14,24 @@ from functions.callers import secret_header_checker
 from functions.core import keys
 from functions.ports import Backend, Clock, Deliver, InProcess, ReadOnlyPorts, ReadWritePorts
 
-EXPORT_JOBS = 2  # DuckDB exports running at once
-TASK_THREADS = 2  # deliveries the in-process queue makes at once
 TASK_BACKOFF_SECONDS = 1.0  # first pause before a retried delivery (doubling, at most 30 s)
 POLL_SECONDS = (0.01, 0.05)  # a local listing costs ~0.1 ms: a waiting request looks often
 
 
-def local_warehouse(root: Path, clock: Clock) -> LocalWarehouse:
-    """The warehouse of DUMP_LOCAL_DIR, as the backend builds it (the command line loads tables into it)."""
-    return LocalWarehouse(root, root / "bucket", clock, EXPORT_JOBS)
+def local_warehouse(root: Path, clock: Clock, exports: int) -> LocalWarehouse:
+    """The warehouse of DUMP_LOCAL_DIR, as the backend builds it (the command line loads tables into it);
+    `exports`: DuckDB exports running at once (DUMP_LOCAL_EXPORTS)."""
+    return LocalWarehouse(root, root / "bucket", clock, exports)
 
 
-def build_local_backend(root: Path, token_secret: str, prewarm_secret: str, task_max_attempts: int,
-                        clock: Clock) -> Backend:
+def build_local_backend(root: Path, token_secret: str, prewarm_secret: str, task_max_attempts: int, exports: int,
+                        clock: Clock, *, wake_waiters: bool) -> Backend:
+    """`wake_waiters`: a waiting request wakes when the bucket changes (off under a test's clock, which keeps
+    its own time)."""
     store = LocalObjectStore(root / "bucket")
-    warehouse = local_warehouse(root, clock)
-    queue = InProcessTaskQueue(None, TASK_THREADS, task_max_attempts, TASK_BACKOFF_SECONDS, clock)
+    warehouse = local_warehouse(root, clock, exports)
+    # a delivery holds a queue thread while it waits on its export: as many as exports run at once
+    queue = InProcessTaskQueue(None, exports, task_max_attempts, TASK_BACKOFF_SECONDS, clock)
     secret = local_secret(token_secret, root)  # one key per purpose is derived from it
     signer = LocalUrlSigner(keys.derive(secret, keys.DOWNLOAD_SIGNATURES))
 
@@ -44,4 +46,5 @@ def build_local_backend(root: Path, token_secret: str, prewarm_secret: str, task
                                                  "run: python main.py prewarm")
     return Backend(ReadOnlyPorts(warehouse, store), ReadWritePorts(warehouse, store, queue, signer),
                    keys.derive(secret, keys.STREAM_TOKENS), check_task_caller, check_prewarm_caller, POLL_SECONDS,
-                   InProcess(signer.check, connect_worker), closers=[queue.close, warehouse.close])
+                   InProcess(signer.check, connect_worker), closers=[queue.close, warehouse.close],
+                   changes=store.changes if wake_waiters else None)
