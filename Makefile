@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 export PORT
 
-.PHONY: run test venv tools demo bench rehearse clean
+.PHONY: run test venv tools demo bench rehearse package deploy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,5 +36,15 @@ bench: tools  # the Google cache-hit and concurrency benchmarks run on the emula
 rehearse: tools
 	BQDUMP_TFVARS=$(if $(TFVARS),$(abspath $(TFVARS)),) $(PY) -m pytest -q tests/contract/test_deploy_rehearsal.py
 
+# The functions' source zip (build/bqdump-source.zip, reproducible); terraform/examples/basic uploads it by content hash.
+package:
+	$(PYTHON) scripts/package.py
+
+# Package and apply terraform/examples/basic (terraform on PATH, terraform.tfvars filled in, TF_VAR_dump_token_key
+# set: DEPLOY.md). Extra arguments: make deploy APPLY_ARGS=-auto-approve
+deploy: package
+	@test -n "$$TF_VAR_dump_token_key" || { echo 'export TF_VAR_dump_token_key="$$(openssl rand -base64 48)" first (DEPLOY.md)' >&2; exit 2; }
+	cd terraform/examples/basic && terraform init -input=false && terraform apply $(APPLY_ARGS)
+
 clean:
-	rm -rf $(VENV) .bqdump .pytest_cache
+	rm -rf $(VENV) .bqdump .pytest_cache build

@@ -34,7 +34,8 @@ class FunctionProcess:
             if self.process.poll() is not None:
                 raise AssertionError(f"{self.target} exited {self.process.returncode}:\n{self.log.read_text()}")
             try:
-                requests.get(self.url + "/healthz", timeout=1)
+                # the first answer builds the app: on a busy machine it may take seconds, so wait for it
+                requests.get(self.url + "/healthz", timeout=max(deadline - time.monotonic(), 1))
                 return
             except requests.ConnectionError:
                 time.sleep(0.1)

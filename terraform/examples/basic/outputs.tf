@@ -37,3 +37,13 @@ output "service_accounts" {
     scheduler  = module.identities.scheduler_email
   }
 }
+
+output "source_archive" {
+  description = "The source zip the functions were built from (gs://BUCKET/source/bqdump-SHA256.zip)."
+  value       = local.source_archive
+}
+
+output "export_bucket" {
+  description = "Name of the export bucket (BIGQUERY_EXPORT_BUCKET)."
+  value       = module.export_bucket.name
+}
