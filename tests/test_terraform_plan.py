@@ -36,7 +36,7 @@ def test_every_configured_resource_is_planned_for_creation(planned):
     changes = planned.plan_json["resource_changes"]
     assert changes and all(change["change"]["actions"] == ["create"] for change in changes)
     assert not planned.plan_json.get("deferred_changes")
-    planned_blocks = {re.sub(r"\[[^\]]*\]$", "", change["address"]) for change in changes}
+    planned_blocks = {re.sub(r"\[[^\]]*\]", "", change["address"]) for change in changes}  # no instance keys
     assert planned_blocks == configured_resources(planned.plan_json["configuration"]["root_module"])
     assert len(planned.resources()) == len(changes)
     print(f"terraform plan of examples/basic: {len(changes)} resources to create")

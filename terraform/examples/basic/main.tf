@@ -84,3 +84,18 @@ module "services" {
   timeouts                    = var.timeouts
   scaling                     = var.scaling
 }
+
+module "monitoring" {
+  source = "../../modules/monitoring"
+  count  = var.monitoring ? 1 : 0
+
+  project_id            = var.project_id
+  name_prefix           = var.name_prefix
+  service_names         = module.services.service_names
+  queue_name            = module.services.queue_name
+  dump_host             = module.services.dump_host
+  notification_channels = var.notification_channels
+  notification_emails   = var.notification_emails
+  thresholds            = var.alert_thresholds
+  labels                = var.labels
+}

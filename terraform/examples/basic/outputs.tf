@@ -47,3 +47,8 @@ output "export_bucket" {
   description = "Name of the export bucket (BIGQUERY_EXPORT_BUCKET)."
   value       = module.export_bucket.name
 }
+
+output "alert_policies" {
+  description = "Alert policy ids by purpose; empty when monitoring is off."
+  value       = one(module.monitoring[*].alert_policies)
+}

@@ -219,3 +219,33 @@ variable "scaling" {
   description = "Instance size and limits of the three targets; request_concurrency is also each instance's THREADS."
   default     = {}
 }
+
+variable "monitoring" {
+  type        = bool
+  description = "Log-based metrics, alert policies (export failures, 5xx ratio, p95 hit latency, queue backlog, uptime), a dashboard and an uptime check on /healthz."
+  default     = true
+}
+
+variable "notification_channels" {
+  type        = list(string)
+  description = "Existing notification channels (projects/PROJECT/notificationChannels/ID) every alert policy notifies."
+  default     = []
+}
+
+variable "notification_emails" {
+  type        = list(string)
+  description = "Email addresses that get a notification channel of their own, notified by every alert policy."
+  default     = []
+}
+
+variable "alert_thresholds" {
+  type = object({
+    export_failures_per_hour = optional(number, 0)
+    error_ratio              = optional(number, 0.05)
+    hit_latency_p95_seconds  = optional(number, 2)
+    queue_depth              = optional(number, 200)
+    queue_delay_p95_seconds  = optional(number, 900)
+  })
+  description = "When the alerts fire: failed exports per hour, the 5xx fraction of dump requests, p95 cache-hit latency, and the queue's depth and p95 start delay (see the monitoring module)."
+  default     = {}
+}
