@@ -123,10 +123,10 @@ def test_a_short_token_key_is_refused(terraform_workspace):
 
 
 WIRED = {"source_archive", "bucket_name", "read_only_email", "read_write_email", "tasks_email", "scheduler_email",
-         "name", "location", "service_names", "queue_name", "dump_host"}  # computed by the example (module outputs)
+         "name", "location", "service_names", "queue_name", "dump_host", "dump_service_name"}  # computed by the example (module outputs)
 
 
-@pytest.mark.parametrize("call", ["export_bucket", "identities", "services", "monitoring"])
+@pytest.mark.parametrize("call", ["export_bucket", "identities", "services", "monitoring", "load_balancer"])
 def test_every_module_knob_is_an_example_variable_with_the_same_type_and_default(call):
     example = parsed(EXAMPLE)
     module_call = example["module"][call]

@@ -99,3 +99,18 @@ module "monitoring" {
   thresholds            = var.alert_thresholds
   labels                = var.labels
 }
+
+module "load_balancer" {
+  source = "../../modules/load-balancer"
+  count  = var.load_balancer ? 1 : 0
+
+  project_id             = var.project_id
+  region                 = var.region
+  name_prefix            = var.name_prefix
+  dump_service_name      = module.services.service_names.dump
+  domains                = var.domains
+  portal_backend_service = var.portal_backend_service
+  portal_url             = var.portal_url
+  rate_limit_per_minute  = var.rate_limit_per_minute
+  labels                 = var.labels
+}

@@ -52,3 +52,13 @@ output "alert_policies" {
   description = "Alert policy ids by purpose; empty when monitoring is off."
   value       = one(module.monitoring[*].alert_policies)
 }
+
+output "portal_dump_url" {
+  description = "Dump URL on the portal's own domain when load_balancer is on: CKAN's download links keep working there."
+  value       = one(module.load_balancer[*].dump_url)
+}
+
+output "load_balancer_ip" {
+  description = "Address to point the portal domains' A records at when load_balancer is on."
+  value       = one(module.load_balancer[*].ip_address)
+}

@@ -249,3 +249,38 @@ variable "alert_thresholds" {
   description = "When the alerts fire: failed exports per hour, the 5xx fraction of dump requests, p95 cache-hit latency, and the queue's depth and p95 start delay (see the monitoring module)."
   default     = {}
 }
+
+variable "load_balancer" {
+  type        = bool
+  description = "Serve /datastore/dump/* on the portal's own domain through a global external HTTPS load balancer (domains, and portal_backend_service or portal_url, required then)."
+  default     = false
+}
+
+variable "domains" {
+  type        = list(string)
+  description = "The portal's host names (e.g. [\"portal.example.org\"]) for the load balancer and its Google-managed certificate."
+  default     = []
+
+  validation {
+    condition     = !var.load_balancer || length(var.domains) > 0
+    error_message = "load_balancer = true needs domains: the portal's host names."
+  }
+}
+
+variable "portal_backend_service" {
+  type        = string
+  description = "Existing global backend service of the rest of the portal (CKAN), as its id or self link; or set portal_url."
+  default     = null
+}
+
+variable "portal_url" {
+  type        = string
+  description = "https://HOST where the rest of the portal lives when it has no backend service here: other paths are redirected there."
+  default     = null
+}
+
+variable "rate_limit_per_minute" {
+  type        = number
+  description = "Cloud Armor per-client-IP limit on /datastore/dump/* requests per minute (beyond it: 429); null: no policy."
+  default     = null
+}
