@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 export PORT
 
-.PHONY: run test venv tools demo bench rehearse package deploy clean
+.PHONY: run test venv tools demo bench rehearse package deploy clean clean-data
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,5 +46,13 @@ deploy: package
 	@test -n "$$TF_VAR_dump_token_key" || { echo 'export TF_VAR_dump_token_key="$$(openssl rand -base64 48)" first (DEPLOY.md)' >&2; exit 2; }
 	cd terraform/examples/basic && terraform init -input=false && terraform apply $(APPLY_ARGS)
 
-clean:
-	rm -rf $(VENV) .bqdump .pytest_cache build
+# The local backend's data (DUMP_LOCAL_DIR): tables, exports, the demo files, the generated key; only what bqdump
+# writes there is deleted, never the folder's other contents.
+DATA := $(or $(DUMP_LOCAL_DIR),.bqdump)
+
+clean-data:
+	rm -rf "$(DATA)/tables" "$(DATA)/bucket" "$(DATA)/demo" "$(DATA)/token-secret.key"
+	-rmdir "$(DATA)" 2>/dev/null || true
+
+clean: clean-data
+	rm -rf $(VENV) .pytest_cache build
