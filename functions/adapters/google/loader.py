@@ -53,7 +53,12 @@ class BigQueryLoader:
         self._client, self.project, self.dataset, self._clock = client, project, dataset, clock
 
     def table_path(self, resource_id: str) -> str:
-        return f"{self.project}.{self.dataset}.{bigquery_sql.table_id(identifiers.resource_id(resource_id))}"
+        try:
+            table = bigquery_sql.table_id(identifiers.resource_id(resource_id))
+        except ValueError:
+            raise InvalidRequest(f"{resource_id!r} cannot name a BigQuery table.",
+                                 "Use letters, digits, '-' and '_' (a CKAN resource id).") from None
+        return f"{self.project}.{self.dataset}.{table}"
 
     def load(self, resource_id: str, source: Path, progress: Callable[[float], None] | None = None,
              null_string: str | None = None) -> datetime:
