@@ -60,9 +60,19 @@ class BigQueryLoader:
                                  "Use letters, digits, '-' and '_' (a CKAN resource id).") from None
         return f"{self.project}.{self.dataset}.{table}"
 
+    def table_rows(self, resource_id: str) -> int | None:
+        """Rows of the table as BigQuery last counted them; None when there is no such table."""
+        try:
+            return self._client().get_table(self.table_path(resource_id)).num_rows
+        except api_errors.NotFound:
+            return None
+        except API_ERRORS as error:
+            raise _unavailable(error) from error
+
     def load(self, resource_id: str, source: Path, progress: Callable[[float], None] | None = None,
-             null_string: str | None = None) -> datetime:
-        """Create or replace the table from a CSV, TSV, NDJSON or Parquet file; returns its new `modified`."""
+             null_string: str | None = None, **checks) -> datetime:
+        """Create or replace the table from a CSV, TSV, NDJSON or Parquet file; returns its new `modified`.
+        `checks` (ragged, expected_rows, ...) go to the local loader as they are."""
         from google.cloud import bigquery
 
         progress = progress or (lambda percent: None)
@@ -71,7 +81,7 @@ class BigQueryLoader:
             local = LocalWarehouse(Path(staging) / "tables", Path(staging) / "bucket", self._clock, max_jobs=1)
             try:
                 local.load(resource_id, source, progress=lambda p: progress(p * UPLOAD_SHARE / 100),
-                           null_string=null_string)
+                           null_string=null_string, **checks)
                 parquet = local.table_file(resource_id)
             finally:
                 local.close()
