@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
@@ -41,6 +42,10 @@ def _cors(raw: str) -> CorsPolicy:
         raise ValueError(str(exc)) from None
 
 
+def _exports_at_once(raw: str) -> int:
+    return positive_int(raw) if raw.strip() else max(2, os.cpu_count() or 1)
+
+
 def _window_seconds(raw: str) -> int:
     seconds = int(raw)
     if not 0 <= seconds <= 3600:
@@ -59,6 +64,10 @@ class Config:
         "DUMP_SHARD_BYTES", str(1 << 30),
         "Largest exported file in bytes (BigQuery's is 1 GiB); smaller values make the local warehouse split exports.",
         positive_int)
+    local_exports: int = setting(
+        "DUMP_LOCAL_EXPORTS", "",
+        "Exports the local backend runs at once, and task deliveries (each waits on its export); each export "
+        "takes about one core. Empty: one per CPU core, at least 2.", _exports_at_once)
     wait_seconds: float = setting("DUMP_WAIT_SECONDS", "25",
                                   "How long a dump request waits for a queued export before answering 202.",
                                   non_negative_float)

@@ -36,8 +36,6 @@ from functions.worker_door import WorkerDoor
 from jobs.export_worker import ExportWorker, WorkerSettings
 
 LOOKUP_THREADS = 8  # listings beside requests' metadata calls; a listing no thread takes up is made by its request
-LOCAL_EXPORT_JOBS = 2  # DuckDB exports running at once on the local backend
-LOCAL_TASK_THREADS = 2  # deliveries the in-process queue makes at once
 LOCAL_TASK_BACKOFF_SECONDS = 1.0  # first pause before a retried delivery (doubling, at most 30 s)
 
 
@@ -79,8 +77,9 @@ def build_local_backend(config: Config, clock: Clock) -> Backend:
 
     root = config.local_dir
     store = LocalObjectStore(root / "bucket")
-    warehouse = LocalWarehouse(root, store.root, clock, LOCAL_EXPORT_JOBS)
-    queue = InProcessTaskQueue(None, LOCAL_TASK_THREADS, config.task_max_attempts, LOCAL_TASK_BACKOFF_SECONDS,
+    warehouse = LocalWarehouse(root, store.root, clock, config.local_exports)
+    # a delivery holds a queue thread while it waits on its export: as many as exports run at once
+    queue = InProcessTaskQueue(None, config.local_exports, config.task_max_attempts, LOCAL_TASK_BACKOFF_SECONDS,
                                clock)  # assemble() connects it to this process's worker
     secret = local_secret(config.token_secret, root)  # one key per purpose is derived from it
     download_key = keys.derive(secret, keys.DOWNLOAD_SIGNATURES)

@@ -166,3 +166,11 @@ def test_parquet_batches_stream_a_file(tmp_path):
     batches = list(parquet_batches(path, batch_rows=1))
     assert len(batches) == 3
     assert b"".join(json_chunks(batches, ckan_fields(pq.read_schema(path), ["doc"]))) == EXPECTED_JSON
+
+
+def test_timestamps_before_1970_are_truncated_as_postgresqls_to_char_does():
+    """The per-value writer rounded these up (Arrow's cast truncates toward the epoch); to_char truncates down."""
+    table = pa.table({"at": pa.array([datetime(1969, 12, 31, 23, 59, 59, 500000), datetime(65, 8, 25, 12, 51, 20, 86004)],
+                                     pa.timestamp("us"))})
+    body = b"".join(json_chunks(table.to_batches(), ckan_fields(table.schema)))
+    assert b'["1969-12-31T23:59:59"],\n    ["0065-08-25T12:51:20"]' in body

@@ -117,6 +117,7 @@ def test_worker_tasks_leave_one_line_each_with_job_files_bytes_and_phases(make_a
     live = serve(app)
     capsys.readouterr()
     assert get_dump(live, "small").status_code == 302  # the in-process queue delivered the task
+    app.backend.queue.drain(30)  # the request ends when the manifest is written; the task's line comes after it
     [task] = [e for e in log_lines(capsys.readouterr().err) if e.get("message", "").startswith("export task")]
     assert task["task"] == "published" and task["resource"] == "small" and task["attempt"] == 1
     assert task["job_id"] and task["files"] == 1 and task["bytes"] > 0 and task["retry"] is False

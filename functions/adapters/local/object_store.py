@@ -14,6 +14,7 @@ from functions.core.errors import InvalidRequest, NotFound
 from functions.core.model import ObjectInfo
 
 _PARTIAL = ".partial-"
+PARTIAL_PREFIX = _PARTIAL  # a file being written: never listed, so never taken for an object
 
 
 class LocalObjectStore:

@@ -11,8 +11,10 @@ import functools
 import json
 import logging
 import os
+import shutil
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Callable
@@ -23,9 +25,11 @@ from functions.core import identifiers, layout
 from functions.core.errors import InvalidRequest, NotFound
 from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, TableShape
 from functions.adapters.local.dump_query_sql import select_statement
+from functions.adapters.local.object_store import PARTIAL_PREFIX
 from functions.adapters.local.sql import column_expression, export_statement, quote_literal
 from functions.core.dump_query import TableColumn
 from functions.ports import Clock
+from jobs.parallel_gzip import gzip_file
 
 POINTER = "current.json"
 
@@ -88,7 +92,8 @@ class LocalWarehouse:
                 return  # same deterministic id: the export is already running or done
             source = self.table_file(job.resource_id)
             destination = self.bucket_root / job.destination_prefix
-            self._jobs[job.job_id] = self._executor.submit(_export, source, destination, job)
+            scratch = self.tables.parent / "scratch" / job.job_id
+            self._jobs[job.job_id] = self._executor.submit(_export, source, destination, job, scratch)
 
     def wait_export(self, job_id: str, timeout: float) -> JobStatus:
         with self._lock:
@@ -161,11 +166,32 @@ class InterruptedAttempt(Exception):
     """Files of this attempt exist but no job in this process wrote them: an export cut off by a restart."""
 
 
-def _export(source: Path, destination: Path, job: ExportJob) -> None:
+def _export(source: Path, destination: Path, job: ExportJob, scratch: Path) -> None:
     if destination.is_dir() and any(destination.iterdir()):
         raise InterruptedAttempt("an earlier export into this attempt was interrupted (server restart); "
                                  "the next request retries with a new attempt")
     destination.parent.mkdir(parents=True, exist_ok=True)
+    if not job.gzip:
+        _copy(source, destination, job)
+        return
+    # gzip on every core: DuckDB's COPY compresses on its one writer thread; the plain files are written outside
+    # the bucket, then each lands in the attempt compressed as gzip members, under its final name when complete.
+    shutil.rmtree(scratch, ignore_errors=True)  # what a crashed export left
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _copy(source, scratch, replace(job, gzip=False))
+        destination.mkdir(parents=True, exist_ok=True)
+        for plain in sorted(scratch.iterdir()):
+            partial = destination / f"{PARTIAL_PREFIX}{plain.name}.gz"
+            with open(partial, "wb") as out:
+                gzip_file(plain, out)
+            os.replace(partial, destination / f"{plain.name}.gz")
+            plain.unlink()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _copy(source: Path, destination: Path, job: ExportJob) -> None:
     table = list(_described(str(source)))  # the schema of this immutable file, usually cached already
     with _export_database().cursor() as con:
         if job.selection.whole_table:
