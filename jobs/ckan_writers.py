@@ -34,6 +34,8 @@ BATCH_ROWS = 65_536  # rows per DuckDB statement: large enough to hide its ~1 ms
 RENDER_THREADS = os.cpu_count() or 1
 _FLOAT_AS_INTEGER_BELOW = 1e15  # PostgreSQL prints float8 2.0 as 2 up to 15 digits; CKAN decodes that as an int
 _JSON_ROW_SEPARATOR = ",\n    "
+JSON_TAIL = b"\n]}\n"
+XML_TAIL = b"</data>\n"
 
 # ckanext/datastore/writer.py xml_element_name_rules, in order.
 _XML_NAME_RULES = [
@@ -82,14 +84,14 @@ def json_chunks(batches: Iterable[pa.RecordBatch], fields: list[dict], bom: bool
         if first:
             body, first = body[1:], False  # the first row follows "[" with no comma
         yield body
-    yield b"\n]}\n"
+    yield JSON_TAIL
 
 
 def xml_chunks(batches: Iterable[pa.RecordBatch], fields: list[dict], bom: bool = False) -> Iterator[bytes]:
     """`<data>` with one `<row _id="...">` per record, as CKAN's XMLWriter (ElementTree) serialises it."""
     yield (BOM if bom else b"") + f'<data xmlns:xsi="{XSI_NAMESPACE}">\n'.encode()
     yield from _rendered(batches, fields, _xml_row)
-    yield b"</data>\n"
+    yield XML_TAIL
 
 
 def with_bom(chunks: Iterable[bytes]) -> Iterator[bytes]:
@@ -319,18 +321,19 @@ def _plain_text_sql(column: str, arrow_type: pa.DataType, ckan: str) -> str | No
         return f"CAST({column} AS VARCHAR)"
     if pa.types.is_floating(arrow_type) and ckan in ("float4", "float8") and not pa.types.is_float16(arrow_type):
         return _float_text_sql(_as_double(column, arrow_type))
-    if pa.types.is_decimal128(arrow_type) and ckan == "numeric":
-        if arrow_type.scale <= 0:
-            return f"CAST(CAST({column} AS HUGEINT) AS VARCHAR)" if arrow_type.scale == 0 else None
-        return _float_text_sql(_as_double(column, arrow_type))
+    if pa.types.is_decimal128(arrow_type) and ckan == "numeric" and arrow_type.scale >= 0:
+        # _numeric: an integer when whole, else the float's repr (through the exact text: correctly rounded)
+        return (f"CASE WHEN {column} % 1 = 0 THEN CAST(CAST({column} AS HUGEINT) AS VARCHAR) "
+                f"ELSE CAST(CAST(CAST({column} AS VARCHAR) AS DOUBLE) AS VARCHAR) END")
     if pa.types.is_timestamp(arrow_type) and ckan == "timestamp":
-        return f"strftime(CAST({column} AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S')"
+        # CKAN 2.12's to_char(ts, 'YYYY-MM-DD"T"HH24:MI:SS.MS') in UTC; microseconds kept when there are any
+        moment = f"CAST({column} AS TIMESTAMP)"
+        return (f"CASE WHEN microsecond({moment}) % 1000 = 0 THEN strftime({moment}, '%Y-%m-%dT%H:%M:%S.%g') "
+                f"ELSE strftime({moment}, '%Y-%m-%dT%H:%M:%S.%f') END")
     if pa.types.is_date(arrow_type) and ckan == "date":
         return f"CAST({column} AS VARCHAR)"
     if pa.types.is_time(arrow_type) and ckan == "time":
-        micros = f"(microsecond({column}) % 1000000)"
-        return (f"concat(substr(CAST({column} AS VARCHAR), 1, 8), "
-                f"CASE WHEN {micros} = 0 THEN '' ELSE '.' || lpad(CAST({micros} AS VARCHAR), 6, '0') END)")
+        return f"CAST({column} AS VARCHAR)"  # to_json(time): 03:54:27.78599, DuckDB's text too
     if (pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type)) and ckan == "bytea":
         return f"concat('\\x', lower(hex({column})))"
     return None
@@ -466,18 +469,36 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, float):
         return _float(value)
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            return "NaN"
-        return int(value) if value.as_tuple().exponent >= 0 else _float(float(value))
+        return _numeric(value)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value.isoformat(timespec="seconds")  # to_char(..., 'YYYY-MM-DD"T"HH24:MI:SS') truncates
-    if isinstance(value, (date, time)):
+        return _trim_fraction(value.isoformat())  # to_json(timestamp) inside an array: fraction without zeros
+    if isinstance(value, time):
+        return _trim_fraction(value.isoformat())  # to_json(time): `03:54:27.78599`, `03:54:27`
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bytes):
         return "\\x" + value.hex()  # PostgreSQL's bytea text
     return value
+
+
+def _numeric(value: Decimal) -> Any:
+    """What CKAN decodes from to_json(numeric) at the value's shortest exact form: an int when whole, else a float.
+
+    CKAN keeps the scale it was given (`1.50`, `7.0`); NUMERIC here has a fixed scale, so the shortest exact
+    form is written: `1.5`, `7` (a deliberate difference for values stored with trailing zeros)."""
+    if not value.is_finite():
+        return "NaN"
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+def _trim_fraction(text: str) -> str:
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def _nested(value: Any) -> Any:
