@@ -25,7 +25,7 @@ demo: $(VENV)/.installed-run
 	@$(PY) main.py demo
 
 run: demo
-	@echo "bqdump: starting the server on port $(PORT) (Ctrl-C stops it)"
+	@echo "bqdump: starting the server on port $(PORT)"
 	@$(PY) main.py serve
 
 # The scanners and emulators live in virtualenvs of their own (their pins clash with ours).

