@@ -37,7 +37,7 @@ test: tools
 	$(PY) -m pytest -q
 
 bench: tools  # the Google cache-hit and concurrency benchmarks run on the emulators
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py --readme
 
 # Deploy rehearsal (DEPLOY.md): plan terraform/examples/basic with TFVARS (default: its example variables) and
 # run the planned functions end to end on the emulators. Run it before `terraform apply`.
@@ -49,7 +49,7 @@ rehearse: tools
 DATA := $(or $(DUMP_LOCAL_DIR),.bqdump)
 
 clean-data:
-	rm -rf "$(DATA)/tables" "$(DATA)/bucket" "$(DATA)/demo" "$(DATA)/token-secret.key"
+	rm -rf "$(DATA)/tables" "$(DATA)/bucket" "$(DATA)/scratch" "$(DATA)/demo" "$(DATA)/token-secret.key"
 	-rmdir "$(DATA)" 2>/dev/null || true
 
 clean: clean-data

@@ -24,7 +24,7 @@ def make(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 def test_clean_data_deletes_tables_and_exports_but_not_the_virtualenv_or_other_files(tmp_path):
     data = tmp_path / "state"
-    for part in ("tables/flights", "bucket/dumps/flights", "demo"):
+    for part in ("tables/flights", "bucket/dumps/flights", "scratch/job", "demo"):
         (data / part).mkdir(parents=True)
         (data / part / "file").write_text("x")
     (data / "token-secret.key").write_text("k")
