@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 
 from functions.core import identifiers
 from functions.core.errors import InvalidRequest
-from functions.source_files import check
+from functions.source_files import check, locate
 
 Say = Callable[[str], None]
 
@@ -23,6 +23,7 @@ def load_table(warehouse, resource_id: str, path: Path, *, null_string: str | No
     """Loads the file as the table `resource_id`; returns the rows loaded. Refuses (InvalidRequest, nothing
     changed) a file it cannot load faithfully, and an existing table when `replace` is false."""
     identifiers.resource_id(resource_id)
+    locate(path)  # a missing file or an unknown format is refused before the warehouse is asked anything
     before = warehouse.table_rows(resource_id)
     if before is not None and not replace:
         raise InvalidRequest(f"There is already a table {resource_id!r} ({_rows(before)}); --no-replace leaves it "
@@ -40,7 +41,7 @@ def load_table(warehouse, resource_id: str, path: Path, *, null_string: str | No
     if source.padded_rows:
         say(f"{resource_id}: {_rows(source.padded_rows)} had fewer values than the header's columns: their "
             "missing trailing values are NULL (--ragged pad).")
-    say(f"{resource_id}: revision {modified.isoformat()}; downloads now serve this data.")
+    say(f"{resource_id}: modified {modified.isoformat()}: downloads now serve this data.")
     return source.rows
 
 

@@ -63,13 +63,18 @@ def source_format(path: Path) -> SourceFormat:
     return SourceFormat(fmt, compressed)
 
 
+def locate(path: Path) -> SourceFormat:
+    """The cheap checks, before anything is read: the file exists and its name says a format bqdump reads."""
+    if not path.is_file():
+        raise InvalidRequest(f"There is no file at {path}.", f"Give the path of a file: {READABLE}.")
+    return source_format(path)
+
+
 def check(path: Path, ragged: str = "refuse") -> SourceFile:
     """Reads the whole file once; refuses what a warehouse could not load as it is."""
     if ragged not in RAGGED_CHOICES:
         raise InvalidRequest(f"Unknown ragged-row choice {ragged!r}.", f"Choose one of {', '.join(RAGGED_CHOICES)}.")
-    if not path.is_file():
-        raise InvalidRequest(f"There is no file at {path}.", f"Give the path of a file: {READABLE}.")
-    kind = source_format(path)
+    kind = locate(path)
     if path.stat().st_size == 0:
         raise _empty(path, kind)
     if kind.format == "parquet":
