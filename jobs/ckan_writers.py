@@ -142,9 +142,12 @@ def _columns(batch: pa.RecordBatch, fields: list[dict]) -> list[list]:
 
 
 def _timestamp_texts(array: pa.Array) -> list:
-    """to_char(ts, 'YYYY-MM-DD"T"HH24:MI:SS'): whole seconds, truncated, UTC wall time for zoned values."""
-    seconds = array.cast(pa.timestamp(array.type.unit)).cast(pa.timestamp("s"), safe=False)
-    return pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%S").to_pylist()
+    """CKAN 2.12's to_char(ts, 'YYYY-MM-DD"T"HH24:MI:SS.MS') (`ckan.datastore.ms_in_timestamp`, on by default):
+    UTC wall time, always `.mmm`. A value with microseconds keeps all six digits where CKAN truncates them to
+    milliseconds: a deliberate difference (docs/ckan-dump-compat.md), as data is never dropped."""
+    micros = array.cast(pa.timestamp(array.type.unit)).cast(pa.timestamp("us"), safe=False)
+    texts = pc.strftime(micros, format="%Y-%m-%dT%H:%M:%S")  # %S prints the unit's six fraction digits
+    return pc.replace_substring_regex(texts, pattern=r"(\.\d{3})000$", replacement=r"\1").to_pylist()
 
 
 def _converter(ckan: str) -> Callable[[Any], Any] | None:
@@ -172,18 +175,36 @@ def _scalar(value: Any) -> Any:
     if isinstance(value, float):
         return _float(value)
     if isinstance(value, Decimal):
-        if not value.is_finite():
-            return "NaN"
-        return int(value) if value.as_tuple().exponent >= 0 else _float(float(value))
+        return _numeric(value)
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(timezone.utc).replace(tzinfo=None)
-        return value.isoformat(timespec="seconds")  # to_char(..., 'YYYY-MM-DD"T"HH24:MI:SS') truncates
-    if isinstance(value, (date, time)):
+        return _trim_fraction(value.isoformat())  # to_json(timestamp) inside an array: fraction without zeros
+    if isinstance(value, time):
+        return _trim_fraction(value.isoformat())  # to_json(time): `03:54:27.78599`, `03:54:27`
+    if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bytes):
         return "\\x" + value.hex()  # PostgreSQL's bytea text
     return value
+
+
+def _numeric(value: Decimal) -> Any:
+    """What CKAN decodes from to_json(numeric) at the value's shortest exact form: an int when whole, else a float.
+
+    CKAN keeps the scale it was given (`1.50`, `7.0`); NUMERIC here has a fixed scale, so the shortest exact
+    form is written: `1.5`, `7` (a deliberate difference for values stored with trailing zeros)."""
+    if not value.is_finite():
+        return "NaN"
+    if value == value.to_integral_value():
+        return int(value)
+    return float(value)
+
+
+def _trim_fraction(text: str) -> str:
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
 
 
 def _nested(value: Any) -> Any:

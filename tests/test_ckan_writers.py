@@ -1,7 +1,7 @@
 """CKAN's JSON and XML dump bytes from Parquet record batches, against literal CKAN output."""
 
 import io
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from xml.etree.ElementTree import Element, ElementTree, SubElement
 
@@ -33,22 +33,22 @@ FIELDS_JSON = ('[{"id":"_id","type":"int"},{"id":"name","type":"text"},{"id":"am
 
 EXPECTED_JSON = (
     '{\n  "fields": ' + FIELDS_JSON + ',\n  "records": ['
-    '\n    [1,"Zoë & <Ann>",2,1.5,10,"2013-01-01T05:17:59","2013-01-02",true,["a",null],{"k":[1,null],"t":"x<y"}],'
+    '\n    [1,"Zoë & <Ann>",2,1.5,10,"2013-01-01T05:17:59.999999","2013-01-02",true,["a",null],{"k":[1,null],"t":"x<y"}],'
     '\n    [2,null,1.5,7,null,null,null,false,[],null],'
-    '\n    [3,"say \\"hi\\"\\nthere",null,null,-3,"1999-12-31T23:00:00","2020-02-29",null,null,3]'
+    '\n    [3,"say \\"hi\\"\\nthere",null,null,-3,"1999-12-31T23:00:00.000","2020-02-29",null,null,3]'
     '\n]}\n').encode()
 
 EXPECTED_XML = (
     '<data xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">\n'
     '<row _id="1"><name>Zoë &amp; &lt;Ann&gt;</name><amount>2</amount><price>1.5</price><count>10</count>'
-    '<at>2013-01-01T05:17:59</at><day>2013-01-02</day><ok>True</ok>'
+    '<at>2013-01-01T05:17:59.999999</at><day>2013-01-02</day><ok>True</ok>'
     '<tags><value key="0">a</value><value xsi:nil="true" key="1" /></tags>'
     '<doc><value key="k"><value key="0">1</value><value xsi:nil="true" key="1" /></value>'
     '<value key="t">x&lt;y</value></doc></row>\n'
     '<row _id="2"><name xsi:nil="true" /><amount>1.5</amount><price>7</price><count xsi:nil="true" />'
     '<at xsi:nil="true" /><day xsi:nil="true" /><ok>False</ok><tags /><doc xsi:nil="true" /></row>\n'
     '<row _id="3"><name>say "hi"\nthere</name><amount xsi:nil="true" /><price xsi:nil="true" /><count>-3</count>'
-    '<at>1999-12-31T23:00:00</at><day>2020-02-29</day><ok xsi:nil="true" /><tags xsi:nil="true" />'
+    '<at>1999-12-31T23:00:00.000</at><day>2020-02-29</day><ok xsi:nil="true" /><tags xsi:nil="true" />'
     '<doc>3</doc></row>\n'
     '</data>\n').encode()
 
@@ -110,6 +110,48 @@ def test_floats_print_as_postgresql_then_ckan_print_them():
     body = b"".join(json_chunks(table.to_batches(), ckan_fields(table.schema))).decode()
     assert '[1e+20],\n    [100000000000000],\n    [1e-05],\n    ["NaN"],\n    ["-Infinity"],\n    [0],\n' \
            '    [0.30000000000000004]' in body
+
+
+# One value of each kind as CKAN 2.12 writes it in a json and an xml dump (PostgreSQL's to_json of the value,
+# decoded by msgspec and re-encoded by simplejson / str()), checked against CKAN itself by tests/ckan/.
+# (arrow value, arrow type, json text, xml element text)
+VALUE_CASES = [
+    (datetime(2008, 10, 3, 20, 5, 38, 910000), pa.timestamp("us"), '"2008-10-03T20:05:38.910"', "2008-10-03T20:05:38.910"),
+    (datetime(2008, 10, 3, 20, 5, 38), pa.timestamp("us"), '"2008-10-03T20:05:38.000"', "2008-10-03T20:05:38.000"),
+    (datetime(2008, 10, 3, 20, 5, 38, 123456), pa.timestamp("us"), '"2008-10-03T20:05:38.123456"',
+     "2008-10-03T20:05:38.123456"),  # microseconds kept: CKAN truncates to .123 (a deliberate difference)
+    (datetime(1960, 1, 1, 0, 0, 0, 1000), pa.timestamp("ns"), '"1960-01-01T00:00:00.001"', "1960-01-01T00:00:00.001"),
+    (datetime(2008, 10, 3, 20, 5, 38, 910000), pa.timestamp("ms"), '"2008-10-03T20:05:38.910"', "2008-10-03T20:05:38.910"),
+    (datetime(2008, 10, 3, 20, 5, 38, 910000, tzinfo=timezone.utc), pa.timestamp("us", tz="UTC"),
+     '"2008-10-03T20:05:38.910"', "2008-10-03T20:05:38.910"),
+    (time(3, 54, 27, 785990), pa.time64("us"), '"03:54:27.78599"', "03:54:27.78599"),
+    (time(3, 54, 27), pa.time64("us"), '"03:54:27"', "03:54:27"),
+    (time(0, 0, 0, 500000), pa.time64("us"), '"00:00:00.5"', "00:00:00.5"),
+    (date(2020, 2, 29), pa.date32(), '"2020-02-29"', "2020-02-29"),
+    (Decimal("49387819521.000000000"), pa.decimal128(38, 9), "49387819521", "49387819521"),
+    (Decimal("1.500000000"), pa.decimal128(38, 9), "1.5", "1.5"),
+    (Decimal("-0.000000001"), pa.decimal128(38, 9), "-1e-09", "-1e-09"),
+    (Decimal("100000000000000000000.000000000"), pa.decimal128(38, 9), "100000000000000000000",
+     "100000000000000000000"),
+    (Decimal("0E-9"), pa.decimal128(38, 9), "0", "0"),
+    (2.0, pa.float64(), "2", "2"),
+    (1e15, pa.float64(), "1000000000000000.0", "1000000000000000.0"),
+    (1.234567890123456e15, pa.float64(), "1234567890123456.0", "1234567890123456.0"),
+    (float("nan"), pa.float64(), '"NaN"', "NaN"),
+    (float("-inf"), pa.float64(), '"-Infinity"', "-Infinity"),
+    (True, pa.bool_(), "true", "True"),
+    (b"\x00\xff", pa.binary(), '"\\\\x00ff"', "\\x00ff"),
+]
+
+
+@pytest.mark.parametrize("value,arrow_type,json_text,xml_text", VALUE_CASES,
+                         ids=[f"{c[1]}-{c[0]!r}"[:60] for c in VALUE_CASES])
+def test_each_value_is_written_as_ckan_writes_it(value, arrow_type, json_text, xml_text):
+    table = pa.table({"_id": pa.array([1], pa.int64()), "v": pa.array([value], arrow_type)})
+    body = b"".join(json_chunks(table.to_batches(), ckan_fields(table.schema))).decode()
+    assert body.split("\n")[3] == f"    [1,{json_text}]"
+    xml = b"".join(xml_chunks(table.to_batches(), ckan_fields(table.schema))).decode()
+    assert xml.split("\n")[1] == f'<row _id="1"><v>{xml_text}</v></row>'
 
 
 def test_xml_element_names_follow_ckans_rules():
