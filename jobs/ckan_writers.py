@@ -23,6 +23,8 @@ import pyarrow.parquet as pq
 BOM = "\ufeff".encode()
 XSI_NAMESPACE = "http://www.w3.org/2001/XMLSchema-instance"
 BATCH_ROWS = 8192
+JSON_TAIL = b"\n]}\n"
+XML_TAIL = b"</data>\n"
 _FLOAT_AS_INTEGER_BELOW = 1e15  # PostgreSQL prints float8 2.0 as 2 up to 15 digits; CKAN decodes that as an int
 
 # ckanext/datastore/writer.py xml_element_name_rules, in order.
@@ -73,7 +75,7 @@ def json_chunks(batches: Iterable[pa.RecordBatch], fields: list[dict], bom: bool
         if records:
             yield ("\n    " if first else ",\n    ").encode() + records.encode()
             first = False
-    yield b"\n]}\n"
+    yield JSON_TAIL
 
 
 def xml_chunks(batches: Iterable[pa.RecordBatch], fields: list[dict], bom: bool = False) -> Iterator[bytes]:
@@ -96,7 +98,7 @@ def xml_chunks(batches: Iterable[pa.RecordBatch], fields: list[dict], bom: bool 
             rows = ["".join(parts) + "</row>\n" for parts in zip([s + ">" for s in starts], *elements)]
         if rows:
             yield "".join(rows).encode()
-    yield b"</data>\n"
+    yield XML_TAIL
 
 
 def with_bom(chunks: Iterable[bytes]) -> Iterator[bytes]:
