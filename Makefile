@@ -20,10 +20,11 @@ demo: venv
 run: demo
 	$(PY) main.py serve
 
-# The scanners and emulators live in virtualenvs of their own (their pins clash with ours).
+# The scanners, emulators and the real CKAN of tests/ckan live in virtualenvs of their own (their pins clash with ours).
 tools: venv
 	PYTHON=$(PYTHON) bash scripts/setup-terraform-tools.sh
 	PYTHON=$(PYTHON) bash scripts/setup-emulators.sh
+	PYTHON=$(PYTHON) bash scripts/setup-ckan.sh
 
 test: tools
 	$(PY) -m pytest -q
@@ -37,4 +38,4 @@ rehearse: tools
 	BQDUMP_TFVARS=$(if $(TFVARS),$(abspath $(TFVARS)),) $(PY) -m pytest -q tests/contract/test_deploy_rehearsal.py
 
 clean:
-	rm -rf $(VENV) .bqdump .pytest_cache
+	rm -rf $(VENV) .venv-ckan .bqdump .pytest_cache

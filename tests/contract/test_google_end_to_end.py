@@ -101,7 +101,7 @@ def deployment(request, bigquery_emulator, gcs_emulator, tasks_emulator, gcs_buc
 
 
 def expected_csv(rows: int) -> bytes:
-    return ("_id,label,doubled\n" + "".join(f"{i},row-{i},{i * 2}\n" for i in range(1, rows + 1))).encode()
+    return ("_id,label,doubled\r\n" + "".join(f"{i},row-{i},{i * 2}\n" for i in range(1, rows + 1))).encode()
 
 
 def test_a_dump_is_exported_published_signed_and_downloaded(deployment):
