@@ -25,6 +25,8 @@ DELIBERATE = {
                     "(never loses data), and writes .mmm when there are none.",
     "numeric_scale": "CKAN keeps the scale a numeric was stored with (1.50, 7.0); BigQuery's NUMERIC has a fixed "
                      "scale of 9, so bqdump writes the shortest exact form (1.5, 7) on both backends.",
+    "content_type": "CKAN sends application/octet-stream (Flask's mimetype= overrides the text/csv its view sets); "
+                    "bqdump sends the type CKAN means (tests/ckan/test_conformance.py, headers test).",
     "page_ties": "CKAN pages its dump 32,000 rows at a time with OFFSET; with ties in the sort key a row can appear "
                  "on two pages and another on none; bqdump writes each row once, ties broken by _id.",
 }
