@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 export PORT
 
-.PHONY: run test venv tools demo bench rehearse clean
+.PHONY: run test venv tools demo bench rehearse clean clean-data
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,5 +37,13 @@ bench: tools  # the Google cache-hit and concurrency benchmarks run on the emula
 rehearse: tools
 	BQDUMP_TFVARS=$(if $(TFVARS),$(abspath $(TFVARS)),) $(PY) -m pytest -q tests/contract/test_deploy_rehearsal.py
 
-clean:
-	rm -rf $(VENV) .venv-ckan .bqdump .pytest_cache
+# The local backend's data (DUMP_LOCAL_DIR): tables, exports, the demo files, the generated key; only what bqdump
+# writes there is deleted, never the folder's other contents.
+DATA := $(or $(DUMP_LOCAL_DIR),.bqdump)
+
+clean-data:
+	rm -rf "$(DATA)/tables" "$(DATA)/bucket" "$(DATA)/demo" "$(DATA)/token-secret.key"
+	-rmdir "$(DATA)" 2>/dev/null || true
+
+clean: clean-data
+	rm -rf $(VENV) .venv-ckan .bqdump/ckan-cache .bqdump/ckan-conformance.json .pytest_cache

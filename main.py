@@ -6,7 +6,6 @@
     python main.py serve | load <rid> <file> | demo
 """
 
-import os
 import sys
 
 import flask
@@ -14,11 +13,10 @@ import functions_framework
 
 from functions import routes
 from functions.host_guard import guard_host
-from functions.settings import load_settings
 from functions.wiring import app
 
 if __name__ != "__main__":
-    load_settings(os.environ)  # deployed: a missing or malformed setting stops start-up here, naming it
+    app()  # deployed: the whole app is built now, so a missing or malformed setting stops start-up, naming it
     if flask.has_app_context():  # functions-framework runs this module inside its app's context
         flask.current_app.wsgi_app = guard_host(flask.current_app.wsgi_app)
 

@@ -90,12 +90,12 @@ def prewarm_command(resources, formats, wait: float) -> int:
 
 def _warehouse():
     from functions.adapters.local.warehouse import LocalWarehouse
-    from functions.settings import load_config
+    from functions.adapters.system_clock import SYSTEM_CLOCK
 
-    config = load_config(os.environ)
+    config = load_settings(os.environ).core
     if config.backend != "local":
         raise SystemExit("load and demo write to the local warehouse: unset DUMP_BACKEND or set it to local.")
-    return LocalWarehouse(config.local_dir, config.local_dir / "bucket")
+    return LocalWarehouse(config.local_dir, config.local_dir / "bucket", SYSTEM_CLOCK, max_jobs=1)
 
 
 def load_file(resource_id: str, path: Path, null_string: str | None = None, warehouse=None) -> None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 from functions.core.cors import CorsPolicy
 from functions.core.dump_query import (MAX_FIELDS, MAX_FILTER_VALUES, MAX_Q_CHARS, MAX_Q_WORDS, MAX_SORT_KEYS,
                                        QueryBounds)
 from functions.core.errors import ConfigurationError
-from functions.core.settings_schema import (Setting, boolean, non_negative_float, one_of, positive_int, read_settings,
-                                            setting, settings_of)
+from functions.core.settings_schema import (SETTING, Setting, boolean, non_negative_float, one_of, positive_int,
+                                            read_settings, setting, settings_of)
+
+if TYPE_CHECKING:
+    from functions.adapters.google.config import GoogleConfig
+    from functions.auth.settings import AuthSettings
 
 MAX_URL_EXPIRY_HOURS = 168  # V4 signed URLs live 7 days at most
 
@@ -149,41 +153,68 @@ def all_settings() -> tuple[Setting, ...]:
     return CORE_SETTINGS + tuple(AUTH_SETTINGS) + GOOGLE_SETTINGS + PLATFORM_SETTINGS
 
 
-def load_config(env: Mapping[str, str]) -> Config:
-    """Reads and checks every core setting now, so a bad one fails at start-up with its name."""
-    config = read_settings(Config, env)
-    if config.backend == "google" and not config.token_secret:
-        raise ConfigurationError("DUMP_TOKEN_SECRET is required with DUMP_BACKEND=google (mount it from Secret Manager).")
-    if config.backend == "google" and not config.compose and not (config.stream_url or config.public_url):
-        # Redirects are never built from the Host header: without either address a multi-file export would
-        # be sent to a relative /stream path, which the dump function does not serve.
-        raise ConfigurationError("STREAM_URL (the streaming function's URL) or DUMP_PUBLIC_URL is required with "
-                                 "DUMP_BACKEND=google and DUMP_COMPOSE=false.")
-    return config
+ASSEMBLY_SLACK_SECONDS = 60  # a worker delivery's time after its wait: assembly, publish, the answer
+GOOGLE_REQUIRED = ("project", "dataset", "bucket")  # GoogleConfig fields without which nothing works
 
 
 @dataclass(frozen=True)
 class Settings:
-    """Every configuration the process runs with, parsed from the environment once (by functions.wiring)."""
+    """Every configuration the process runs with, parsed from the environment and checked once, at start-up."""
 
     core: Config
-    auth: object  # functions.auth.AuthConfig
-    google: object | None  # functions.adapters.google.config.GoogleConfig, on the Google backend
+    auth: AuthSettings
+    google: GoogleConfig | None  # on the Google backend; its dispatch deadline is resolved (never 0)
 
 
 def load_settings(env: Mapping[str, str]) -> Settings:
-    """Validates every setting of the configured backend without building any client."""
-    from functions.auth import load_auth_config
+    """Every setting read and every rule between settings checked here, without building any client: a bad or
+    missing one raises ConfigurationError naming it, so the process stops before it serves anything."""
+    from functions.auth.settings import load_auth_settings
 
-    core = load_config(env)
-    auth = load_auth_config(env)
-    google = None
-    if core.backend == "google":
-        from functions.adapters.google.config import dispatch_deadline, load_google_config
+    core = read_settings(Config, env)
+    auth = load_auth_settings(env)
+    if core.backend != "google":
+        return Settings(core, auth, None)
+    if not core.token_secret:
+        raise ConfigurationError("DUMP_TOKEN_SECRET is required with DUMP_BACKEND=google (mount it from Secret Manager).")
+    if not core.compose and not (core.stream_url or core.public_url):
+        # Redirects are never built from the Host header: without either address a multi-file export would
+        # be sent to a relative /stream path, which the dump function does not serve.
+        raise ConfigurationError("STREAM_URL (the streaming function's URL) or DUMP_PUBLIC_URL is required with "
+                                 "DUMP_BACKEND=google and DUMP_COMPOSE=false.")
+    return Settings(core, auth, _google(env, core.worker_wait_seconds))
 
-        google = load_google_config(env)
-        dispatch_deadline(google, core.worker_wait_seconds)  # refuses a deadline that cuts deliveries off
-    return Settings(core, auth, google)
+
+def _google(env: Mapping[str, str], worker_wait_seconds: float) -> GoogleConfig:
+    from functions.adapters.google.config import GoogleConfig
+
+    google = read_settings(GoogleConfig, env)
+    declared = {item.name: item.metadata[SETTING] for item in fields(GoogleConfig)}
+    for name in GOOGLE_REQUIRED:
+        if not getattr(google, name):
+            raise ConfigurationError(f"{declared[name].name} is required with DUMP_BACKEND=google. {declared[name].help}")
+    if bool(google.tasks_queue) != bool(google.worker_url):
+        raise ConfigurationError("TASKS_QUEUE and WORKER_URL go together: set both (the dump function) or neither.")
+    if google.read_only.kind == "adc":  # BIGQUERY_CREDENTIALS_RO empty: never silently ADC when a key was given
+        google = replace(google, read_only=google.read_write)
+    for source, name in ((google.read_write, "BIGQUERY_CREDENTIALS"), (google.read_only, "BIGQUERY_CREDENTIALS_RO")):
+        if source.kind == "anonymous" and not (google.bigquery_endpoint and google.storage_endpoint):
+            raise ConfigurationError(f"{name}=anonymous works only against emulators: set BIGQUERY_API_ENDPOINT "
+                                     "and STORAGE_API_ENDPOINT too.")
+    return replace(google, dispatch_deadline_seconds=_dispatch_deadline(google, worker_wait_seconds))
+
+
+def _dispatch_deadline(google: GoogleConfig, worker_wait_seconds: float) -> int:
+    """A delivery waits DUMP_WORKER_WAIT_SECONDS, then assembles: the deadline must hold both."""
+    needed = int(worker_wait_seconds) + ASSEMBLY_SLACK_SECONDS
+    if not google.dispatch_deadline_seconds:
+        return min(1800, max(15, needed))
+    if google.dispatch_deadline_seconds < needed:
+        raise ConfigurationError(
+            f"TASKS_DISPATCH_DEADLINE_SECONDS={google.dispatch_deadline_seconds} is shorter than "
+            f"DUMP_WORKER_WAIT_SECONDS + {ASSEMBLY_SLACK_SECONDS} ({needed}): a delivery would be cut off while it "
+            "assembles.")
+    return google.dispatch_deadline_seconds
 
 
 def markdown_table() -> str:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Mapping
 
+import requests
+
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.access_log import logs_deliveries
 from functions.adapters.local.signer import LocalUrlSigner
@@ -34,6 +36,9 @@ from functions.worker_door import WorkerDoor
 from jobs.export_worker import ExportWorker, WorkerSettings
 
 LOOKUP_THREADS = 8  # listings beside requests' metadata calls; a listing no thread takes up is made by its request
+LOCAL_EXPORT_JOBS = 2  # DuckDB exports running at once on the local backend
+LOCAL_TASK_THREADS = 2  # deliveries the in-process queue makes at once
+LOCAL_TASK_BACKOFF_SECONDS = 1.0  # first pause before a retried delivery (doubling, at most 30 s)
 
 
 @dataclass
@@ -54,16 +59,16 @@ class App:
 
 
 def build_app(env: Mapping[str, str], clock: Clock = SYSTEM_CLOCK) -> App:
-    """The environment is parsed here, once: every other object gets parsed values."""
+    """The environment is parsed and checked here, once (load_settings): every other object gets parsed values."""
     settings = load_settings(env)
     config = settings.core
     if settings.google is not None:
         from functions.adapters.google.factory import build_google_backend
 
-        backend = build_google_backend(settings.google, config.token_secret, config.worker_wait_seconds, clock)
+        backend = build_google_backend(settings.google, config.token_secret, clock)
     else:
         backend = build_local_backend(config, clock)
-    return assemble(config, backend, build_authorizer(settings.auth), clock)
+    return assemble(config, backend, build_authorizer(settings.auth, requests.Session()), clock)
 
 
 def build_local_backend(config: Config, clock: Clock) -> Backend:
@@ -74,8 +79,9 @@ def build_local_backend(config: Config, clock: Clock) -> Backend:
 
     root = config.local_dir
     store = LocalObjectStore(root / "bucket")
-    warehouse = LocalWarehouse(root, store.root, clock=clock)
-    queue = InProcessTaskQueue(max_attempts=config.task_max_attempts, clock=clock)  # assemble() connects it
+    warehouse = LocalWarehouse(root, store.root, clock, LOCAL_EXPORT_JOBS)
+    queue = InProcessTaskQueue(None, LOCAL_TASK_THREADS, config.task_max_attempts, LOCAL_TASK_BACKOFF_SECONDS,
+                               clock)  # assemble() connects it to this process's worker
     secret = local_secret(config.token_secret, root)  # one key per purpose is derived from it
     download_key = keys.derive(secret, keys.DOWNLOAD_SIGNATURES)
     return Backend(warehouse, store, warehouse, store, queue, LocalUrlSigner(download_key),

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from functions.auth import build_authorizer, load_auth_config
+from tests.support.auth import authorizer_from
 from functions.auth.cache import CachedAuthorizer, DecisionCache, decision_key
 from functions.auth.decisions import Decision, encode_record
 from functions.core.errors import Forbidden, NotFound, Unauthorized, Unavailable
@@ -24,7 +24,7 @@ def cached_ckan(url, ttl="60", max_entries="100"):
         "AUTH_CACHE_TTL_SECONDS": ttl,
         "AUTH_CACHE_MAX_ENTRIES": max_entries,
     }
-    authorizer = build_authorizer(load_auth_config(env))
+    authorizer = authorizer_from(env)
     assert isinstance(authorizer, CachedAuthorizer)
     return authorizer
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from functions.auth import build_authorizer, load_auth_config
+from tests.support.auth import authorizer_from
 from functions.http import status_of
 from functions.core.errors import Forbidden, NotFound, Unauthorized, Unavailable
 from functions.ports import Caller
@@ -13,7 +13,7 @@ NOW = 1_700_000_000.0
 
 def authorizer_for(url, **env):
     env = {"AUTH_TYPE": "ckan", "CKAN_URL": url, "CKAN_TIMEOUT_SECONDS": "0.2", **env}
-    return build_authorizer(load_auth_config(env))
+    return authorizer_from(env)
 
 
 def test_allowed_resource_passes_and_the_token_reaches_ckan(ckan_stub):

@@ -7,11 +7,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 import functions.auth.settings as settings_module
-from functions.auth import AUTH_SETTINGS, build_authorizer, load_auth_config
+from functions.auth import AUTH_SETTINGS
 from functions.auth.cache import CachedAuthorizer
 from functions.core.errors import ConfigurationError
 from functions.core.settings_schema import Setting, settings_of
 from functions.ports import Caller
+from functions.settings import load_settings
+from tests.support.auth import authorizer_from
 
 EXPECTED = {
     "AUTH_TYPE": "anonymous",
@@ -34,8 +36,9 @@ def public_pem(private_key) -> str:
 
 
 def refused(env) -> str:
+    """load_settings alone refuses: the start-up check, before any authorizer is built."""
     with pytest.raises(ConfigurationError) as caught:
-        build_authorizer(load_auth_config(env))
+        load_settings(env)
     return str(caught.value)
 
 
@@ -55,11 +58,11 @@ def test_every_setting_the_package_reads_is_in_the_table():
 
 
 def test_default_is_anonymous_and_allows_everything():
-    build_authorizer(load_auth_config({})).authorize(Caller(None), "any-resource", 0.0)
+    authorizer_from({}).authorize(Caller(None), "any-resource", 0.0)
 
 
 def test_ckan_is_wrapped_in_the_cache():
-    authorizer = build_authorizer(load_auth_config({"AUTH_TYPE": "ckan", "CKAN_URL": "https://ckan.example"}))
+    authorizer = authorizer_from({"AUTH_TYPE": "ckan", "CKAN_URL": "https://ckan.example"})
     assert isinstance(authorizer, CachedAuthorizer)
     assert (authorizer.ttl, authorizer.denial_ttl, authorizer.cache.max_entries) == (60.0, 10.0, 10000)
 

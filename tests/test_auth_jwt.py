@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from functions.auth import build_authorizer, load_auth_config
+from tests.support.auth import authorizer_from
 from functions.http import status_of
 from functions.core.errors import Forbidden, Unauthorized
 from functions.ports import Caller
@@ -38,7 +38,7 @@ def hs_token(secret=SECRET, **overrides):
 
 def authorizer(**env):
     base = {"AUTH_TYPE": "jwt", "JWT_AUDIENCE": "bqdump", "JWT_ISSUER": "https://idp.example"}
-    return build_authorizer(load_auth_config({**base, **env} if env else {**base, "JWT_SECRET": SECRET}))
+    return authorizer_from({**base, **env} if env else {**base, "JWT_SECRET": SECRET})
 
 
 def refusal(kind, token, resource_id="r1", now=NOW, **env):
@@ -137,7 +137,7 @@ def test_rs256_token_is_refused_when_only_a_secret_is_configured():
 
 def test_audience_and_issuer_checks_are_off_when_unset():
     token = hs_token(aud=None, iss=None)
-    hs256 = build_authorizer(load_auth_config({"AUTH_TYPE": "jwt", "JWT_SECRET": SECRET}))
+    hs256 = authorizer_from({"AUTH_TYPE": "jwt", "JWT_SECRET": SECRET})
     hs256.authorize(Caller(token), "r1", NOW)
     with pytest.raises(Unauthorized, match="wrong audience"):
         hs256.authorize(Caller(hs_token()), "r1", NOW)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from functions.adapters.google.config import GOOGLE_SETTINGS, dispatch_deadline, load_google_config
+from functions.adapters.google.config import GOOGLE_SETTINGS
 from functions.core.errors import ConfigurationError
 from functions.settings import all_settings, load_settings
 
@@ -18,6 +18,11 @@ def env(**overrides):
             "BIGQUERY_DATASET": "ckan_ds", "BIGQUERY_EXPORT_BUCKET": "my-exports"}
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
+
+
+def load_google_config(environment):
+    """The Google part of the settings, as load_settings checks and returns it."""
+    return load_settings(environment).google
 
 
 def test_a_minimal_configuration_uses_application_default_credentials():
@@ -114,8 +119,8 @@ def test_streaming_without_compose_needs_an_address_for_its_redirects():
 
 
 def test_the_dispatch_deadline_outlasts_one_worker_wait_and_its_assembly():
-    def deadline(wait=480.0, **settings):
-        return dispatch_deadline(load_google_config(env(**settings)), wait)
+    def deadline(wait=480, **settings):
+        return load_google_config(env(DUMP_WORKER_WAIT_SECONDS=str(wait), **settings)).dispatch_deadline_seconds
 
     assert deadline() == 540  # DUMP_WORKER_WAIT_SECONDS' default 480 + 60
     assert deadline(0) == 60

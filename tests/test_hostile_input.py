@@ -94,6 +94,10 @@ def test_resource_ids_up_to_the_documented_limit_work_on_the_local_backend(make_
     assert first.status_code == 302, first.text[:300]
     download = requests.get(first.headers["Location"], timeout=30)
     assert download.status_code == 200 and download.text.startswith("id,name")
+    filtered = get_dump(live, rid, filters='{"id": 1}')  # the query path derives the table's folder too
+    assert filtered.status_code == 302, filtered.text[:300]
+    download = requests.get(filtered.headers["Location"], timeout=30)
+    assert download.status_code == 200 and [line[:8] for line in download.text.splitlines()[1:]] == ["1,alpha,"], download.text[:300]
     assert_json_error(get_dump(live, "q" * length), 404)  # an unknown long id: a 404, not a 500
 
 

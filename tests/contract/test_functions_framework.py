@@ -59,10 +59,15 @@ def test_the_three_targets_serve_on_the_google_backend(start, bigquery_emulator)
     assert requests.get(stream.url + "/datastore/dump/x", timeout=10).status_code == 404  # not its route
 
 
-def test_a_missing_setting_stops_the_start_and_is_named(start):
-    target = start("dump", BIGQUERY_DATASET=None)
-    assert target.process.wait(30) != 0
-    assert "BIGQUERY_DATASET is required" in target.log.read_text()
+@pytest.mark.parametrize("target_name, settings, named", [
+    ("dump", {"BIGQUERY_DATASET": None}, "BIGQUERY_DATASET is required"),
+    ("dump", {"AUTH_TYPE": "jwt"}, "JWT_SECRET"),  # was: started, then an HTML 500 on every request
+    ("stream", {"AUTH_TYPE": "ckan"}, "CKAN_URL"),
+], ids=["no-dataset", "jwt-without-key", "ckan-without-url"])
+def test_a_missing_setting_stops_the_start_and_is_named(start, target_name, settings, named):
+    target = start(target_name, **settings)
+    assert target.process.wait(60) != 0
+    assert named in target.log.read_text()
 
 
 def test_the_deployed_dump_and_stream_targets_answer_cors(start, bigquery_emulator):

@@ -22,13 +22,12 @@ from google.auth import crypt
 from google.auth.credentials import AnonymousCredentials, Signing
 
 from functions.adapters.google.clients import READ_ONLY, READ_WRITE
-from functions.adapters.google.config import load_google_config
 from functions.adapters.google.factory import build_google_backend
 from functions.adapters.system_clock import SYSTEM_CLOCK
-from functions.auth import build_authorizer, load_auth_config
+from functions.auth import build_authorizer
 from functions.local_server import make_local_server
 from functions.wiring import assemble
-from functions.settings import load_config
+from functions.settings import load_settings
 from tests.contract import keys
 from tests.contract.conftest import PROJECT
 from tests.support.emulators import free_port
@@ -82,12 +81,12 @@ def deployment(request, bigquery_emulator, gcs_emulator, tasks_emulator, gcs_buc
     env.update(getattr(request, "param", {}))
     key = keys.new_key()
     identities = {READ_ONLY: RecordingCredentials("ro"), READ_WRITE: RecordingCredentials("rw", key)}
-    config, clock = load_config(env), SYSTEM_CLOCK
-    backend = build_google_backend(load_google_config(env), config.token_secret, config.worker_wait_seconds, clock,
-                                   credentials=identities)
+    settings, clock = load_settings(env), SYSTEM_CLOCK
+    config = settings.core
+    backend = build_google_backend(settings.google, config.token_secret, clock, credentials=identities)
     bridged = BridgedWarehouse(backend.warehouse, bigquery_emulator.export_root,
                                gcs_emulator.client(PROJECT).bucket(gcs_bucket))
-    authorizer = build_authorizer(load_auth_config(env))
+    authorizer = build_authorizer(settings.auth, requests.Session())
     app = assemble(config, replace(backend, tables=bridged, warehouse=bridged), authorizer, clock)
     server = make_local_server(app.doors, "127.0.0.1", port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -18,6 +18,7 @@ import pytest
 
 from functions.adapters.google.tasks import CloudTasksQueue
 from functions.adapters.local.task_queue import InProcessTaskQueue
+from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.core.delivery import Done, Retry
 from tests.contract.conftest import PROJECT
 
@@ -86,7 +87,7 @@ def backend(request):
         def make(statuses=()):
             receiver = Receiver(statuses)
             queue = InProcessTaskQueue(lambda payload, last: as_outcome(receiver.answer(payload, {"last": last})),
-                                       max_attempts=3, backoff_seconds=0.01)
+                                       workers=2, max_attempts=3, backoff_seconds=0.01, clock=SYSTEM_CLOCK)
             closers.append(queue.close)
             return queue, receiver
 
@@ -153,7 +154,7 @@ def test_a_failed_delivery_is_retried(backend):
 def test_the_in_process_queue_marks_its_last_delivery_and_then_stops():
     receiver = Receiver(statuses=[503, 503, 503, 503])
     queue = InProcessTaskQueue(lambda payload, last: as_outcome(receiver.answer(payload, {"last": last})),
-                               max_attempts=3, backoff_seconds=0.01)
+                               workers=2, max_attempts=3, backoff_seconds=0.01, clock=SYSTEM_CLOCK)
     try:
         queue.enqueue("dump-last-1", PAYLOAD)
         assert queue.drain(20)

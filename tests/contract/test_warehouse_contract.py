@@ -19,6 +19,7 @@ import pytest
 
 from functions.adapters.google.bigquery import GoogleWarehouse
 from functions.adapters.local.warehouse import LocalWarehouse
+from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.core import layout
 from functions.core.errors import NotFound
 from functions.core.model import ExportJob, Format, JobState, Variant
@@ -47,7 +48,7 @@ def _read_tree(root: Path, prefix: str) -> dict[str, bytes]:
 def backend(request, tmp_path) -> Backend:
     if request.param == "local":
         bucket = tmp_path / "bucket"
-        warehouse = LocalWarehouse(tmp_path / "warehouse", bucket)
+        warehouse = LocalWarehouse(tmp_path / "warehouse", bucket, SYSTEM_CLOCK, max_jobs=2)
         source = tmp_path / "small.csv"
         source.write_text(CSV)
         warehouse.load("small", source)

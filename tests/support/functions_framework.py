@@ -36,7 +36,7 @@ class FunctionProcess:
             try:
                 requests.get(self.url + "/healthz", timeout=1)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow on a busy machine
                 time.sleep(0.1)
         raise AssertionError(f"{self.target} not serving after {timeout} s:\n{self.log.read_text()}")
 

@@ -12,6 +12,7 @@ import secrets
 import threading
 from dataclasses import replace
 
+import requests
 from google.auth.credentials import AnonymousCredentials
 from google.oauth2.credentials import Credentials
 
@@ -62,11 +63,11 @@ class ProxiedGoogleApp:
             "STORAGE_API_ENDPOINT": self.storage_proxy.url, **(env or {})})
         config = settings.core
         identities = {READ_ONLY: AnonymousCredentials(), READ_WRITE: Credentials(token="runtime-token")}  # no key
-        backend = build_google_backend(settings.google, config.token_secret, config.worker_wait_seconds, SYSTEM_CLOCK,
-                                       credentials=identities, iam_endpoint=self.iam.url)
+        backend = build_google_backend(settings.google, config.token_secret, SYSTEM_CLOCK, credentials=identities,
+                                       iam_endpoint=self.iam.url)
         bridged = BridgedWarehouse(backend.warehouse, bq.export_root, gcs.client(PROJECT).bucket(self.bucket))
         self.app = assemble(config, replace(backend, warehouse=bridged, queue=queue or backend.queue),
-                            build_authorizer(settings.auth), SYSTEM_CLOCK)
+                            build_authorizer(settings.auth, requests.Session()), SYSTEM_CLOCK)
         self.server = make_local_server(self.app.doors, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.server.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

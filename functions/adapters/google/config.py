@@ -1,20 +1,18 @@
-"""Settings of the Google backend, each declared once on its field, all checked at start-up (no client built here)."""
+"""Settings of the Google backend, each declared once on its field with its own parser (no client built here);
+`functions.settings.load_settings` reads them and checks how they combine."""
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlparse
 
 from functions.adapters.google import sql as bigquery_sql
-from functions.core.errors import ConfigurationError
-from functions.core.settings_schema import SETTING, Setting, read_settings, setting, settings_of
+from functions.core.settings_schema import Setting, setting, settings_of
 
 GOOGLE_CERTS_URL = "https://www.googleapis.com/oauth2/v1/certs"
-ASSEMBLY_SLACK_SECONDS = 60  # a worker delivery's time after its wait: assembly, publish, the answer
 
 ANONYMOUS = "anonymous"
 _QUEUE = re.compile(r"projects/[a-z][a-z0-9:.-]{1,62}/locations/[a-z0-9-]{1,63}/queues/[A-Za-z0-9-]{1,100}")
@@ -125,9 +123,6 @@ def _credentials(raw: str) -> CredentialSource:
     return CredentialSource("info", info, label)
 
 
-REQUIRED = ("BIGQUERY_PROJECT", "BIGQUERY_DATASET", "BIGQUERY_EXPORT_BUCKET")
-
-
 @dataclass(frozen=True)
 class GoogleConfig:
     project: str = setting(
@@ -189,34 +184,3 @@ class GoogleConfig:
 
 
 GOOGLE_SETTINGS: tuple[Setting, ...] = settings_of(GoogleConfig)
-
-
-def load_google_config(env: Mapping[str, str]) -> GoogleConfig:
-    """Every Google setting parsed now; a missing or malformed one raises ConfigurationError naming it."""
-    config = read_settings(GoogleConfig, env)
-    for item in fields(GoogleConfig):
-        declared = item.metadata[SETTING]
-        if declared.name in REQUIRED and not getattr(config, item.name):
-            raise ConfigurationError(f"{declared.name} is required with DUMP_BACKEND=google. {declared.help}")
-    if bool(config.tasks_queue) != bool(config.worker_url):
-        raise ConfigurationError("TASKS_QUEUE and WORKER_URL go together: set both (the dump function) or neither.")
-    if config.read_only.kind == "adc":  # BIGQUERY_CREDENTIALS_RO empty: never silently ADC when a key was given
-        config = replace(config, read_only=config.read_write)
-    for source, name in ((config.read_write, "BIGQUERY_CREDENTIALS"), (config.read_only, "BIGQUERY_CREDENTIALS_RO")):
-        if source.kind == "anonymous" and not (config.bigquery_endpoint and config.storage_endpoint):
-            raise ConfigurationError(f"{name}=anonymous works only against emulators: set BIGQUERY_API_ENDPOINT "
-                                     "and STORAGE_API_ENDPOINT too.")
-    return config
-
-
-def dispatch_deadline(google: GoogleConfig, worker_wait_seconds: float) -> int:
-    """A delivery waits DUMP_WORKER_WAIT_SECONDS, then assembles: the deadline must hold both (checked at start-up)."""
-    needed = int(worker_wait_seconds) + ASSEMBLY_SLACK_SECONDS
-    if not google.dispatch_deadline_seconds:
-        return min(1800, max(15, needed))
-    if google.dispatch_deadline_seconds < needed:
-        raise ConfigurationError(
-            f"TASKS_DISPATCH_DEADLINE_SECONDS={google.dispatch_deadline_seconds} is shorter than "
-            f"DUMP_WORKER_WAIT_SECONDS + {ASSEMBLY_SLACK_SECONDS} ({needed}): a delivery would be cut off while it "
-            "assembles.")
-    return google.dispatch_deadline_seconds

@@ -11,7 +11,7 @@ from typing import Mapping
 
 from functions.adapters.google.bigquery import GoogleWarehouse
 from functions.adapters.google.clients import READ_ONLY, READ_WRITE, GoogleClients
-from functions.adapters.google.config import GoogleConfig, dispatch_deadline
+from functions.adapters.google.config import GoogleConfig
 from functions.adapters.google.oidc import OidcCallerCheck
 from functions.adapters.google.signer import IAM_ENDPOINT, GcsUrlSigner
 from functions.adapters.google.storage import GcsObjectStore
@@ -25,7 +25,7 @@ def refuse_prewarm(headers: Mapping[str, str]) -> None:
     raise Forbidden("Pre-warming over HTTP is off.", "Set PREWARM_AUDIENCE (Cloud Scheduler's OIDC audience).")
 
 
-def build_google_backend(google: GoogleConfig, token_secret: str, worker_wait_seconds: float, clock: Clock, *,
+def build_google_backend(google: GoogleConfig, token_secret: str, clock: Clock, *,
                          credentials: Mapping[str, object] | None = None, certs_url: str = "",
                          iam_endpoint: str = IAM_ENDPOINT) -> Backend:
     """`credentials` (by mode), `certs_url` and `iam_endpoint` are for tests; deployments pass none of them."""
@@ -39,7 +39,7 @@ def build_google_backend(google: GoogleConfig, token_secret: str, worker_wait_se
                           clock.now, google.signing_service_account, iam_endpoint)
     if google.tasks_queue:
         queue = CloudTasksQueue(clients.tasks, google.tasks_queue, google.worker_url, google.tasks_service_account,
-                                google.worker_audience, dispatch_deadline(google, worker_wait_seconds))
+                                google.worker_audience, google.dispatch_deadline_seconds)
     else:
         queue = NoTaskQueue()
     check_task_caller = allow_every_caller

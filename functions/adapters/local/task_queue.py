@@ -7,7 +7,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Mapping
 
-from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.core.delivery import Done, Outcome, Retry
 from functions.ports import Clock
 
@@ -17,8 +16,8 @@ DEDUP_SECONDS = 3600  # Cloud Tasks refuses a task name for about an hour
 
 
 class InProcessTaskQueue:
-    def __init__(self, deliver: Callable[..., Outcome] | None = None, workers: int = 2, max_attempts: int = 20,
-                 backoff_seconds: float = 1.0, clock: Clock = SYSTEM_CLOCK):
+    def __init__(self, deliver: Callable[..., Outcome] | None, workers: int, max_attempts: int,
+                 backoff_seconds: float, clock: Clock):
         self.deliver = deliver
         self.clock = clock
         self.max_attempts = max_attempts
