@@ -18,7 +18,18 @@ import pytest
 from tests.ckan import servers
 from tests.ckan.data import TABLES
 
-CACHE = servers.ROOT / ".bqdump" / "ckan-cache"
+
+
+def cache_root() -> Path:
+    """`.bqdump/ckan-cache` in the checkout; as root, PostgreSQL runs as another user, who may not reach a
+    checkout under a private home: then a folder of /var/tmp named after the checkout."""
+    inside = servers.ROOT / ".bqdump" / "ckan-cache"
+    if servers.reachable_by_server_user(servers.ROOT):
+        return inside
+    return Path("/var/tmp") / f"bqdump-ckan-cache-{hashlib.sha256(str(servers.ROOT).encode()).hexdigest()[:12]}"
+
+
+CACHE = cache_root()
 UPSERT_ROWS = 5000
 
 

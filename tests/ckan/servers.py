@@ -65,6 +65,14 @@ def _server_user() -> str | None:
     raise RuntimeError("running as root, and there is no postgres or nobody user to run PostgreSQL as")
 
 
+def reachable_by_server_user(path: Path) -> bool:
+    """Can the user PostgreSQL runs as enter `path` (and so a data folder below it)?"""
+    user = _server_user()
+    if user is None:
+        return True
+    return subprocess.run(["test", "-x", str(path)], user=user).returncode == 0
+
+
 def _wait(ready, what: str, process: subprocess.Popen, log: Path, timeout: float = START_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
