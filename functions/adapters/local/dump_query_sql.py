@@ -15,8 +15,8 @@ from functions.adapters.local.sql import quote_identifier
 from functions.core.dump_query import ID_COLUMN, DumpQuery, TableColumn, export_order
 
 
-# Text sorts as CKAN's PostgreSQL sorts it with an en_US collation (ICU's en-US: case and accents second, most
-# punctuation ignored at first): DuckDB's ICU collation of the same locale, built into DuckDB.
+# Text sorts as CKAN's PostgreSQL sorts it with an en_US collation (ICU's en-US: punctuation, then digits, then
+# letters, case and accents second): DuckDB's ICU collation of the same locale, built into DuckDB.
 TEXT_COLLATION = " COLLATE en_us"
 
 
