@@ -30,7 +30,7 @@ test: tools
 	$(PY) -m pytest -q
 
 bench: tools  # the Google cache-hit and concurrency benchmarks run on the emulators
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py --readme
 
 # Deploy rehearsal (DEPLOY.md): plan terraform/examples/basic with TFVARS (default: its example variables) and
 # run the planned functions end to end on the emulators. Run it before `terraform apply`.

@@ -1,61 +1,57 @@
-"""CKAN JSON and XML writing cost per million rows, beside CSV written from the same Parquet by pyarrow and DuckDB.
+"""CKAN's JSON and XML dump files written by bqdump, beside DuckDB's own json COPY of the same rows, from one run.
 
-Set-up: the demo flights table (336,776 rows, 19 columns) loaded as `python main.py demo` does; its Parquet file
-is the input of every writer, as the worker's export would be. Each writer streams to a file on local disk:
+Set-up: the issue's generated table (--rows rows, default 3,000,000: _id int, text with commas and quotes, float,
+timestamp, bool) as one Parquet file, the input the worker's CKAN step reads. Each repetition runs, interleaved
+so that a busy machine slows all three alike:
 
-  bqdump json   jobs.ckan_writers.json_chunks(parquet_batches(file)) -> file   (CKAN's JSON dump bytes)
-  bqdump xml    jobs.ckan_writers.xml_chunks(parquet_batches(file))  -> file   (CKAN's XML dump bytes)
-  peer: pyarrow csv   pyarrow.csv.CSVWriter over the same record batches
-  peer: DuckDB csv    COPY (SELECT * FROM read_parquet(file)) TO out.csv, one thread
+  peer: DuckDB json COPY   COPY (SELECT * FROM read_parquet(file) ORDER BY _id) TO out.json (FORMAT json)
+  bqdump json              jobs.ckan_writers.json_chunks(parquet_batches(file)) -> file  (CKAN's JSON dump bytes)
+  bqdump xml               jobs.ckan_writers.xml_chunks(parquet_batches(file))  -> file  (CKAN's XML dump bytes)
 
-Figures: best of --reps wall-clock seconds, seconds per million rows, output MB, and the growth of this
-process's peak RSS while writing (sampled every 5 ms with psutil). Then the claim "memory flat per batch,
-whatever the size": json and xml once more on flights repeated --copies times (one Parquet file, DuckDB's
-122,880-row row groups), peak RSS growth side by side with the 1x figure.
+DuckDB and the writers use the same cores (DuckDB's default threads; the writers' RENDER_THREADS). Figures: the
+median seconds of each and the median of the per-repetition ratios (bqdump / COPY); the issue's target is 1.5.
+Then "memory flat per batch": the peak RSS growth of this process while writing json and xml, at --rows and at
+--copies times as many rows.
 
-    .venv/bin/python benchmarks/bench_ckan_writers.py [--reps 3] [--copies 4]
+    .venv/bin/python benchmarks/bench_ckan_writers.py [--rows 3000000] [--reps 3] [--copies 2]
 """
 
 from __future__ import annotations
 
 import argparse
-import threading
 import time
 from pathlib import Path
 
 import psutil
 
-from _common import MIB, emit_result, load_flights, table, temp_dir
+from _common import MIB, PeakRss, emit_result, median, table, temp_dir
+
+TARGET = 1.5
 
 
-class PeakRss:
-    def __init__(self):
-        self.process = psutil.Process()
-        self.base = self.peak = self.process.memory_info().rss
-        self.running = True
-        self.thread = threading.Thread(target=self._sample, daemon=True)
+def generated(path: Path, rows: int) -> Path:
+    import duckdb
 
-    def _sample(self):
-        while self.running:
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.005)
+    with duckdb.connect() as con:
+        con.execute(f"""COPY (
+            SELECT i AS _id, 'text, "quoted" ' || (i * 7919 % 100000)::VARCHAR || ', end' AS name,
+                   i / 7.0 AS amount, TIMESTAMP '2020-01-01' + to_microseconds(i * 1234567) AS at, i % 3 = 0 AS ok
+            FROM range(1, {int(rows)} + 1) t(i)
+        ) TO '{path}' (FORMAT parquet, COMPRESSION zstd)""")
+    return path
 
-    def __enter__(self):
-        self.thread.start()
-        return self
 
-    def __exit__(self, *exc):
-        self.running = False
-        self.thread.join()
+def duckdb_json(source: Path, target: Path) -> None:
+    import duckdb
 
-    @property
-    def growth_mib(self) -> float:
-        return (self.peak - self.base) / MIB
+    with duckdb.connect() as con:
+        con.execute(f"COPY (SELECT * FROM read_parquet('{source}') ORDER BY _id) TO '{target}' (FORMAT json)")
 
 
 def ckan_writer(kind: str):
-    from jobs.ckan_writers import ckan_fields, json_chunks, parquet_batches, xml_chunks
     import pyarrow.parquet as pq
+
+    from jobs.ckan_writers import ckan_fields, json_chunks, parquet_batches, xml_chunks
 
     chunks = json_chunks if kind == "json" else xml_chunks
 
@@ -67,80 +63,60 @@ def ckan_writer(kind: str):
     return write
 
 
-def pyarrow_csv(source: Path, target: Path) -> None:
-    import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
-
-    from jobs.ckan_writers import parquet_batches
-
-    with pcsv.CSVWriter(str(target), pq.read_schema(source)) as writer:
-        for batch in parquet_batches(source):
-            writer.write_batch(batch)
+def timed(write, source: Path, target: Path) -> tuple[float, int]:
+    started = time.perf_counter()
+    write(source, target)
+    elapsed = time.perf_counter() - started
+    size = target.stat().st_size
+    target.unlink()
+    return elapsed, size
 
 
-def duckdb_csv(source: Path, target: Path) -> None:
-    import duckdb
-
-    with duckdb.connect(config={"threads": 1}) as connection:
-        connection.execute(f"COPY (SELECT * FROM read_parquet('{source}')) TO '{target}' (FORMAT csv, HEADER true)")
-
-
-def repeated(source: Path, target: Path, copies: int) -> Path:
-    """`copies` times the rows of `source`, streamed into one Parquet file (never the whole result in memory)."""
-    import pyarrow.parquet as pq
-
-    from jobs.ckan_writers import parquet_batches
-
-    with pq.ParquetWriter(target, pq.read_schema(source)) as writer:
-        for _ in range(copies):
-            for batch in parquet_batches(source, 122_880):
-                writer.write_batch(batch, row_group_size=122_880)
-    return target
-
-
-def measure(write, source: Path, target: Path, reps: int) -> tuple[float, float]:
-    best, growth = float("inf"), 0.0
-    for _ in range(reps):
-        with PeakRss() as rss:
-            started = time.perf_counter()
-            write(source, target)
-            elapsed = time.perf_counter() - started
-        best, growth = min(best, elapsed), max(growth, rss.growth_mib)
-    return best, growth
+def rss_growth(write, source: Path, target: Path) -> float:
+    with PeakRss(psutil.Process()) as rss:
+        write(source, target)
+    target.unlink()
+    return rss.growth / MIB
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=3_000_000)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--copies", type=int, default=4)
+    parser.add_argument("--copies", type=int, default=2)
     args = parser.parse_args()
-    import pyarrow.parquet as pq
+    from jobs.ckan_writers import RENDER_THREADS
 
     with temp_dir("writers") as folder:
-        source = load_flights(folder)
-        rows = pq.ParquetFile(source).metadata.num_rows
-        writers = [("bqdump json (CKAN)", "json", ckan_writer("json")), ("bqdump xml (CKAN)", "xml", ckan_writer("xml")),
-                   ("peer: pyarrow csv", "pyarrow_csv", pyarrow_csv), ("peer: DuckDB csv", "duckdb_csv", duckdb_csv)]
-        results, lines = {}, []
-        for label, slug, write in writers:
-            target = folder / "out"
-            best, growth = measure(write, source, target, args.reps)
-            per_million = best / rows * 1e6
-            results[f"{slug}_s_per_million_rows"] = round(per_million, 3)
-            results[f"{slug}_rss_growth_MiB"] = round(growth)
-            lines.append([label, f"{best:.2f}", f"{per_million:.2f}", f"{target.stat().st_size / MIB:.1f}",
-                          f"{growth:.0f}"])
-        print(f"flights: {rows:,} rows, {len(pq.read_schema(source))} columns; best of {args.reps}")
-        print(table(lines, ["writer", "seconds", "s / million rows", "output MB", "peak RSS growth MiB"]))
-        big = repeated(source, folder / "big.parquet", args.copies)
-        flat = []
-        for (label, slug, write), line in zip(writers[:2], lines[:2]):
-            _, growth = measure(write, big, folder / "out", 1)
-            flat.append([label, line[4], f"{growth:.0f}"])
-            results[f"{slug}_rss_growth_MiB_copies"] = round(growth)
-        print(f"\npeak RSS growth (MiB), flights 1x ({rows:,} rows) beside {args.copies}x ({rows * args.copies:,} rows):")
-        print(table(flat, ["writer", "1x", f"{args.copies}x"]))
-        emit_result("ckan_writers", rows=rows, copies=args.copies, **results)
+        source = generated(folder / "rows.parquet", args.rows)
+        writers = {"json": ckan_writer("json"), "xml": ckan_writer("xml")}
+        seconds: dict[str, list[float]] = {"copy": [], "json": [], "xml": []}
+        sizes: dict[str, int] = {}
+        for _ in range(args.reps):
+            for name, write in (("copy", duckdb_json), *writers.items()):
+                elapsed, sizes[name] = timed(write, source, folder / f"out.{name}")
+                seconds[name].append(elapsed)
+        ratios = {k: median([s / c for s, c in zip(seconds[k], seconds["copy"])]) for k in writers}
+        lines = [["peer: DuckDB json COPY", f"{median(seconds['copy']):.2f}", "", f"{sizes['copy'] / MIB:.0f}", ""]]
+        for kind in writers:
+            lines.append([f"bqdump {kind} (CKAN's)", f"{median(seconds[kind]):.2f}", f"{ratios[kind]:.2f}",
+                          f"{sizes[kind] / MIB:.0f}", "ok" if ratios[kind] <= TARGET else "MISSED"])
+        print(f"{args.rows:,} rows (int, text, float, timestamp, bool); median of {args.reps} interleaved runs; "
+              f"writer threads {RENDER_THREADS}")
+        print(table(lines, ["writer", "seconds", "ratio to COPY", "output MB", f"<= {TARGET}"]))
+
+        big = generated(folder / "big.parquet", args.rows * args.copies)
+        growth = {(kind, n): rss_growth(write, path, folder / "out")
+                  for kind, write in writers.items() for n, path in ((1, source), (args.copies, big))}
+        print(f"\npeak RSS growth (MiB) while writing, {args.rows:,} rows beside {args.rows * args.copies:,}:")
+        print(table([[kind, f"{growth[kind, 1]:.0f}", f"{growth[kind, args.copies]:.0f}"] for kind in writers],
+                    ["writer", "1x", f"{args.copies}x"]))
+        emit_result("ckan_writers", rows=args.rows, reps=args.reps, copies=args.copies, threads=RENDER_THREADS,
+                    copy_s=round(median(seconds["copy"]), 3),
+                    **{f"{k}_s": round(median(seconds[k]), 3) for k in writers},
+                    **{f"{k}_ratio": round(ratios[k], 3) for k in writers},
+                    **{f"{k}_rss_growth_MiB": round(growth[k, 1]) for k in writers},
+                    **{f"{k}_rss_growth_MiB_copies": round(growth[k, args.copies]) for k in writers})
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from functions.auth import build_authorizer
 from functions.catalogue import ExportCatalogue
 from functions.callers import secret_header_checker
 from functions.core import keys
+from functions.core.follow import follow_wait_seconds
 from functions.dump import DumpDoor, DumpSettings
 from functions.lookup_pool import LookupPool
 from functions.objects import ObjectsDoor
@@ -36,8 +37,6 @@ from functions.worker_door import WorkerDoor
 from jobs.export_worker import ExportWorker, WorkerSettings
 
 LOOKUP_THREADS = 8  # listings beside requests' metadata calls; a listing no thread takes up is made by its request
-LOCAL_EXPORT_JOBS = 2  # DuckDB exports running at once on the local backend
-LOCAL_TASK_THREADS = 2  # deliveries the in-process queue makes at once
 LOCAL_TASK_BACKOFF_SECONDS = 1.0  # first pause before a retried delivery (doubling, at most 30 s)
 
 
@@ -79,8 +78,9 @@ def build_local_backend(config: Config, clock: Clock) -> Backend:
 
     root = config.local_dir
     store = LocalObjectStore(root / "bucket")
-    warehouse = LocalWarehouse(root, store.root, clock, LOCAL_EXPORT_JOBS)
-    queue = InProcessTaskQueue(None, LOCAL_TASK_THREADS, config.task_max_attempts, LOCAL_TASK_BACKOFF_SECONDS,
+    warehouse = LocalWarehouse(root, store.root, clock, config.local_exports)
+    # a delivery holds a queue thread while it waits on its export: as many as exports run at once
+    queue = InProcessTaskQueue(None, config.local_exports, config.task_max_attempts, LOCAL_TASK_BACKOFF_SECONDS,
                                clock)  # assemble() connects it to this process's worker
     secret = local_secret(config.token_secret, root)  # one key per purpose is derived from it
     download_key = keys.derive(secret, keys.DOWNLOAD_SIGNATURES)
@@ -93,7 +93,8 @@ def build_local_backend(config: Config, clock: Clock) -> Backend:
                    check_prewarm_caller=secret_header_checker("X-Prewarm-Secret", config.prewarm_secret,
                                                               "PREWARM_SECRET", "run: python main.py prewarm"),
                    poll_seconds=(0.01, 0.05),  # a local listing costs ~0.1 ms: look often
-                   closers=[queue.close, warehouse.close])
+                   closers=[queue.close, warehouse.close],
+                   changes=store.changes if clock is SYSTEM_CLOCK else None)  # a test's clock keeps its own time
 
 
 def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Clock) -> App:
@@ -103,7 +104,7 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
     touch_interval = timedelta(seconds=config.query_touch_seconds)
     catalogue = ExportCatalogue(backend.tables, backend.bucket, backend.queue, clock,
                                 timedelta(seconds=config.failure_cooldown_seconds), backend.poll_seconds, lookups,
-                                touch_interval)
+                                touch_interval, backend.changes)
     worker = ExportWorker(backend.warehouse, backend.store, clock,
                           WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime,
                                          config.query_cap, touch_interval, config.bounds))
@@ -117,7 +118,7 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
                                  config.stream_url, config.bounds))
     worker_door = WorkerDoor(worker.deliver, backend.check_task_caller, config.task_max_attempts, clock)
     doors = Doors(config.backend, config.cors_origins, dump, worker_door,
-                  StreamDoor(catalogue, backend.stream_key, clock),
+                  StreamDoor(catalogue, backend.stream_key, clock, follow_wait_seconds(config.stream_timeout_seconds)),
                   PrewarmDoor(catalogue, backend.check_prewarm_caller, clock),
                   ObjectsDoor(backend.store, LocalUrlSigner(backend.download_key).check, clock))
     return App(config, clock, backend, catalogue, worker, doors, closers=[lookups.close])

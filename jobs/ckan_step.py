@@ -1,17 +1,18 @@
 """The worker's streamed step for CKAN's JSON and XML: the export's Parquet files, in order, into one object.
 
-Memory is one record batch at a time (jobs.ckan_writers), gzip is a streaming compressor, and the object is
+Memory is a few record batches at a time (jobs.ckan_writers), gzip is written on every core as concatenated
+members (jobs.parallel_gzip), and the object is
 written to a scratch name first and then created under its final name only if absent, as compose and merge do.
 """
 
 from __future__ import annotations
 
-import zlib
 from typing import Iterable, Iterator
 
 from functions.core.model import Format, Variant
 from functions.ports import ObjectStore
 from jobs.ckan_writers import JSON_TAIL, XML_TAIL, ckan_fields, json_chunks, parquet_batches, xml_chunks
+from jobs.parallel_gzip import gzip_members
 
 WRITE_BUFFER_BYTES = 1 << 20
 TAILS = {Format.JSON: JSON_TAIL, Format.XML: XML_TAIL}
@@ -54,14 +55,4 @@ def _batches(store: ObjectStore, shards: list[str]):
 
 
 def _compressed(chunks: Iterator[bytes], gzip: bool) -> Iterator[bytes]:
-    if not gzip:
-        yield from chunks
-        return
-    packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # 31: a gzip member, mtime 0
-    for chunk in chunks:
-        packed = packer.compress(chunk)
-        if packed:
-            yield packed
-    yield packer.flush()
-
-
+    return gzip_members(chunks) if gzip else chunks

@@ -208,3 +208,11 @@ def test_parquet_batches_stream_a_file(tmp_path):
     batches = list(parquet_batches(path, batch_rows=1))
     assert len(batches) == 3
     assert b"".join(json_chunks(batches, ckan_fields(pq.read_schema(path), ["doc"]))) == EXPECTED_JSON
+
+
+def test_timestamps_before_1970_keep_their_fraction_as_postgresqls_to_char_does():
+    """The first per-value writer rounded these up to the next second (Arrow's cast truncates toward the epoch)."""
+    table = pa.table({"at": pa.array([datetime(1969, 12, 31, 23, 59, 59, 500000), datetime(65, 8, 25, 12, 51, 20, 86004)],
+                                     pa.timestamp("us"))})
+    body = b"".join(json_chunks(table.to_batches(), ckan_fields(table.schema)))
+    assert b'["1969-12-31T23:59:59.500"],\n    ["0065-08-25T12:51:20.086004"]' in body

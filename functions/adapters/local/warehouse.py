@@ -11,9 +11,12 @@ import functools
 import json
 import logging
 import os
+import shutil
+import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -21,13 +24,17 @@ import duckdb
 
 from functions.core import identifiers, layout
 from functions.core.errors import InvalidRequest, NotFound
-from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, TableShape
+from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, ObjectInfo, TableShape
+from functions.core.shards import order_shards
 from functions.adapters.local.dump_query_sql import select_statement
+from functions.adapters.local.object_store import PARTIAL_PREFIX
 from functions.adapters.local.sql import column_expression, export_statement, quote_literal
 from functions.core.dump_query import TableColumn
 from functions.ports import Clock
+from jobs.parallel_gzip import gzip_file
 
 POINTER = "current.json"
+PIECE_BYTES = 8 << 20  # the export's files: a follower gets each as soon as DuckDB moves past it
 
 
 log = logging.getLogger("bqdump.local")
@@ -40,6 +47,7 @@ class LocalWarehouse:
         self.bucket_root = Path(bucket_root)
         self._executor = ThreadPoolExecutor(max_workers=max_jobs, thread_name_prefix="local-export")
         self._jobs: dict[str, Future] = {}
+        self._prefixes: dict[str, str] = {}  # job id -> its files' object prefix
         self._lock = threading.Lock()
 
     def _pointer(self, resource_id: str) -> dict:
@@ -88,7 +96,39 @@ class LocalWarehouse:
                 return  # same deterministic id: the export is already running or done
             source = self.table_file(job.resource_id)
             destination = self.bucket_root / job.destination_prefix
-            self._jobs[job.job_id] = self._executor.submit(_export, source, destination, job)
+            scratch = self.tables.parent / "scratch" / job.job_id
+            self._jobs[job.job_id] = self._executor.submit(_export, source, destination, job, scratch)
+            self._prefixes[job.job_id] = job.destination_prefix
+
+    def final_files(self, job_id: str) -> list[ObjectInfo] | None:
+        """The job's files that will not change again, in row order: all of them once it is done; while it runs,
+        those before the last that no file handle of this process holds open any more (DuckDB writes files in
+        order, ahead of closing them, and never reopens a closed one). Without /proc (not Linux): only once the
+        job is done. None for a job this process does not run."""
+        with self._lock:
+            future, prefix = self._jobs.get(job_id), self._prefixes.get(job_id)
+        if future is None or prefix is None:
+            return None
+        done = future.done()
+        if done and future.exception() is not None:
+            return []
+        folder = self.bucket_root / prefix
+        try:
+            names = order_shards(entry.name for entry in os.scandir(folder) if entry.name.startswith("part-"))
+        except FileNotFoundError:
+            return []
+        if not done:
+            held = _open_files()
+            if held is None:
+                return []
+            real = os.path.realpath(folder)
+            closed = [name for name in names[:-1] if os.path.join(real, name) not in held]
+            names = names[:next((i for i, name in enumerate(names[:-1]) if name not in closed), len(names) - 1)]
+        files = []
+        for name in names:
+            stat = (folder / name).stat()
+            files.append(ObjectInfo(prefix + name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc)))
+        return files
 
     def wait_export(self, job_id: str, timeout: float) -> JobStatus:
         with self._lock:
@@ -161,11 +201,35 @@ class InterruptedAttempt(Exception):
     """Files of this attempt exist but no job in this process wrote them: an export cut off by a restart."""
 
 
-def _export(source: Path, destination: Path, job: ExportJob) -> None:
+def _export(source: Path, destination: Path, job: ExportJob, scratch: Path | None = None) -> None:
+    """`scratch`: a folder outside the bucket for a gzip export's plain files (default: a new temporary one)."""
     if destination.is_dir() and any(destination.iterdir()):
         raise InterruptedAttempt("an earlier export into this attempt was interrupted (server restart); "
                                  "the next request retries with a new attempt")
     destination.parent.mkdir(parents=True, exist_ok=True)
+    job = replace(job, shard_bytes=min(job.shard_bytes, PIECE_BYTES))  # joined at publish; followers get each
+    if not job.gzip:
+        _copy(source, destination, job)
+        return
+    # gzip on every core: DuckDB's COPY compresses on its one writer thread; the plain files are written outside
+    # the bucket, then each lands in the attempt compressed as gzip members, under its final name when complete.
+    scratch = scratch or Path(tempfile.mkdtemp(prefix="bqdump-plain-"))
+    shutil.rmtree(scratch, ignore_errors=True)  # what a crashed export left
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        _copy(source, scratch, replace(job, gzip=False))
+        destination.mkdir(parents=True, exist_ok=True)
+        for plain in sorted(scratch.iterdir()):
+            partial = destination / f"{PARTIAL_PREFIX}{plain.name}.gz"
+            with open(partial, "wb") as out:
+                gzip_file(plain, out)
+            os.replace(partial, destination / f"{plain.name}.gz")
+            plain.unlink()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _copy(source: Path, destination: Path, job: ExportJob) -> None:
     table = list(_described(str(source)))  # the schema of this immutable file, usually cached already
     with _export_database().cursor() as con:
         if job.selection.whole_table:
@@ -174,6 +238,21 @@ def _export(source: Path, destination: Path, job: ExportJob) -> None:
         select = select_statement(f"read_parquet({quote_literal(str(source))})", job.selection, table,
                                   lambda column: column_expression(column.name, column.type, job.format))
         con.execute(export_statement(str(source), [], job, str(destination), select.sql), select.parameters)
+
+
+def _open_files() -> set[str] | None:
+    """Paths this process holds open (Linux /proc); None where that cannot be read."""
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    held = set()
+    for descriptor in descriptors:
+        try:
+            held.add(os.readlink(f"/proc/self/fd/{descriptor}"))
+        except OSError:
+            continue  # closed meanwhile
+    return held
 
 
 def _reader(source: Path, null_string: str | None) -> str:
