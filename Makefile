@@ -28,10 +28,12 @@ run: demo
 	@echo "bqdump: starting the server on port $(PORT)"
 	@$(PY) main.py serve
 
-# The scanners, emulators, linter and type checker live in virtualenvs of their own (their pins clash with ours).
+# The scanners, emulators, the real CKAN of tests/ckan, the linter and the type checker live in virtualenvs of their
+# own (their pins clash with ours).
 tools: venv
 	PYTHON=$(PYTHON) bash scripts/setup-terraform-tools.sh
 	PYTHON=$(PYTHON) bash scripts/setup-emulators.sh
+	PYTHON=$(PYTHON) bash scripts/setup-ckan.sh
 	PYTHON=$(PYTHON) bash scripts/setup-lint-tools.sh
 
 # ruff and mypy, configured in pyproject.toml; mypy reads the project's packages from $(VENV).
@@ -69,4 +71,4 @@ clean-data:
 	-rmdir "$(DATA)" 2>/dev/null || true
 
 clean: clean-data
-	rm -rf $(VENV) .pytest_cache build
+	rm -rf $(VENV) .venv-ckan .bqdump/ckan-cache .bqdump/ckan-conformance.json .pytest_cache build
