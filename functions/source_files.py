@@ -158,7 +158,7 @@ def _count_delimited(path: Path, kind: SourceFormat, header: list[str], ragged: 
             padded += 1
             return "skip"
         misfit = True
-        return "error"
+        return "skip"  # not "error": a parse stopped by an error left Arrow's reader to abort the process at exit
 
     # One thread: the handler above is Python, and a reader abandoned on an error with its threads still
     # running aborted the process at exit ("terminate called without an active exception").

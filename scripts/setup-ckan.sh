@@ -14,7 +14,7 @@ PG_WHEEL=pgserver==0.1.4  # ships PostgreSQL server binaries in pgserver/pginsta
 pip_install() {  # venv, pip args... (drops the noise of pip.conf's absent local find-links)
     local venv=$1; shift
     PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --quiet "$@" 2>&1 \
-        | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+        | { grep -v "^WARNING: Location .* is ignored: " || true; }
 }
 
 have_debian_postgres() { compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; }
