@@ -172,7 +172,7 @@ def test_a_query_dump_names_its_query_key_in_the_variant_of_each_line(make_app, 
     filters = '{"name": "alpha"}'
     assert get_dump(live, "small", filters=filters).status_code == 302
     assert get_dump(live, "small", filters=filters).status_code == 302
-    app.backend.queue.drain(30)  # the export's and the touch's lines come from the queue's threads, after the answers
+    app.backend.read_write.queue.drain(30)  # the export's and the touch's lines come from the queue's threads, after the answers
     lines = log_lines(capsys.readouterr().err)
     requests_ = [e for e in lines if "httpRequest" in e and e["httpRequest"]["requestUrl"].startswith("/datastore")]
     variants = {e["variant"] for e in requests_}
