@@ -11,19 +11,23 @@ from typing import Iterable, Iterator
 
 from functions.core.model import Format, Variant
 from functions.ports import ObjectStore
-from jobs.ckan_writers import ckan_fields, json_chunks, parquet_batches, xml_chunks
+from jobs.ckan_writers import JSON_TAIL, XML_TAIL, ckan_fields, json_chunks, parquet_batches, xml_chunks
 from jobs.parallel_gzip import gzip_members
 
 WRITE_BUFFER_BYTES = 1 << 20
+TAILS = {Format.JSON: JSON_TAIL, Format.XML: XML_TAIL}
 
 
 def write_ckan_file(store: ObjectStore, shards: list[str], destination: str, variant: Variant,
-                    json_columns: Iterable[str], scratch: str) -> None:
-    """`shards`: the export's Parquet files in row order (at least one: an empty result still has its schema)."""
+                    json_columns: Iterable[str], scratch: str, tail_only: bool = False) -> None:
+    """`shards`: the export's Parquet files in row order (at least one: an empty result still has its schema).
+    `tail_only`: CKAN's limit=0 file, which is only the end of its document (`\\n]}\\n`, `</data>\\n`)."""
     try:
         with store.open_writer(scratch, variant.content_type) as out:
             pending, size = [], 0
-            for chunk in _compressed(_ckan_chunks(store, shards, variant, list(json_columns)), variant.gzip):
+            chunks = iter([TAILS[variant.format]]) if tail_only else _ckan_chunks(store, shards, variant,
+                                                                                   list(json_columns))
+            for chunk in _compressed(chunks, variant.gzip):
                 pending.append(chunk)
                 size += len(chunk)
                 if size >= WRITE_BUFFER_BYTES:
