@@ -1,14 +1,19 @@
-"""One byte-serving path for both the joined export stream and single objects: length, Range, 64 KiB chunks."""
+"""One byte-serving path for both the joined export stream and single objects: length, Range, 64 KiB chunks;
+and a followed export's bytes as its pieces become final (`followed_response`)."""
 
 from __future__ import annotations
 
 import logging
-from typing import Iterator, Sequence
+from typing import Generator, Iterator, Sequence
 
 from werkzeug.wrappers import Request, Response
 
+from functions.core.errors import NotFound
+from functions.core.next_step import Serve
+from functions.core.progress import continues
 from functions.core.ranges import content_range, requested_range
 from functions.core.shards import Piece, joined_length, segments_for_range
+from functions.http import client_gone, cut_connection
 from functions.ports import ObjectStore
 
 CHUNK_SIZE = 64 * 1024
@@ -45,7 +50,7 @@ def byte_response(request: Request, store: ObjectStore, pieces: Sequence[Piece],
     return response
 
 
-def _joined(store: ObjectStore, segments, first=None) -> Iterator[bytes]:
+def _joined(store: ObjectStore, segments, first=None) -> Generator[bytes, None, None]:
     """Reads one segment at a time; when the client goes away the server closes this generator, which closes the read."""
     for index, segment in enumerate(segments):
         if index == 0 and first is not None:
@@ -63,7 +68,7 @@ def _joined(store: ObjectStore, segments, first=None) -> Iterator[bytes]:
 class _Body:
     """The joined stream, closing the first read too when the stream is closed before it ever started."""
 
-    def __init__(self, stream: Iterator[bytes], first):
+    def __init__(self, stream: Generator[bytes, None, None], first):
         self.stream, self.first = stream, first
 
     def __iter__(self):
@@ -102,11 +107,8 @@ def _prepended(first: bytes, rest):
 
 
 def _followed(environ, catalogue, target, attempt: int, records: list, deadline: float) -> Iterator[bytes]:
-    from functions.core.errors import NotFound
-    from functions.core.next_step import Serve
-    from functions.core.progress import continues
-    from functions.http import client_gone, cut_connection
-
+    """The recorded pieces in order, then whatever the published file holds past them. Before the first byte an
+    error propagates (an error answer); after it, the connection is cut."""
     store, clock = catalogue.bucket, catalogue.clock
     sent, seen, started = 0, 0, False
     try:

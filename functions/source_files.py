@@ -114,6 +114,7 @@ def _empty(path: Path, kind: SourceFormat) -> InvalidRequest:
 
 def _records(path: Path, kind: SourceFormat) -> Iterator[tuple[int, list[str]]]:
     """(first line, values) of every record; a quoted value may span lines. Blank lines hold no record."""
+    assert kind.delimiter is not None, "only csv and tsv are read as records"
     reader = csv.reader(_text_lines(path, kind), delimiter=kind.delimiter, quotechar='"', doublequote=True,
                         strict=True)
     line = 1

@@ -42,7 +42,7 @@ class GatedStore:
 def gated(make_app, tmp_path, fail=False, **env):
     app = make_app(DUMP_WAIT_SECONDS=0, DUMP_SHARD_BYTES=300_000, **env)  # many pieces
     load_numbers(app, "numbers", 60_000, tmp_path)
-    gate = GatedStore(app.backend.store, fail)
+    gate = GatedStore(app.backend.read_write.store, fail)
     app.worker.store = gate  # the worker's read-write view; followers read the real bucket
     return app, gate
 
@@ -63,7 +63,7 @@ def test_a_follower_gets_the_pieces_before_publish_and_the_published_files_bytes
         assert answer.headers["Content-Disposition"] == f'attachment; filename="{filename}"'
         first = answer.raw.read(50_000)
         assert len(first) == 50_000 and gate.reached.wait(60)
-        assert not [o for o in app.backend.store.list("dumps/numbers/") if o.name.endswith("manifest.json")]
+        assert not [o for o in app.backend.read_write.store.list("dumps/numbers/") if o.name.endswith("manifest.json")]
         gate.gate.set()  # now the worker publishes
         body = first + answer.raw.read()
     assert body == published_bytes(app, "numbers", key)
@@ -92,9 +92,13 @@ def test_a_failure_after_the_first_byte_cuts_the_transfer(make_app, serve, tmp_p
     app, gate = gated(make_app, tmp_path, fail=True)  # the manifest write fails as on a full disk
     live = serve(app)
     follow = get_dump(live, "numbers").headers["Location"]
-    gate.gate.set()
-    with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        requests.get(follow, timeout=60).content
+    with requests.get(follow, stream=True, timeout=60) as answer:
+        chunks = answer.iter_content(1000)
+        assert answer.status_code == 200 and next(chunks)  # the first bytes are out
+        gate.gate.set()
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            for _ in chunks:
+                pass
     again = requests.get(follow, timeout=60)  # the attempt failed before this follower's first byte: its status
     assert again.status_code == 502 and again.json()["error"] == "export_failed"
 
@@ -103,8 +107,11 @@ def test_curl_reports_a_cut_transfer(make_app, serve, tmp_path):
     app, gate = gated(make_app, tmp_path, fail=True)
     live = serve(app)
     follow = get_dump(live, "numbers").headers["Location"]
-    curl = subprocess.Popen(["curl", "-sS", "-o", str(tmp_path / "out"), follow], stderr=subprocess.PIPE)
-    assert gate.reached.wait(60)
+    out = tmp_path / "out"
+    curl = subprocess.Popen(["curl", "-sS", "-o", str(out), follow], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (out.exists() and out.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.01)  # readiness: curl has the first bytes (the headers went out with them)
     gate.gate.set()
     assert curl.wait(60) == 18  # CURLE_PARTIAL_FILE: transfer closed with outstanding read data remaining
 
