@@ -129,7 +129,7 @@ class ExportCatalogue:
     def look(self, target: Target, listed: list[ObjectInfo] | None = None) -> Look:
         """`listed`: the revision's objects when the caller listed them already."""
         state = revision_state(self.bucket.list(target.prefix) if listed is None else listed)
-        if state.failed:
+        if state.failed and state.failed.failure:
             return Look(state, parse_failure(self.bucket.read_bytes(state.failed.failure.name)))
         return Look(state)
 
@@ -208,7 +208,7 @@ class ExportCatalogue:
     def published_manifest(self, target: Target) -> Manifest:
         """The streaming function's read: the target's manifest, or NotFound when it is no longer stored."""
         state = self.look(target).state
-        if not state.published:
+        if not state.published or not state.published.manifest:
             raise gone(target)
         return _cached_manifest(self.bucket, state.published.manifest.name)
 

@@ -20,7 +20,7 @@ from functions.core.follow import MissAnswer, plan_miss
 from functions.core.next_step import Fail, Queue, Serve, failure_error
 from functions.core.publish import Manifest
 from functions.core.target import Target
-from functions.http import handles_errors, json_response, wants_html
+from functions.http import handles_errors, headers_of, json_response, wants_html
 from functions.ports import Authorizer, Clock, UrlSigner
 
 
@@ -54,7 +54,7 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     note(request, resource=resource_id, variant=variant.key, authorizer=door.authorizer.name)
     params = request.args.to_dict(flat=False)
     asked = parse_dump_query(params, door.settings.bounds)  # malformed parameters are refused before anything else
-    decided = door.authorizer.authorize(caller_from_headers(request.headers), resource_id, door.clock.now().timestamp())
+    decided = door.authorizer.authorize(caller_from_headers(headers_of(request)), resource_id, door.clock.now().timestamp())
     note(request, authorizer=decided or door.authorizer.name)
     marker = None  # a query dump's `requested` marker, as listed
     if asked.whole_table and not is_conditional(request):  # metadata and listing at once
@@ -69,7 +69,7 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
         step, marker = door.catalogue.request_listed(target)
     waited = isinstance(step, Queue)
     miss = plan_miss(request.method, request.headers.get("Prefer"), door.settings.wait_seconds)
-    if waited:
+    if isinstance(step, Queue):
         step = door.catalogue.wait_for(target, step.attempt, miss.wait_seconds)
     if isinstance(step, Serve):
         door.catalogue.note_request(target, marker)

@@ -232,6 +232,7 @@ class _Plan:
         texts = []
         for column in self.columns:
             if column[0] == "sql":
+                assert selected is not None  # a sql column means the plan has a select
                 texts.append(_one_array(selected.column(column[1])))
             else:
                 texts.append(pa.array(column[2](batch.column(column[1])), pa.large_string()))

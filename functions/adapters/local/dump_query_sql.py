@@ -43,9 +43,9 @@ def select_statement(source: str, query: DumpQuery, columns: Sequence[TableColum
     selected = [by_name[name] for name in query.fields] if query.fields else list(columns)
     write = expression or (lambda column: f"{source_column(column.name)} AS {quote_identifier(column.name)}")
     where = []
-    for name, values in query.filters:
+    for name, asked in query.filters:
         column = by_name[name]
-        values = [_value(column, value) for value in values]
+        values = [_value(column, value) for value in asked]
         if not values:
             where.append("FALSE")  # CKAN: `field IN ()` is false
         elif len(values) == 1:
