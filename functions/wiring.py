@@ -103,9 +103,10 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
     catalogue = ExportCatalogue(backend.tables, backend.bucket, backend.queue, clock,
                                 timedelta(seconds=config.failure_cooldown_seconds), backend.poll_seconds, lookups,
                                 touch_interval)
+    piece_queue = None if getattr(backend.queue, "queues_nothing", False) else backend.queue
     worker = ExportWorker(backend.warehouse, backend.store, clock,
                           WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime,
-                                         config.query_cap, touch_interval, config.bounds))
+                                         config.query_cap, touch_interval, config.bounds), piece_queue)
     if hasattr(backend.queue, "deliver"):  # the local in-process queue delivers to this process's worker
         backend.queue.deliver = logs_deliveries(worker.deliver, clock)
     signer = backend.signer
