@@ -206,7 +206,7 @@ def publish(base: str, fmt: str = "csv", rid: str = "flights") -> str:
     """Asks for the dump until it answers 302; returns its Location."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
-        status, headers, body = get(f"{base}/datastore/dump/{rid}?format={fmt}")
+        status, headers, body = get(f"{base}/datastore/dump/{rid}?format={fmt}", {"Prefer": "respond-async, wait=25"})
         if status == 302:
             return headers["Location"]
         if status != 202:

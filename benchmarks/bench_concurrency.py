@@ -94,8 +94,10 @@ class Load:
 
 
 def miss(port: int):
-    """A cache miss: waits DUMP_WAIT_SECONDS for an export that never comes, then answers 202."""
-    return lambda i, stop: timed_get(port, f"/datastore/dump/miss_{i:02d}?format=csv", 202)
+    """A cache miss: waits DUMP_WAIT_SECONDS (`Prefer: respond-async, wait=N`) for an export that never comes, then
+    answers 202."""
+    return lambda i, stop: timed_get(port, f"/datastore/dump/miss_{i:02d}?format=csv", 202,
+                                     headers={"Prefer": "respond-async, wait=3600"})
 
 
 def slow_download(port: int, path: str):

@@ -8,20 +8,47 @@ from __future__ import annotations
 
 import functools
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Callable
 from datetime import timedelta
 
-from functions.core import layout
+from functions.core import layout, progress
+from functions.core.shards import Piece
 from functions.core.dump_query import DumpQuery
 from functions.core.errors import DumpError, NotFound, Unavailable
 from functions.core.model import ObjectInfo, TableShape, Variant
-from functions.core.next_step import Queue, Serve, Step, Wait, next_step
+from functions.core.model import FailureKind
+from functions.core.next_step import Fail, Queue, Serve, Step, Wait, next_step
 from functions.core.publish import Failure, Manifest, RevisionState, parse_failure, parse_manifest, revision_state
 from functions.core.target import Target
 from functions.lookup_pool import LookupPool, NoPool
-from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse
+from functions.ports import Changes, Clock, ObjectStore, TaskQueue, Warehouse
 
 log = logging.getLogger("bqdump")
+
+
+class ClockPauses:
+    """Where the bucket cannot tell of its changes: a waiter sleeps its whole pause on the app's clock."""
+
+    def __init__(self, clock: Clock):
+        self.clock = clock
+
+    def mark(self) -> int:
+        return 0
+
+    def wait(self, since: int, seconds: float) -> None:
+        self.clock.sleep(seconds)
+
+
+FOLLOW_POLL_MAX = 2.0  # a follower waits up to the function's timeout: it looks at most this seldom
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a follower found: the step (Wait while the attempt runs) and the streamed records it had not seen."""
+
+    step: Step
+    records: list = field(default_factory=list)  # per new record, its pieces
 
 
 @dataclass(frozen=True)
@@ -37,8 +64,10 @@ class ExportCatalogue:
 
     def __init__(self, tables: Warehouse, bucket: ObjectStore, queue: TaskQueue, clock: Clock,
                  cooldown: timedelta, poll_seconds: tuple[float, float] = (0.25, 1.0),
-                 lookups: LookupPool | NoPool = NoPool(), touch_interval: timedelta = timedelta(minutes=5)):
+                 lookups: LookupPool | NoPool = NoPool(), touch_interval: timedelta = timedelta(minutes=5),
+                 changes: Changes | None = None):
         self.tables, self.bucket, self.queue, self.clock = tables, bucket, queue, clock
+        self.changes = changes or ClockPauses(clock)  # wakes a waiting request when the bucket changes
         self.cooldown = cooldown
         self.poll_seconds = poll_seconds  # first and longest pause while a request waits for an export
         self.lookups = lookups  # functions.lookup_pool: where the listing runs beside the metadata call
@@ -119,13 +148,16 @@ class ExportCatalogue:
         return self.queue.enqueue(target.task_name(attempt), target.task_payload(attempt))
 
     def wait_for(self, target: Target, attempt: int, seconds: float) -> Step:
-        """Looks again, with growing pauses, until attempt `attempt` is published or failed or `seconds` pass;
-        a transient failure queues the next attempt at once and waits for that one."""
+        """Looks again, with growing pauses (cut short when the bucket tells of a change), until attempt `attempt`
+        is published or failed or `seconds` pass; a transient failure queues the next attempt at once and waits
+        for that one."""
         poll_first, poll_max = self.poll_seconds
         deadline, pause = self.clock.monotonic() + seconds, poll_first
+        mark = self.changes.mark()
         while self.clock.monotonic() < deadline:
-            self.clock.sleep(min(pause, max(0.0, deadline - self.clock.monotonic())))
+            self.changes.wait(mark, min(pause, max(0.0, deadline - self.clock.monotonic())))
             pause = min(pause * 2, poll_max)
+            mark = self.changes.mark()
             step = self.decide(target, queued=attempt)
             if isinstance(step, Queue):
                 self.queue_attempt(target, step.attempt)
@@ -133,6 +165,42 @@ class ExportCatalogue:
             elif not isinstance(step, Wait):
                 return step
         return Wait(attempt)
+
+    def follow(self, target: Target, attempt: int, seconds: float, seen: int | None = None,
+               gone: Callable[[], bool] = lambda: False) -> Progress:
+        """A follower's wait, until the attempt is published or failed, `seconds` pass, the caller is `gone`, or
+        (`seen` not None) records after the first `seen` of the attempt's streamed pieces exist (functions.core
+        .progress). Looks less often as it goes on (down to every FOLLOW_POLL_MAX s) unless the bucket tells of a
+        change. A transient failure of a follower's attempt is answered: its target carries no query to queue."""
+        poll_first = self.poll_seconds[0]
+        longest = max(self.poll_seconds[1], FOLLOW_POLL_MAX)
+        prefix = layout.attempt_prefix(target.resource_id, target.variant, target.rev, attempt)
+        deadline, pause = self.clock.monotonic() + seconds, poll_first
+        while True:
+            mark = self.changes.mark()
+            listed = self.bucket.list(target.prefix)
+            step = self.decide(target, queued=attempt, listed=listed)
+            if isinstance(step, Queue):
+                step = Fail(Failure("the export was interrupted", FailureKind.TRANSIENT), 1)
+            if not isinstance(step, Wait):
+                return Progress(step)
+            if seen is not None:
+                records = progress.records_after(listed, prefix, seen)
+                if records:
+                    return Progress(step, self._recorded(records, prefix))
+            left = deadline - self.clock.monotonic()
+            if left <= 0 or gone():
+                return Progress(step)
+            self.changes.wait(mark, min(pause, left))
+            pause = min(pause * 2, longest)
+
+    def _recorded(self, records: list[str], prefix: str) -> list[tuple[Piece, ...]]:
+        try:
+            return [progress.parse_record(self.bucket.read_bytes(name), prefix) for name in records]
+        except ValueError as exc:
+            log.error("a streamed record under %s is unreadable: %s", prefix, exc)
+            raise Unavailable("The export's progress record is unreadable.",
+                              "Request the dump again once the export is published.") from None
 
     def manifest(self, serve: Serve) -> Manifest:
         return _cached_manifest(self.bucket, serve.manifest)

@@ -15,6 +15,7 @@ from functions.auth import caller_from_headers
 from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, layout, tokens
 from functions.core.dump_query import DumpQuery, QueryBounds, checked_query, parse_dump_query
+from functions.core.follow import MissAnswer, plan_miss
 from functions.core.next_step import Fail, Queue, Serve, failure_error
 from functions.core.publish import Manifest
 from functions.core.target import Target
@@ -24,7 +25,7 @@ from functions.ports import Authorizer, Clock, UrlSigner
 
 @dataclass(frozen=True)
 class DumpSettings:
-    wait_seconds: float  # how long a request waits for a queued export before answering 202
+    wait_seconds: float  # how long a request waits for a queued export before redirecting to the follow route
     url_lifetime: timedelta
     stream_token_seconds: int
     public_url: str
@@ -66,9 +67,9 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
             return not_modified(target)  # no listing, no signing, no export
         step, marker = door.catalogue.request_listed(target)
     waited = isinstance(step, Queue)
+    miss = plan_miss(request.method, request.headers.get("Prefer"), door.settings.wait_seconds)
     if waited:
-        wait = 0.0 if request.method == "HEAD" else door.settings.wait_seconds
-        step = door.catalogue.wait_for(target, step.attempt, wait)
+        step = door.catalogue.wait_for(target, step.attempt, miss.wait_seconds)
     if isinstance(step, Serve):
         door.catalogue.note_request(target, marker)
         note(request, outcome="waited" if waited else "hit", attempt=step.attempt)
@@ -76,8 +77,11 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     if isinstance(step, Fail):
         note(request, outcome="failed", failure=step.kind.value)
         raise failure_error(step.failure, target.variant, step.retry_after)
-    note(request, outcome="queued", attempt=step.attempt)
-    return pending(request, target, step.attempt)
+    if miss.answer is MissAnswer.PENDING:
+        note(request, outcome="queued", attempt=step.attempt)
+        return pending(request, target, step.attempt)
+    note(request, outcome="follow", attempt=step.attempt)
+    return follow_redirect(request, door, target, step.attempt)
 
 
 def current_target(door: DumpDoor, resource_id: str, variant, params: dict, asked: DumpQuery) -> Target:
@@ -131,11 +135,26 @@ def redirect(request: Request, door: DumpDoor, target: Target, manifest: Manifes
     else:  # several pieces (compose off): the streaming function joins them
         expires = int(now.timestamp()) + settings.stream_token_seconds
         token = tokens.stream_token(door.stream_key, target.resource_id, target.variant.key, target.rev, expires)
-        base = settings.stream_url or public_base(request, settings)
-        query = urlencode({**target.variant.query, "rev": target.rev, "token": token})
-        location = f"{base.rstrip('/')}/stream/{target.resource_id}?{query}"
+        location = stream_location(request, settings, "stream", target, {"rev": target.rev, "token": token})
     headers["Location"] = location
     return Response(b"", status=302, headers=headers)
+
+
+def follow_redirect(request: Request, door: DumpDoor, target: Target, attempt: int) -> Response:
+    """A miss that outlasted the short wait: the streaming function's follow route holds the request until this
+    attempt is published and then serves the file (or answers the failure's error status), within its timeout.
+    The token opens that one attempt, briefly; it is no validator of the file, so the answer carries none."""
+    settings = door.settings
+    expires = int(door.clock.now().timestamp()) + settings.stream_token_seconds
+    token = tokens.follow_token(door.stream_key, target.resource_id, target.variant.key, target.rev, attempt, expires)
+    location = stream_location(request, settings, "follow", target,
+                               {"rev": target.rev, "attempt": str(attempt), "token": token})
+    return Response(b"", status=302, headers={"Location": location, "Cache-Control": "no-store"})
+
+
+def stream_location(request: Request, settings: DumpSettings, route: str, target: Target, extra: dict) -> str:
+    base = settings.stream_url or public_base(request, settings)
+    return f"{base.rstrip('/')}/{route}/{target.resource_id}?{urlencode({**target.variant.query, **extra})}"
 
 
 SERVER_URL = "bqdump.server_url"  # WSGI environ key: the address the local server is bound to, set by that server

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import select
+import socket
 
 from werkzeug.wrappers import Request, Response
 
@@ -63,3 +65,32 @@ def wants_html(request: Request) -> bool:
     accept = request.accept_mimetypes
     return accept.best_match(["application/json", "text/html"]) == "text/html" and "text/html" in request.headers.get(
         "Accept", "")
+
+
+def _socket(environ):
+    """The client connection under the WSGI server: werkzeug's (local server) or gunicorn's (functions-framework)."""
+    return environ.get("werkzeug.socket") or environ.get("gunicorn.socket")
+
+
+def client_gone(environ) -> bool:
+    """True when the client closed its connection (a read would end): checked between waits, so a follower whose
+    client went away ends and frees its thread. Data waiting to be read (a pipelined request) is not an end."""
+    connection = _socket(environ)
+    if connection is None:
+        return False
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
+def cut_connection(environ) -> None:
+    """Ends a response whose headers (and first bytes) went out: the connection is shut down, so the chunked
+    body is never terminated and every client reports an incomplete transfer instead of a short file."""
+    connection = _socket(environ)
+    if connection is not None:
+        try:
+            connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass

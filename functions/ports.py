@@ -73,6 +73,15 @@ class TaskQueue(Protocol):
         """Queue a named task; False when a task of that name is already queued (deduplicated)."""
 
 
+class Changes(Protocol):
+    """A bucket that tells of its changes: `wait` returns when something was written since `mark()` was taken,
+    or after `seconds` at most."""
+
+    def mark(self) -> int: ...
+
+    def wait(self, since: int, seconds: float) -> None: ...
+
+
 class UrlSigner(Protocol):
     def sign(self, name: str, *, filename: str, content_type: str, expires_at: datetime, base_url: str) -> str:
         """A URL that downloads object `name` as `filename` until `expires_at`."""
@@ -122,3 +131,4 @@ class Backend:
     check_prewarm_caller: CallerCheck = allow_every_caller
     poll_seconds: tuple[float, float] = (0.25, 1.0)  # first and longest pause while a request waits for an export
     closers: list = field(default_factory=list)
+    changes: "Changes | None" = None  # the bucket tells of its changes (local); None: waiters sleep their pauses

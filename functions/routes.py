@@ -23,7 +23,7 @@ from functions.dump import DumpDoor, handle_dump
 from functions.http import error_response, json_response
 from functions.objects import ObjectsDoor, handle_object
 from functions.prewarm import PrewarmDoor, handle_prewarm
-from functions.stream import StreamDoor, handle_stream
+from functions.stream import StreamDoor, handle_follow, handle_stream
 from functions.worker_door import WorkerDoor, handle_task_request
 
 
@@ -67,7 +67,10 @@ WORKER_RULES = [
     Rule("/tasks/export", endpoint=(handle_task_request, "worker"), methods=["POST"]),
     Rule("/", endpoint=(handle_task_request, "worker"), methods=["POST"]),
 ]
-STREAM_RULES = [Rule("/stream/<path:resource_id>", endpoint=(handle_stream, "stream"), methods=["GET", "HEAD"])]
+STREAM_RULES = [
+    Rule("/stream/<path:resource_id>", endpoint=(handle_stream, "stream"), methods=["GET", "HEAD"]),
+    Rule("/follow/<path:resource_id>", endpoint=(handle_follow, "stream"), methods=["GET", "HEAD"]),
+]
 LOCAL_RULES = [Rule("/_objects/<path:name>", endpoint=(handle_object, "objects"), methods=["GET", "HEAD"])]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Iterator, Sequence
 
 from werkzeug.wrappers import Request, Response
@@ -11,6 +12,7 @@ from functions.core.shards import Piece, joined_length, segments_for_range
 from functions.ports import ObjectStore
 
 CHUNK_SIZE = 64 * 1024
+log = logging.getLogger("bqdump")
 
 
 def byte_response(request: Request, store: ObjectStore, pieces: Sequence[Piece], *, filename: str,
@@ -72,3 +74,78 @@ class _Body:
         close = getattr(self.first, "close", None)
         if close:
             close()
+
+
+class Cut(Exception):
+    """A followed download that cannot go on after its first bytes: the connection is cut (never a short file)."""
+
+
+def followed_response(request: Request, catalogue, target, attempt: int, records: list, deadline: float, *,
+                      filename: str, etag: str) -> Response:
+    """200 with the pieces of an export as they become final (functions.core.progress), then the rest of the
+    published file. The length is not known yet: the body is chunked, and its end (the terminating chunk) says
+    the file is complete. Headers go out with the first byte (a failure before it is still an error status)."""
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, max-age=0",
+               "ETag": etag}
+    body = _followed(request.environ, catalogue, target, attempt, records, deadline)
+    first = next(body)  # the first piece's first bytes, or its error, before any header is sent
+    return Response(_prepended(first, body), status=200, headers=headers, content_type=target.variant.content_type,
+                    direct_passthrough=True)
+
+
+def _prepended(first: bytes, rest):
+    yield first
+    try:
+        yield from rest
+    finally:
+        rest.close()
+
+
+def _followed(environ, catalogue, target, attempt: int, records: list, deadline: float) -> Iterator[bytes]:
+    from functions.core.errors import NotFound
+    from functions.core.next_step import Serve
+    from functions.core.progress import continues
+    from functions.http import client_gone, cut_connection
+
+    store, clock = catalogue.bucket, catalogue.clock
+    sent, seen, started = 0, 0, False
+    try:
+        while True:
+            for piece in [p for record in records for p in record]:
+                try:
+                    chunks = store.read_range(piece.name, piece.skip, piece.length, CHUNK_SIZE)
+                except NotFound:  # joined into the published file meanwhile: it goes on from there
+                    break
+                try:
+                    for chunk in chunks:
+                        sent += len(chunk)
+                        started = True
+                        yield chunk
+                finally:
+                    close = getattr(chunks, "close", None)
+                    if close:
+                        close()
+            seen += len(records)
+            if not started:
+                yield b""  # nothing to send yet (empty pieces): the caller still gets its first item
+                started = True
+            found = catalogue.follow(target, attempt, max(0.0, deadline - clock.monotonic()), seen=seen,
+                                     gone=lambda: client_gone(environ))
+            if isinstance(found.step, Serve):
+                manifest = catalogue.manifest(found.step)
+                total = joined_length(manifest.pieces)
+                if not continues(sent, total):
+                    raise Cut(f"the published file ({total} bytes) is shorter than the {sent} bytes sent")
+                yield from _joined(store, list(segments_for_range(manifest.pieces, sent, total - 1)))
+                return
+            if not found.records:
+                raise Cut(f"the export did not go on ({type(found.step).__name__})")
+            records = found.records
+    except GeneratorExit:
+        raise
+    except Exception as error:
+        if not started:
+            raise  # before the first byte: an error answer
+        log.warning("cutting a followed download of %s after %d bytes: %s", target.resource_id, sent, error)
+        cut_connection(environ)
+        raise Cut(str(error)) from None

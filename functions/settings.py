@@ -11,8 +11,8 @@ from functions.core.cors import CorsPolicy
 from functions.core.dump_query import (MAX_FIELDS, MAX_FILTER_VALUES, MAX_Q_CHARS, MAX_Q_WORDS, MAX_SORT_KEYS,
                                        QueryBounds)
 from functions.core.errors import ConfigurationError
-from functions.core.settings_schema import (SETTING, Setting, boolean, non_negative_float, one_of, positive_int,
-                                            read_settings, setting, settings_of)
+from functions.core.settings_schema import (SETTING, Setting, boolean, non_negative_float, one_of, positive_float,
+                                            positive_int, read_settings, setting, settings_of)
 
 if TYPE_CHECKING:
     from functions.adapters.google.config import GoogleConfig
@@ -68,9 +68,14 @@ class Config:
         "DUMP_LOCAL_EXPORTS", "",
         "Exports the local backend runs at once, and task deliveries (each waits on its export); each export "
         "takes about one core. Empty: one per CPU core, at least 2.", _exports_at_once)
-    wait_seconds: float = setting("DUMP_WAIT_SECONDS", "25",
-                                  "How long a dump request waits for a queued export before answering 202.",
-                                  non_negative_float)
+    wait_seconds: float = setting(
+        "DUMP_WAIT_SECONDS", "25",
+        "How long a dump request waits for a queued export before redirecting to the streaming function's "
+        "follow route (`Prefer: respond-async, wait=N`: at most N s, then 202).", non_negative_float)
+    stream_timeout_seconds: float = setting(
+        "STREAM_TIMEOUT_SECONDS", "3600",
+        "The streaming function's request timeout (Terraform sets it from timeouts.stream). A follower of an "
+        "export waits at most five sixths of it, then answers 503 with Retry-After.", positive_float)
     failure_cooldown_seconds: float = setting(
         "DUMP_FAILURE_COOLDOWN_SECONDS", "60",
         "How long a failed export is reported to callers before a request may retry it.", non_negative_float)

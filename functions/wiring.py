@@ -23,6 +23,7 @@ from functions.auth import build_authorizer
 from functions.catalogue import ExportCatalogue
 from functions.callers import secret_header_checker
 from functions.core import keys
+from functions.core.follow import follow_wait_seconds
 from functions.dump import DumpDoor, DumpSettings
 from functions.lookup_pool import LookupPool
 from functions.objects import ObjectsDoor
@@ -92,7 +93,8 @@ def build_local_backend(config: Config, clock: Clock) -> Backend:
                    check_prewarm_caller=secret_header_checker("X-Prewarm-Secret", config.prewarm_secret,
                                                               "PREWARM_SECRET", "run: python main.py prewarm"),
                    poll_seconds=(0.01, 0.05),  # a local listing costs ~0.1 ms: look often
-                   closers=[queue.close, warehouse.close])
+                   closers=[queue.close, warehouse.close],
+                   changes=store.changes if clock is SYSTEM_CLOCK else None)  # a test's clock keeps its own time
 
 
 def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Clock) -> App:
@@ -102,7 +104,7 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
     touch_interval = timedelta(seconds=config.query_touch_seconds)
     catalogue = ExportCatalogue(backend.tables, backend.bucket, backend.queue, clock,
                                 timedelta(seconds=config.failure_cooldown_seconds), backend.poll_seconds, lookups,
-                                touch_interval)
+                                touch_interval, backend.changes)
     piece_queue = None if getattr(backend.queue, "queues_nothing", False) else backend.queue
     worker = ExportWorker(backend.warehouse, backend.store, clock,
                           WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime,
@@ -117,7 +119,7 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
                                  config.stream_url, config.bounds))
     worker_door = WorkerDoor(worker.deliver, backend.check_task_caller, config.task_max_attempts, clock)
     doors = Doors(config.backend, config.cors_origins, dump, worker_door,
-                  StreamDoor(catalogue, backend.stream_key, clock),
+                  StreamDoor(catalogue, backend.stream_key, clock, follow_wait_seconds(config.stream_timeout_seconds)),
                   PrewarmDoor(catalogue, backend.check_prewarm_caller, clock),
                   ObjectsDoor(backend.store, LocalUrlSigner(backend.download_key).check, clock))
     return App(config, clock, backend, catalogue, worker, doors, closers=[lookups.close])

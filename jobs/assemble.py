@@ -93,6 +93,11 @@ def strip_repeated_headers(store: ObjectStore, shards: list[ObjectInfo]) -> list
     return pieces
 
 
+def first_line(store: ObjectStore, shard: ObjectInfo) -> bytes:
+    """A CSV/TSV file's header record, line end included."""
+    return _header(store, shard)
+
+
 def _header(store: ObjectStore, shard: ObjectInfo) -> bytes:
     probe = min(shard.size, HEADER_PROBE_BYTES)
     while True:

@@ -17,13 +17,15 @@ from functions.core import gc, identifiers, layout, pieces
 from functions.core.dump_query import DumpQuery, QueryBounds, checked_query
 from functions.core.delivery import Done, Outcome, Retry
 from functions.core.errors import DumpError, InvalidRequest, NotFound
-from functions.core.model import ExportJob, FailureKind, Format, JobState
+from functions.core.model import ExportJob, FailureKind, Format, JobState, JobStatus
 from functions.core.next_step import Serve, Wait, next_step
 from functions.core.publish import Manifest, failure_bytes, manifest_bytes, revision_state
-from functions.core.target import Target
 from functions.core.shards import Piece, order_shards
+from functions.core.target import Target
 from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse
-from jobs import assemble, ckan_step
+from jobs import assemble, ckan_step, progress
+
+RECORD_SECONDS = 0.05  # how often a running local export is checked for newly final files
 
 log = logging.getLogger("bqdump.worker")
 
@@ -186,7 +188,7 @@ class ExportWorker:
                         gzip=target.variant.gzip and exported is target.variant.format, selection=target.selection)
         started = self.clock.monotonic()
         self.warehouse.start_export(job)
-        status = self.warehouse.wait_export(job.job_id, self.settings.wait_seconds)
+        status = self.wait_recording(job, target, prefix, plan)
         exported_at = self.clock.monotonic()
         report = {"job_id": job.job_id, "attempt": attempt}
         if status.state is JobState.RUNNING:
@@ -209,7 +211,7 @@ class ExportWorker:
                 return Done("published", report)
             return self.assembly_failed(prefix, error, report)
         assembled = self.clock.monotonic()
-        for name in leftovers:  # shards already composed or merged into the published object
+        for name in leftovers + progress.record_names(self.store, prefix):  # composed or merged; streamed records
             self.delete_quietly(name)
         self.collect_garbage(target)
         seconds = {"export": exported_at - started, "assemble": assembled - exported_at,
@@ -270,6 +272,28 @@ class ExportWorker:
 
     def json_columns(self, target: Target) -> list[str]:
         return [c.name for c in self.warehouse.shape(target.resource_id).columns if c.type.upper() == "JSON"]
+
+    def wait_recording(self, job: ExportJob, target: Target, prefix: str, plan: assemble.Plan) -> JobStatus:
+        """Waits for the export job as `wait_export` does; where files are final before the job ends
+        (jobs.progress), records each one as it is, so followers send it at once, and the rest when it ends."""
+        if not progress.streams_early(target.variant, self.warehouse):
+            return self.warehouse.wait_export(job.job_id, self.settings.wait_seconds)
+        recorder: progress.Recorder | None = None
+        deadline = self.clock.monotonic() + self.settings.wait_seconds
+        while True:
+            left = max(0.0, deadline - self.clock.monotonic())
+            status = self.warehouse.wait_export(job.job_id, min(RECORD_SECONDS, left))
+            final = self.warehouse.final_files(job.job_id) if status.state is not JobState.FAILED else []
+            if final is None:  # a job this process does not run (started before a restart): wait as before
+                return status if status.state is not JobState.RUNNING else self.warehouse.wait_export(job.job_id, left)
+            try:
+                if final and not self.published(target):
+                    recorder = recorder or progress.Recorder(self.store, self.warehouse, target, prefix, plan)
+                    recorder.record(final)
+            except Exception:  # best effort: followers then wait for the manifest (a duplicate delivery raced us)
+                log.warning("could not record the streamed pieces of %s", prefix, exc_info=True)
+            if status.state is not JobState.RUNNING or left <= 0:
+                return status
 
     def assembly_failed(self, prefix: str, error: Exception, report: dict) -> Outcome:
         """Whatever fails after the export job (compose, merge, header, manifest, a full disk) ends this attempt

@@ -225,7 +225,7 @@ def test_cors_headers_on_every_answer_of_the_dump_function(make_app, serve, tmp_
     app = make_app(CORS_ORIGINS=f"{ORIGIN}, https://other.example.org", DUMP_WAIT_SECONDS=0)
     load_flights(app, tmp_path)
     live = serve(app)
-    pending = cors_get(live, "/datastore/dump/flights", q="late")
+    pending = cors_get(live, "/datastore/dump/flights", q="late", headers={"Prefer": "respond-async"})
     app.backend.queue.drain(30)
     found = cors_get(live, "/datastore/dump/flights", q="late")
     unchanged = cors_get(live, "/datastore/dump/flights", q="late", headers={"If-None-Match": found.headers["ETag"]})

@@ -97,7 +97,7 @@ def test_queued_and_failed_requests_say_so(make_app, serve, tmp_path, capsys):
     load_csv(app, "broken", SMALL_CSV, tmp_path)
     app.backend.warehouse.table_file("broken").write_bytes(b"not parquet")
     held = serve(doors_with_catalogue(app, queue=HeldQueue()))
-    assert get_dump(held, "small").status_code == 202
+    assert get_dump(held, "small", headers={"Prefer": "respond-async"}).status_code == 202
     queued = one_line_for(log_lines(capsys.readouterr().err), "GET", "/datastore/dump/small")
     assert queued["outcome"] == "queued" and queued["attempt"] == 1
     assert_cloud_logging_fields(queued, 202)

@@ -120,33 +120,31 @@ def test_worker_route_is_not_public_and_refuses_non_json(make_app, serve, tmp_pa
     assert requests.delete(live.url + "/datastore/dump/x", timeout=30).status_code == 405
 
 
-def test_not_published_yet_answers_202_then_redirects(make_app, serve, tmp_path):
+def test_respond_async_answers_202_then_redirects_to_the_file(make_app, serve, tmp_path):
     app = make_app(DUMP_WAIT_SECONDS=0)
     load_numbers(app, "numbers", 1000, tmp_path)
     live = serve(app)
-    pending = get_dump(live, "numbers")
+    pending = get_dump(live, "numbers", headers={"Prefer": "respond-async"})
     assert pending.status_code == 202
     assert int(pending.headers["Retry-After"]) > 0
     assert pending.json()["status"] == "exporting" and "again" in pending.json()["hint"]
-    page = requests.get(f"{live.url}/datastore/dump/numbers", headers={"Accept": "text/html"},
-                        allow_redirects=False, timeout=30)
-    assert page.status_code in (202, 302)
-    if page.status_code == 202:
-        assert 'http-equiv="refresh"' in page.text
-    deadline = time.monotonic() + 30
-    while (answer := get_dump(live, "numbers")).status_code == 202 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert answer.status_code == 302
+    app.backend.queue.drain(30)
+    answer = get_dump(live, "numbers", headers={"Prefer": "respond-async"})
+    assert answer.status_code == 302 and "/download.csv" in answer.headers["Location"]
 
 
-def test_browser_gets_a_self_refreshing_page(make_app, serve, tmp_path):
+def test_a_browser_that_prefers_respond_async_gets_the_self_refreshing_page(make_app, serve, tmp_path):
     app = make_app(DUMP_WAIT_SECONDS=0)
     load_numbers(app, "numbers", 10, tmp_path)
     live = serve(doors_with_catalogue(app, queue=HeldQueue()))  # the export never finishes during this test
-    page = requests.get(f"{live.url}/datastore/dump/numbers", headers={"Accept": "text/html,*/*"},
-                        allow_redirects=False, timeout=30)
+    page = requests.get(f"{live.url}/datastore/dump/numbers",
+                        headers={"Accept": "text/html,*/*", "Prefer": "respond-async"}, allow_redirects=False,
+                        timeout=30)
     assert page.status_code == 202 and page.headers["Content-Type"].startswith("text/html")
     assert 'http-equiv="refresh"' in page.text and "numbers" in page.text
+    followed = requests.get(f"{live.url}/datastore/dump/numbers", headers={"Accept": "text/html,*/*"},
+                            allow_redirects=False, timeout=30)
+    assert followed.status_code == 302 and "/follow/numbers?" in followed.headers["Location"]  # as everyone else
 
 
 def test_a_failed_export_is_reported_then_retried_after_the_cooldown(make_app, serve, tmp_path):

@@ -71,3 +71,20 @@ def test_validate_refuses_the_mistake(fixture, terraform_workspace: Terraform):
     validate = terraform_workspace(workdir, "validate")
     assert validate.retcode != 0
     assert MISTAKES[fixture] in validate.output, validate.output
+
+
+def test_a_follower_waits_within_the_streaming_functions_timeout(planned):
+    """STREAM_TIMEOUT_SECONDS is the stream function's own timeout as planned: a follower answers 503 with
+    Retry-After before the platform cuts its request (functions.core.follow)."""
+    from functions.core.follow import follow_wait_seconds
+    from functions.core.settings_schema import read_settings
+    from functions.settings import Config
+
+    functions = planned.functions()
+    service = functions["stream"]["service_config"][0]  # keyed by entry point
+    timeout = service["timeout_seconds"]
+    for values in functions.values():
+        env = values["service_config"][0]["environment_variables"]
+        assert env["STREAM_TIMEOUT_SECONDS"] == str(timeout)
+    config = read_settings(Config, service["environment_variables"])
+    assert config.stream_timeout_seconds == timeout and 0 < follow_wait_seconds(timeout) < timeout

@@ -15,8 +15,9 @@ from functions.core.errors import ConfigurationError
 
 _ORIGIN = re.compile(r"(https?)://([a-z0-9.-]+|\[[0-9a-f:.]+\])(:[0-9]{1,5})?")
 METHODS = ("GET", "HEAD", "OPTIONS")
-# What a browser may send: the auth header(s) and conditional/range requests. Redirect-only answers need no more.
-REQUEST_HEADERS = ("Authorization", "Range", "If-None-Match", "If-Modified-Since", "If-Range")
+# What a browser may send: the auth header(s), conditional/range requests, and Prefer (respond-async: a 202 at once
+# instead of the follow redirect). Redirect-only answers need no more.
+REQUEST_HEADERS = ("Authorization", "Range", "If-None-Match", "If-Modified-Since", "If-Range", "Prefer")
 # What a script may read from an answer: where to go (302), when to retry (202/503), and download metadata.
 EXPOSED_HEADERS = ("Location", "Retry-After", "ETag", "Content-Length", "Content-Range", "Content-Disposition",
                    "Accept-Ranges")

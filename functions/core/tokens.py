@@ -35,12 +35,27 @@ def same(expected: str, given: str | None) -> bool:
 
 
 def check_stream_token(secret: bytes, token: str, resource_id: str, fmt: str, rev: str, now: float) -> None:
+    _check(secret, token, now, "format and revision", "stream", resource_id, fmt, rev)
+
+
+def follow_token(secret: bytes, resource_id: str, variant_key: str, rev: str, attempt: int, expires: int) -> str:
+    """Bound to one attempt of one export (the variant's key names its query): a follower waits for exactly that
+    attempt, and the token cannot open another export or attempt. Its own purpose, so it is no stream token."""
+    return f"{expires}.{signature(secret, 'follow', resource_id, variant_key, rev, str(attempt), str(expires))}"
+
+
+def check_follow_token(secret: bytes, token: str, resource_id: str, variant_key: str, rev: str, attempt: int,
+                       now: float) -> None:
+    _check(secret, token, now, "format, revision and attempt", "follow", resource_id, variant_key, rev, str(attempt))
+
+
+def _check(secret: bytes, token: str, now: float, bound_to: str, *parts: str) -> None:
     expires_text, _, given = (token or "").partition(".")
     expires = expiry(expires_text)
     if expires is None or not given:
         raise _refused("The download token is missing or malformed.")
-    if not same(signature(secret, "stream", resource_id, fmt, rev, expires_text), given):
-        raise _refused("The download token does not match this resource, format and revision.")
+    if not same(signature(secret, *parts, expires_text), given):
+        raise _refused(f"The download token does not match this resource, {bound_to}.")
     if expires < now:
         raise _refused("The download token has expired.")
 

@@ -76,7 +76,7 @@ def test_a_table_replaced_after_a_hit_is_served_at_its_new_revision_by_the_next_
     first = dump(google)
     assert first.status_code == 302 and dump(google).headers["Location"] == first.headers["Location"]
     google.replace_table("SELECT 1 AS _id, 'only' AS label")  # moves the table's `modified`
-    queued = dump(google)
+    queued = dump(google, {"Prefer": "respond-async"})
     assert queued.status_code == 202 and queued.json()["revision"] != old.rev  # not the cached revision
     new = google.publish()
     assert new.rev == queued.json()["revision"]

@@ -103,6 +103,23 @@ def expected_csv(rows: int) -> bytes:
     return ("_id,label,doubled\n" + "".join(f"{i},row-{i},{i * 2}\n" for i in range(1, rows + 1))).encode()
 
 
+@pytest.mark.parametrize("deployment", [{"DUMP_WAIT_SECONDS": "0"}], indirect=True)
+def test_a_cold_download_follows_the_export_on_the_streaming_function_to_the_file(deployment):
+    """No wait at the dump function: the redirect goes to the follow route, which holds the request through the
+    Cloud Tasks delivery, the BigQuery job and the publish on Cloud Storage, then serves the published file."""
+    base = deployment["url"]
+    answer = requests.get(f"{base}/datastore/dump/numbers", params={"format": "csv"}, timeout=120)
+    assert answer.status_code == 200, answer.text
+    assert [r.status_code for r in answer.history] == [302] and "/follow/numbers?" in answer.history[0].headers[
+        "Location"]
+    assert answer.content == expected_csv(ROWS) and int(answer.headers["Content-Length"]) == len(answer.content)
+    hit = requests.get(f"{base}/datastore/dump/numbers", params={"format": "csv"}, allow_redirects=False, timeout=60)
+    assert hit.status_code == 302 and hit.headers["ETag"] == answer.headers["ETag"]
+    assert requests.get(hit.headers["Location"], timeout=60).content == answer.content  # the published object
+    several = requests.get(f"{base}/datastore/dump/numbers", params={"format": "ndjson"}, timeout=120)
+    assert several.status_code == 200 and len(several.content.splitlines()) == ROWS
+
+
 def test_a_dump_is_exported_published_signed_and_downloaded(deployment):
     base = deployment["url"]
     first = requests.get(f"{base}/datastore/dump/numbers", params={"format": "csv"}, allow_redirects=False,

@@ -49,8 +49,9 @@ def google(gcs_emulator, bigquery_emulator):
 
 
 def dump(google):
+    """respond-async: a miss answers 202 at once instead of redirecting to the follow route."""
     return requests.get(f"{google.url}/datastore/dump/{google.rid}", params={"format": "csv"},
-                        allow_redirects=False, timeout=60)
+                        headers={"Prefer": "respond-async"}, allow_redirects=False, timeout=60)
 
 
 def deliver(google, attempt: int, last: bool = False):

@@ -43,7 +43,8 @@ def doors_with_catalogue(app, *, tables=None, bucket=None, queue=None) -> Doors:
 
     catalogue = ExportCatalogue(tables or app.backend.tables, bucket or app.backend.bucket,
                                 queue or app.backend.queue, app.clock, app.catalogue.cooldown,
-                                app.catalogue.poll_seconds, app.catalogue.lookups)
+                                app.catalogue.poll_seconds, app.catalogue.lookups, app.catalogue.touch_interval,
+                                app.catalogue.changes)
     doors = app.doors
     return replace(doors, dump=replace(doors.dump, catalogue=catalogue),
                    stream=replace(doors.stream, catalogue=catalogue),

@@ -38,5 +38,6 @@ def load_numbers(app, rid, rows, tmp_path):
     app.backend.warehouse.load(rid, source)
 
 
-def get_dump(live, rid, **params):
-    return requests.get(f"{live.url}/datastore/dump/{rid}", params=params, allow_redirects=False, timeout=30)
+def get_dump(live, rid, headers=None, **params):
+    return requests.get(f"{live.url}/datastore/dump/{rid}", params=params, headers=headers, allow_redirects=False,
+                        timeout=30)

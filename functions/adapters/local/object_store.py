@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,10 +18,32 @@ _PARTIAL = ".partial-"
 PARTIAL_PREFIX = _PARTIAL  # a file being written: never listed, so never taken for an object
 
 
+class Changes:
+    """Writes to the folder bucket, counted, so a request waiting for an export sleeps until one happens (or its
+    pause ends: another process may write the folder too) instead of listing the folder again and again."""
+
+    def __init__(self):
+        self._moved = threading.Condition()
+        self._count = 0
+
+    def mark(self) -> int:
+        return self._count
+
+    def moved(self) -> None:
+        with self._moved:
+            self._count += 1
+            self._moved.notify_all()
+
+    def wait(self, since: int, seconds: float) -> None:
+        with self._moved:
+            self._moved.wait_for(lambda: self._count != since, timeout=seconds)
+
+
 class LocalObjectStore:
     def __init__(self, root: Path):
         self.root = Path(root).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.changes = Changes()  # what this process writes; a waiter still looks again after its pause
 
     def _path(self, name: str) -> Path:
         parts = name.split("/")
@@ -68,6 +91,7 @@ class LocalObjectStore:
             return _install(partial, target, if_absent)
         finally:
             partial.unlink(missing_ok=True)
+            self.changes.moved()
 
     def set_download_headers(self, name: str, *, content_type: str, filename: str) -> None:
         """Nothing to store: the local signed URL carries the file name, and the type follows from it."""
@@ -79,6 +103,8 @@ class LocalObjectStore:
                 return True
             except FileExistsError:
                 return False
+            finally:
+                self.changes.moved()
         target = self._path(destination)
         if not if_absent and sources[0] == destination and target.exists():
             # A compose chain growing its own result: append instead of copying it again at every step.
@@ -94,6 +120,7 @@ class LocalObjectStore:
             return _install(partial, target, if_absent)
         finally:
             partial.unlink(missing_ok=True)
+            self.changes.moved()
 
     def _append(self, sources: list[str], out) -> None:
         for source in sources:
@@ -114,10 +141,12 @@ class LocalObjectStore:
             _install(partial, target, if_absent)
         finally:
             partial.unlink(missing_ok=True)
+            self.changes.moved()
 
     def delete(self, name: str) -> None:
         path = self._path(name)
         path.unlink(missing_ok=True)
+        self.changes.moved()
         parent = path.parent
         while parent != self.root:
             try:

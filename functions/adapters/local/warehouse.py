@@ -16,7 +16,7 @@ import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +24,8 @@ import duckdb
 
 from functions.core import identifiers, layout
 from functions.core.errors import InvalidRequest, NotFound
-from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, TableShape
+from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, ObjectInfo, TableShape
+from functions.core.shards import order_shards
 from functions.adapters.local.dump_query_sql import select_statement
 from functions.adapters.local.object_store import PARTIAL_PREFIX
 from functions.adapters.local.sql import column_expression, export_statement, quote_literal
@@ -33,6 +34,7 @@ from functions.ports import Clock
 from jobs.parallel_gzip import gzip_file
 
 POINTER = "current.json"
+PIECE_BYTES = 8 << 20  # the export's files: a follower gets each as soon as DuckDB moves past it
 
 
 log = logging.getLogger("bqdump.local")
@@ -45,6 +47,7 @@ class LocalWarehouse:
         self.bucket_root = Path(bucket_root)
         self._executor = ThreadPoolExecutor(max_workers=max_jobs, thread_name_prefix="local-export")
         self._jobs: dict[str, Future] = {}
+        self._prefixes: dict[str, str] = {}  # job id -> its files' object prefix
         self._lock = threading.Lock()
 
     def _pointer(self, resource_id: str) -> dict:
@@ -95,6 +98,37 @@ class LocalWarehouse:
             destination = self.bucket_root / job.destination_prefix
             scratch = self.tables.parent / "scratch" / job.job_id
             self._jobs[job.job_id] = self._executor.submit(_export, source, destination, job, scratch)
+            self._prefixes[job.job_id] = job.destination_prefix
+
+    def final_files(self, job_id: str) -> list[ObjectInfo] | None:
+        """The job's files that will not change again, in row order: all of them once it is done; while it runs,
+        those before the last that no file handle of this process holds open any more (DuckDB writes files in
+        order, ahead of closing them, and never reopens a closed one). Without /proc (not Linux): only once the
+        job is done. None for a job this process does not run."""
+        with self._lock:
+            future, prefix = self._jobs.get(job_id), self._prefixes.get(job_id)
+        if future is None or prefix is None:
+            return None
+        done = future.done()
+        if done and future.exception() is not None:
+            return []
+        folder = self.bucket_root / prefix
+        try:
+            names = order_shards(entry.name for entry in os.scandir(folder) if entry.name.startswith("part-"))
+        except FileNotFoundError:
+            return []
+        if not done:
+            held = _open_files()
+            if held is None:
+                return []
+            real = os.path.realpath(folder)
+            closed = [name for name in names[:-1] if os.path.join(real, name) not in held]
+            names = names[:next((i for i, name in enumerate(names[:-1]) if name not in closed), len(names) - 1)]
+        files = []
+        for name in names:
+            stat = (folder / name).stat()
+            files.append(ObjectInfo(prefix + name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc)))
+        return files
 
     def wait_export(self, job_id: str, timeout: float) -> JobStatus:
         with self._lock:
@@ -173,6 +207,7 @@ def _export(source: Path, destination: Path, job: ExportJob, scratch: Path | Non
         raise InterruptedAttempt("an earlier export into this attempt was interrupted (server restart); "
                                  "the next request retries with a new attempt")
     destination.parent.mkdir(parents=True, exist_ok=True)
+    job = replace(job, shard_bytes=min(job.shard_bytes, PIECE_BYTES))  # joined at publish; followers get each
     if not job.gzip:
         _copy(source, destination, job)
         return
@@ -203,6 +238,21 @@ def _copy(source: Path, destination: Path, job: ExportJob) -> None:
         select = select_statement(f"read_parquet({quote_literal(str(source))})", job.selection, table,
                                   lambda column: column_expression(column.name, column.type, job.format))
         con.execute(export_statement(str(source), [], job, str(destination), select.sql), select.parameters)
+
+
+def _open_files() -> set[str] | None:
+    """Paths this process holds open (Linux /proc); None where that cannot be read."""
+    try:
+        descriptors = os.listdir("/proc/self/fd")
+    except OSError:
+        return None
+    held = set()
+    for descriptor in descriptors:
+        try:
+            held.add(os.readlink(f"/proc/self/fd/{descriptor}"))
+        except OSError:
+            continue  # closed meanwhile
+    return held
 
 
 def _reader(source: Path, null_string: str | None) -> str:

@@ -48,6 +48,7 @@ locals {
     WORKER_AUDIENCE                 = local.urls.worker
     TASKS_SERVICE_ACCOUNT           = var.tasks_email
     STREAM_URL                      = local.urls.stream
+    STREAM_TIMEOUT_SECONDS          = tostring(var.timeouts.stream) # a follower answers 503 before the platform cuts it
     SIGNING_SERVICE_ACCOUNT         = var.read_write_email
     PREWARM_AUDIENCE                = local.urls.dump
     PREWARM_SERVICE_ACCOUNT         = var.scheduler_email

@@ -212,7 +212,7 @@ variable "timeouts" {
     worker = optional(number, 1800)
     stream = optional(number, 3600)
   })
-  description = "Request timeouts in seconds. The worker's is also its tasks' dispatch deadline (TASKS_DISPATCH_DEADLINE_SECONDS, 15 to 1800); the stream's bounds the longest download (at most 3600)."
+  description = "Request timeouts in seconds. The worker's is also its tasks' dispatch deadline (TASKS_DISPATCH_DEADLINE_SECONDS, 15 to 1800); the stream's bounds the longest download (at most 3600) and is the streaming function's STREAM_TIMEOUT_SECONDS: a follower of a running export waits five sixths of it, then answers 503 with Retry-After."
   default     = {}
 
   validation {
