@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 export PORT
 
-.PHONY: run test venv tools demo bench rehearse clean clean-data
+.PHONY: run test venv tools demo bench rehearse package deploy clean clean-data
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,16 @@ bench: tools  # the Google cache-hit and concurrency benchmarks run on the emula
 rehearse: tools
 	BQDUMP_TFVARS=$(if $(TFVARS),$(abspath $(TFVARS)),) $(PY) -m pytest -q tests/contract/test_deploy_rehearsal.py
 
+# The functions' source zip (build/bqdump-source.zip, reproducible); terraform/examples/basic uploads it by content hash.
+package:
+	$(PYTHON) scripts/package.py
+
+# Package and apply terraform/examples/basic (terraform on PATH, terraform.tfvars filled in, TF_VAR_dump_token_key
+# set: DEPLOY.md). Extra arguments: make deploy APPLY_ARGS=-auto-approve
+deploy: package
+	@test -n "$$TF_VAR_dump_token_key" || { echo 'export TF_VAR_dump_token_key="$$(openssl rand -base64 48)" first (DEPLOY.md)' >&2; exit 2; }
+	cd terraform/examples/basic && terraform init -input=false && terraform apply $(APPLY_ARGS)
+
 # The local backend's data (DUMP_LOCAL_DIR): tables, exports, the demo files, the generated key; only what bqdump
 # writes there is deleted, never the folder's other contents.
 DATA := $(or $(DUMP_LOCAL_DIR),.bqdump)
@@ -45,4 +55,4 @@ clean-data:
 	-rmdir "$(DATA)" 2>/dev/null || true
 
 clean: clean-data
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache build

@@ -43,13 +43,14 @@ def main(argv: list[str]) -> int:
 
 
 def run(args) -> int:
+    if args.command == "load":  # on the Google backend it needs only the dataset and the caller's credentials
+        load_file(args.resource_id, args.file, args.null_string)
+        return 0
     config = load_settings(os.environ).core
     if args.command == "serve":
         from functions.local_server import serve
 
         serve(config.port)
-    elif args.command == "load":
-        load_file(args.resource_id, args.file, args.null_string)
     elif args.command == "demo":
         load_demo()
     elif args.command == "prewarm":
@@ -98,13 +99,34 @@ def _warehouse():
     return LocalWarehouse(config.local_dir, config.local_dir / "bucket", SYSTEM_CLOCK, max_jobs=1)
 
 
+def _loader():
+    """Where `load` writes: the local warehouse, or with DUMP_BACKEND=google a BigQuery load job into
+    BIGQUERY_PROJECT.BIGQUERY_DATASET as BIGQUERY_CREDENTIALS (empty: the caller's Application Default Credentials)."""
+    from functions.core.settings_schema import read_settings
+    from functions.settings import Config
+
+    if read_settings(Config, os.environ).backend != "google":
+        return _warehouse()
+    from functions.adapters.google.clients import READ_WRITE, GoogleClients
+    from functions.adapters.google.config import GoogleConfig
+    from functions.adapters.google.loader import BigQueryLoader
+    from functions.adapters.system_clock import SYSTEM_CLOCK
+
+    google = read_settings(GoogleConfig, os.environ)
+    if not (google.project and google.dataset):
+        raise ConfigurationError("BIGQUERY_PROJECT and BIGQUERY_DATASET name the dataset to load into with "
+                                 "DUMP_BACKEND=google (the deployment's: terraform output, DEPLOY.md).")
+    clients = GoogleClients(google)
+    return BigQueryLoader(lambda: clients.bigquery(READ_WRITE), google.project, google.dataset, SYSTEM_CLOCK)
+
+
 def load_file(resource_id: str, path: Path, null_string: str | None = None, warehouse=None) -> None:
     from tqdm import tqdm
 
     identifiers.resource_id(resource_id)
     if not path.is_file():
         raise InvalidRequest(f"There is no file at {path}.", "Give the path of a CSV, NDJSON or Parquet file.")
-    warehouse = warehouse or _warehouse()
+    warehouse = warehouse or _loader()
     with tqdm(total=100, desc=f"loading {resource_id}", unit="%", bar_format="{l_bar}{bar}| {elapsed}") as bar:
         def progress(percent: float) -> None:
             bar.update(max(0.0, percent - bar.n))

@@ -69,3 +69,13 @@ def planned(terraform_workspace) -> PlannedDeployment:
     BQDUMP_TFVARS (an absolute path) plans an operator's variables instead: `make rehearse TFVARS=...`.
     """
     return plan_example(terraform_workspace, var_file=os.environ.get("BQDUMP_TFVARS") or "terraform.tfvars.example")
+
+
+LOAD_BALANCER = ("load_balancer=true", 'domains=["portal.example.org"]', "portal_url=https://ckan.example.org",
+                 "rate_limit_per_minute=120")  # every optional piece of the example on
+
+
+@pytest.fixture(scope="session")
+def planned_with_load_balancer(terraform_workspace) -> PlannedDeployment:
+    """examples/basic planned with its example variables and the load balancer on (portal_url, Cloud Armor)."""
+    return plan_example(terraform_workspace, *LOAD_BALANCER, copy_name="terraform-load-balancer")

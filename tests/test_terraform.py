@@ -165,7 +165,7 @@ def test_terraform_loads_the_configuration(config_dir, tmp_path):
     for command in ("get", "providers"):
         retcode, stdout, stderr = TerraformCommand.run(command, args=["-no-color"], chdir=workdir)
         assert retcode == 0, f"terraform {command} in {config_dir}:\n{stdout}\n{stderr}"
-    assert "provider[registry.terraform.io/hashicorp/google] >= 6.0.0, < 7.0.0" in stdout
+    assert "provider[registry.terraform.io/hashicorp/google] >= 6.50.0, < 7.0.0" in stdout
 
 
 def test_checkov_reports_no_failed_check():
@@ -210,7 +210,7 @@ def test_every_variable_has_a_type_and_a_description(config_dir):
 def test_google_provider_is_pinned(config_dir):
     providers = [p for block in load(config_dir)["terraform"] for p in block.get("required_providers", [])]
     google = single(providers)["google"]
-    assert google == {"source": "hashicorp/google", "version": ">= 6.0, < 7.0"}
+    assert google == {"source": "hashicorp/google", "version": ">= 6.50, < 7.0"}  # the schema the tests check against
 
 
 def test_each_identity_holds_exactly_its_roles(planned_with_options):
@@ -300,9 +300,12 @@ def test_a_worker_delivery_ends_inside_the_dispatch_deadline_and_that_inside_the
 
 
 def test_no_secret_value_or_key_reaches_the_state(planned_with_options):
+    """The one secret version Terraform writes takes its value write-only; no key is ever created."""
     for resource in planned_with_options.resources():
-        assert resource["type"] not in ("google_service_account_key", "google_secret_manager_secret_version")
+        assert resource["type"] != "google_service_account_key", resource["address"]
         assert not resource["type"].startswith("random_"), resource["address"]
+    version = single(planned_with_options.of_type("google_secret_manager_secret_version"))["values"]
+    assert version.get("secret_data") is None and version.get("secret_data_wo") is None
 
 
 def test_export_bucket_settings(planned):

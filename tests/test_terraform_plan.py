@@ -22,7 +22,9 @@ def configured_resources(module: dict, prefix: str = "") -> set[str]:
     return found
 
 
-def test_the_basic_example_inits_validates_and_plans_without_error_or_warning(planned):
+@pytest.mark.parametrize("variant", ["planned", "planned_with_load_balancer"])
+def test_the_basic_example_inits_validates_and_plans_without_error_or_warning(variant, request):
+    planned = request.getfixturevalue(variant)
     assert planned.init.retcode == 0, planned.init.output
     assert "Installed hashicorp/google v6.50.0" in planned.init.output  # the version constraint admitted it
     assert planned.validate.retcode == 0, planned.validate.output
@@ -32,11 +34,13 @@ def test_the_basic_example_inits_validates_and_plans_without_error_or_warning(pl
         assert not re.search(r"\b(Warning|Error)\b", step.output), step.output
 
 
-def test_every_configured_resource_is_planned_for_creation(planned):
+def test_every_configured_resource_is_planned_for_creation(planned_with_load_balancer):
+    """With every optional piece on (the load balancer and its Cloud Armor policy, an email channel)."""
+    planned = planned_with_load_balancer
     changes = planned.plan_json["resource_changes"]
     assert changes and all(change["change"]["actions"] == ["create"] for change in changes)
     assert not planned.plan_json.get("deferred_changes")
-    planned_blocks = {re.sub(r"\[[^\]]*\]$", "", change["address"]) for change in changes}
+    planned_blocks = {re.sub(r"\[[^\]]*\]", "", change["address"]) for change in changes}  # no instance keys
     assert planned_blocks == configured_resources(planned.plan_json["configuration"]["root_module"])
     assert len(planned.resources()) == len(changes)
     print(f"terraform plan of examples/basic: {len(changes)} resources to create")

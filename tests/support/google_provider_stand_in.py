@@ -25,14 +25,21 @@ NESTING = {"single": "SINGLE", "list": "LIST", "set": "SET", "map": "MAP", "grou
 PROJECT_NUMBER = "123456789012"  # data.google_project.number: any 12 digits
 
 
+WRITE_ONLY = b"\x58\x01"  # tfplugin6 Schema.Attribute field 11 (write_only) = true, which the `tf` package's protos predate
+
+
+def attribute_pb(name: str, a: dict) -> pb.Schema.Attribute:
+    attribute = pb.Schema.Attribute(name=name, type=json.dumps(a["type"]).encode(), description=a.get("description", ""),
+                                    required=a.get("required", False), optional=a.get("optional", False),
+                                    computed=a.get("computed", False), sensitive=a.get("sensitive", False),
+                                    deprecated=a.get("deprecated", False))
+    if a.get("write_only"):
+        attribute.MergeFromString(WRITE_ONLY)  # kept as an unknown field and sent on to Terraform as it is
+    return attribute
+
+
 def block_pb(block: dict) -> pb.Schema.Block:
-    attributes = [
-        pb.Schema.Attribute(name=name, type=json.dumps(a["type"]).encode(), description=a.get("description", ""),
-                            required=a.get("required", False), optional=a.get("optional", False),
-                            computed=a.get("computed", False), sensitive=a.get("sensitive", False),
-                            deprecated=a.get("deprecated", False))
-        for name, a in sorted(block.get("attributes", {}).items())
-    ]
+    attributes = [attribute_pb(name, a) for name, a in sorted(block.get("attributes", {}).items())]
     nested = [
         pb.Schema.NestedBlock(type_name=name, block=block_pb(b["block"]),
                               nesting=getattr(pb.Schema.NestedBlock, NESTING[b["nesting_mode"]]),
@@ -55,9 +62,12 @@ def elements(value, nesting: str) -> list:
 
 
 def plan_unknowns(block: dict, value: dict) -> dict:
-    """A create's planned state: every computed attribute the configuration left null is unknown."""
+    """A create's planned state: every computed attribute the configuration left null is unknown, and every
+    write-only attribute is null (its value goes to the API, never into a plan or the state)."""
     for name, attribute in block.get("attributes", {}).items():
-        if attribute.get("computed") and value.get(name) is None:
+        if attribute.get("write_only"):
+            value[name] = None
+        elif attribute.get("computed") and value.get(name) is None:
             value[name] = Unknown
     for name, nested in block.get("block_types", {}).items():
         for element in elements(value.get(name), nested["nesting_mode"]):

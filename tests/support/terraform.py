@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from scripts import package
+
 ROOT = Path(__file__).resolve().parents[2]
 TERRAFORM = ROOT / "terraform"
 FIXTURES = ROOT / "tests" / "fixtures" / "terraform"
@@ -99,16 +101,28 @@ class PlannedDeployment:
                 for f in self.of_type("google_cloudfunctions2_function")}
 
 
+TOKEN_KEY = "plan-only-" + "k" * 40  # the ephemeral dump_token_key of every test plan: never in a plan or state
+
+
+def source_zip(terraform: Terraform) -> Path:
+    """The zip `make package` builds, built once per workspace (what the example uploads)."""
+    zipped = terraform.workspace / "build" / "bqdump-source.zip"
+    if not zipped.exists():
+        package.build(zipped)
+    return zipped
+
+
 def plan_example(terraform: Terraform, *variables: str, copy_name: str = "terraform",
                  var_file: str = "terraform.tfvars.example") -> PlannedDeployment:
     """init, validate, plan -refresh=false of examples/basic with its example variables (or an operator's
-    `var_file`) and `-var` overrides, and show -json of the saved plan."""
+    `var_file`), the packaged source and a token key, and `-var` overrides; show -json of the saved plan."""
     tree = terraform.copy(TERRAFORM, copy_name)
     workdir = tree / "examples" / "basic"
     init = terraform(workdir, "init", "-input=false")
     validate = terraform(workdir, "validate")
+    given = (f"source_zip={source_zip(terraform)}", f"dump_token_key={TOKEN_KEY}", *variables)
     plan = terraform(workdir, "plan", "-refresh=false", "-input=false", f"-var-file={var_file}",
-                     *(f"-var={v}" for v in variables), "-out=plan.bin")
+                     *(f"-var={v}" for v in given), "-out=plan.bin")
     shown = terraform(workdir, "show", "-json", "plan.bin")
     plan_json = json.loads(shown.stdout) if shown.retcode == 0 else {}
     return PlannedDeployment(init, validate, plan, plan_json, workdir)

@@ -34,7 +34,6 @@ from functions.ports import Clock
 from jobs.parallel_gzip import gzip_file
 
 POINTER = "current.json"
-PIECE_BYTES = 8 << 20  # the export's files: a follower gets each as soon as DuckDB moves past it
 
 
 log = logging.getLogger("bqdump.local")
@@ -102,9 +101,11 @@ class LocalWarehouse:
 
     def final_files(self, job_id: str) -> list[ObjectInfo] | None:
         """The job's files that will not change again, in row order: all of them once it is done; while it runs,
-        those before the last that no file handle of this process holds open any more (DuckDB writes files in
-        order, ahead of closing them, and never reopens a closed one). Without /proc (not Linux): only once the
-        job is done. None for a job this process does not run."""
+        the leading ones before the last that no file handle of this process holds open any more (DuckDB writes
+        files in order and never reopens a closed one). Measured with DuckDB 2.0: its COPY keeps the first file
+        open (and adds to it) until the COPY ends, so in practice the files are final when the job ends; the rule
+        stays exact if that changes. Without /proc (not Linux): only once the job is done. None for a job this
+        process does not run."""
         with self._lock:
             future, prefix = self._jobs.get(job_id), self._prefixes.get(job_id)
         if future is None or prefix is None:
@@ -207,7 +208,6 @@ def _export(source: Path, destination: Path, job: ExportJob, scratch: Path | Non
         raise InterruptedAttempt("an earlier export into this attempt was interrupted (server restart); "
                                  "the next request retries with a new attempt")
     destination.parent.mkdir(parents=True, exist_ok=True)
-    job = replace(job, shard_bytes=min(job.shard_bytes, PIECE_BYTES))  # joined at publish; followers get each
     if not job.gzip:
         _copy(source, destination, job)
         return

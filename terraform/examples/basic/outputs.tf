@@ -37,3 +37,28 @@ output "service_accounts" {
     scheduler  = module.identities.scheduler_email
   }
 }
+
+output "source_archive" {
+  description = "The source zip the functions were built from (gs://BUCKET/source/bqdump-SHA256.zip)."
+  value       = local.source_archive
+}
+
+output "export_bucket" {
+  description = "Name of the export bucket (BIGQUERY_EXPORT_BUCKET)."
+  value       = module.export_bucket.name
+}
+
+output "alert_policies" {
+  description = "Alert policy ids by purpose; empty when monitoring is off."
+  value       = one(module.monitoring[*].alert_policies)
+}
+
+output "portal_dump_url" {
+  description = "Dump URL on the portal's own domain when load_balancer is on: CKAN's download links keep working there."
+  value       = one(module.load_balancer[*].dump_url)
+}
+
+output "load_balancer_ip" {
+  description = "Address to point the portal domains' A records at when load_balancer is on."
+  value       = one(module.load_balancer[*].ip_address)
+}

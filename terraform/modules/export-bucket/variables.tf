@@ -39,7 +39,7 @@ variable "force_destroy" {
 variable "labels" {
   type        = map(string)
   description = "Labels applied to the bucket."
-  default     = {}
+  default     = { app = "bqdump" }
 }
 
 variable "cors_origins" {

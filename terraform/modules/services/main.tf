@@ -109,8 +109,9 @@ locals {
   ]...)
 }
 
-# HMAC key of the streaming tokens (DUMP_TOKEN_SECRET). Terraform creates only the container: a value
-# generated or passed here would be stored in the state in plain text. DEPLOY.md adds the versions.
+# HMAC key of the streaming tokens (DUMP_TOKEN_SECRET). The value reaches Secret Manager through a write-only
+# argument from an ephemeral variable: it is sent when dump_token_key_version changes, and never lands in a plan
+# or in the state.
 resource "google_secret_manager_secret" "dump_token" {
   project   = var.project_id
   secret_id = "${var.name_prefix}-dump-token"
@@ -118,6 +119,17 @@ resource "google_secret_manager_secret" "dump_token" {
 
   replication {
     auto {}
+  }
+}
+
+resource "google_secret_manager_secret_version" "dump_token" {
+  secret                 = google_secret_manager_secret.dump_token.id
+  secret_data_wo         = var.dump_token_key
+  secret_data_wo_version = var.dump_token_key_version
+  deletion_policy        = "DISABLE" # a rotation disables the old key (it can be enabled again), never destroys it
+
+  lifecycle {
+    create_before_destroy = true # the secret always has an enabled version for "latest"
   }
 }
 
@@ -189,7 +201,7 @@ resource "google_cloudfunctions2_function" "this" {
     }
   }
 
-  depends_on = [google_secret_manager_secret_iam_member.readers]
+  depends_on = [google_secret_manager_secret_iam_member.readers, google_secret_manager_secret_version.dump_token]
 }
 
 resource "google_cloud_scheduler_job" "prewarm" {

@@ -29,6 +29,16 @@ output "dump_token_secret_id" {
 }
 
 output "service_names" {
-  description = "Cloud Run service names of the three targets, for gcloud logging filters."
-  value       = { for key, function in google_cloudfunctions2_function.this : key => function.service_config[0].service }
+  description = "Cloud Run service names of the three targets (a gen2 function's service is named like the function), for log filters and metrics."
+  value       = local.names
+}
+
+output "dump_host" {
+  description = "Host name of the dump function (its deterministic run.app URL), for the uptime check and the load balancer."
+  value       = trimprefix(local.urls.dump, "https://")
+}
+
+output "queue_name" {
+  description = "Short name (queue_id) of the Cloud Tasks export queue."
+  value       = google_cloud_tasks_queue.exports.name
 }

@@ -170,6 +170,25 @@ variable "read_only_key_secret_id" {
   default     = null
 }
 
+variable "dump_token_key" {
+  type        = string
+  description = "Value of the streaming-token HMAC key (DUMP_TOKEN_SECRET), at least 32 characters, e.g. `openssl rand -base64 48`. Ephemeral and write-only: sent to Secret Manager only when dump_token_key_version changes (the first apply, a rotation), never stored in a plan or the state, so later applies may pass any value."
+  ephemeral   = true
+  sensitive   = true
+  nullable    = false
+
+  validation {
+    condition     = length(var.dump_token_key) >= 32
+    error_message = "dump_token_key must hold at least 32 characters: `export TF_VAR_dump_token_key=\"$(openssl rand -base64 48)\"`."
+  }
+}
+
+variable "dump_token_key_version" {
+  type        = number
+  description = "Version of dump_token_key: raise it (with a new key) to rotate the key; the old Secret Manager version is disabled."
+  default     = 1
+}
+
 variable "dump_token_secret_version" {
   type        = string
   description = "Version of the token-signing secret mounted as DUMP_TOKEN_SECRET. Pin a number and bump it to roll a new key out; \"latest\" is read when an instance starts."
@@ -235,5 +254,5 @@ variable "scaling" {
 variable "labels" {
   type        = map(string)
   description = "Labels applied to the functions and the secret."
-  default     = {}
+  default     = { app = "bqdump" }
 }
