@@ -7,18 +7,26 @@ export PORT
 
 .PHONY: run test venv tools demo bench rehearse package deploy clean clean-data
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	touch $@
+# Set-up prints one line per step (scripts/setup-venv.sh); `make run` installs only what it needs, `make test`
+# the rest. A venv that already has the test packages has everything `make run` needs.
+$(VENV)/.installed-run: requirements.txt requirements-run.txt
+	@if [ $(VENV)/.installed -nt requirements.txt ] && [ $(VENV)/.installed -nt requirements-run.txt ]; then :; \
+	else PYTHON=$(PYTHON) bash scripts/setup-venv.sh $(VENV) requirements-run.txt; fi
+	@touch $@
+
+$(VENV)/.installed: requirements.txt requirements-run.txt requirements-dev.txt
+	@PYTHON=$(PYTHON) bash scripts/setup-venv.sh $(VENV) requirements-dev.txt
+	@touch $@
 
 venv: $(VENV)/.installed
 
-demo: venv
-	$(PY) main.py demo
+demo: $(VENV)/.installed-run
+	@echo "bqdump: loading the demo tables (once: later runs keep them)"
+	@$(PY) main.py demo
 
 run: demo
-	$(PY) main.py serve
+	@echo "bqdump: starting the server on port $(PORT)"
+	@$(PY) main.py serve
 
 # The scanners and emulators live in virtualenvs of their own (their pins clash with ours).
 tools: venv
@@ -51,7 +59,7 @@ deploy: package
 DATA := $(or $(DUMP_LOCAL_DIR),.bqdump)
 
 clean-data:
-	rm -rf "$(DATA)/tables" "$(DATA)/bucket" "$(DATA)/demo" "$(DATA)/token-secret.key"
+	rm -rf "$(DATA)/tables" "$(DATA)/bucket" "$(DATA)/scratch" "$(DATA)/demo" "$(DATA)/token-secret.key"
 	-rmdir "$(DATA)" 2>/dev/null || true
 
 clean: clean-data

@@ -11,6 +11,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request
 
 from functions import routes
+from functions.core.model import Format
 from functions.dump import SERVER_URL
 from functions.host_guard import guard_host
 from functions.routes import Doors
@@ -68,16 +69,23 @@ def make_local_server(doors: Doors, host: str = "127.0.0.1", port: int = 0):
     return server
 
 
+def serving_words(base: str, tables: list[str]) -> str:
+    """What `make run` shows once it serves: a download URL per table, and one per format for the first."""
+    lines = [f"bqdump serving on {base}  (health: {base}/healthz; Ctrl-C stops it)"]
+    if not tables:
+        return "\n".join(lines + ["  no tables yet: python main.py load <resource_id> <file> (python main.py load "
+                                   "--help lists the formats), then", f"  {base}/datastore/dump/<resource_id>?format=csv"])
+    lines += [f"  {base}/datastore/dump/{table}?format=csv" for table in tables]
+    lines.append(f"  every format (add &compression=gzip to any but parquet, &bom=true for Excel), e.g. {tables[0]}:")
+    lines += [f"  {base}/datastore/dump/{tables[0]}?format={fmt.value}" for fmt in Format if fmt is not Format.CSV]
+    return "\n".join(lines)
+
+
 def serve(port: int) -> None:
     built: App = default_app()
     server = make_local_server(built.doors, "127.0.0.1", port)
     base = f"http://127.0.0.1:{server.port}"
-    tables = built.catalogue.list_tables()
-    print(f"bqdump serving on {base}  (health: {base}/healthz)")
-    for table in tables or ["<resource_id>"]:
-        print(f"  {base}/datastore/dump/{table}?format=csv   (tsv, ndjson, parquet)")
-    if not tables:
-        print("  no tables yet: python main.py load <resource_id> <file.csv|.ndjson|.parquet>")
+    print(serving_words(base, built.catalogue.list_tables()), flush=True)  # flushed: make run may be piped
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, request_json
 from functions.core.errors import DumpError, InvalidRequest
 from functions.core.next_step import Fail, Serve, failure_error
+from functions.core.target import Target
 from functions.http import handles_errors, json_response, status_of
 from functions.ports import Clock
 
@@ -31,10 +32,13 @@ class PrewarmSummary:
     queued: list[dict] = field(default_factory=list)
     fresh: list[dict] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
+    published: list[dict] | None = None  # known once the queued exports ran (`settle`): the command line's
+    pending: list[tuple[dict, Target]] = field(default_factory=list, repr=False)  # the queued pairs' targets
 
     def body(self) -> dict:
-        return {"queued": self.queued, "fresh": self.fresh, "failed": self.failed,
-                "counts": {"queued": len(self.queued), "fresh": len(self.fresh), "failed": len(self.failed)}}
+        lists = {"published": self.published} if self.published is not None else {}
+        lists.update(queued=self.queued, fresh=self.fresh, failed=self.failed)
+        return {**lists, "counts": {name: len(entries) for name, entries in lists.items()}}
 
 
 def prewarm(catalogue: ExportCatalogue, resources: list[str] | None, formats: list[str] | None) -> PrewarmSummary:
@@ -54,10 +58,30 @@ def prewarm(catalogue: ExportCatalogue, resources: list[str] | None, formats: li
                     continue
                 if isinstance(step, Fail):
                     raise failure_error(step.failure, fmt, step.retry_after)
-                summary.queued.append({**pair, "revision": target.rev, "attempt": step.attempt})
+                entry = {**pair, "revision": target.rev, "attempt": step.attempt}
+                summary.queued.append(entry)
+                summary.pending.append((entry, target))
             except DumpError as error:
                 summary.failed.append({**pair, "status": status_of(error), "reason": error.message})
     return summary
+
+
+def settle(catalogue: ExportCatalogue, summary: PrewarmSummary) -> None:
+    """After the queued exports ran (the command line waits for the local queue): each queued pair moves to
+    `published` or `failed`; what is neither stays queued."""
+    summary.published, still = [], []
+    for entry, target in summary.pending:
+        look = catalogue.look(target)
+        if look.state.published:
+            summary.published.append(entry)
+        elif look.failure is not None and not look.state.running:
+            error = failure_error(look.failure, target.variant, 0)
+            summary.failed.append({"resource_id": entry["resource_id"], "format": entry["format"],
+                                   "status": status_of(error), "reason": error.message})
+        else:
+            still.append(entry)
+    summary.queued = still
+    summary.pending = [(entry, target) for entry, target in summary.pending if entry in still]
 
 
 @logs_requests

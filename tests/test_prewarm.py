@@ -60,6 +60,6 @@ def test_prewarm_command_exports_and_reports(tmp_path):
     assert run("load", "small", str(source)).returncode == 0
     first = run("prewarm", "--format", "tsv")
     assert first.returncode == 0, first.stderr
-    assert json.loads(first.stdout)["counts"] == {"queued": 1, "fresh": 0, "failed": 0}
+    assert json.loads(first.stdout)["counts"] == {"published": 1, "queued": 0, "fresh": 0, "failed": 0}  # it waited
     second = run("prewarm", "--format", "tsv")
-    assert json.loads(second.stdout)["counts"] == {"queued": 0, "fresh": 1, "failed": 0}
+    assert json.loads(second.stdout)["counts"] == {"published": 0, "queued": 0, "fresh": 1, "failed": 0}

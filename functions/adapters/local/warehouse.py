@@ -26,6 +26,7 @@ from functions.core import identifiers, layout
 from functions.core.errors import InvalidRequest, NotFound
 from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, ObjectInfo, TableShape
 from functions.core.shards import order_shards
+from functions.source_files import source_format
 from functions.adapters.local.dump_query_sql import select_statement
 from functions.adapters.local.object_store import PARTIAL_PREFIX
 from functions.adapters.local.sql import column_expression, export_statement, quote_literal
@@ -148,20 +149,44 @@ class LocalWarehouse:
                                               "the server log has the details")
         return JobStatus(JobState.DONE)
 
+    def table_rows(self, resource_id: str) -> int | None:
+        """Rows of the table as last loaded, None when there is no such table."""
+        pointer = _read_json(self._table_dir(identifiers.resource_id(resource_id)) / POINTER)
+        return int(pointer["rows"]) if pointer and "rows" in pointer else None
+
     def load(self, resource_id: str, source: Path, progress: Callable[[float], None] | None = None,
-             null_string: str | None = None) -> datetime:
-        """Create or replace a table from a CSV, NDJSON or Parquet file; moves its modified time."""
+             null_string: str | None = None, ragged: str = "refuse", expected_rows: int | None = None) -> datetime:
+        """Create or replace a table from a CSV, TSV, NDJSON or Parquet file; moves its modified time.
+
+        The file's dialect is given, not guessed (functions/source_files.py checks the file first); a load whose
+        row count differs from `expected_rows` is refused before it replaces anything."""
         identifiers.resource_id(resource_id)
+        reader = _reader(Path(source), null_string, ragged)
         table_dir = self._table_dir(resource_id)
+        created = not table_dir.exists()
         table_dir.mkdir(parents=True, exist_ok=True)
         modified_us = _next_modified(table_dir, self.clock)
         data_name = f"{format(modified_us, 'x')}.parquet"
         partial = table_dir / f".{data_name}.partial"
-        reader = _reader(Path(source), null_string)
-        with duckdb.connect() as con:
-            _run_with_progress(con, f"COPY (SELECT * FROM {reader}) TO {quote_literal(str(partial))} "
-                                    "(FORMAT parquet, COMPRESSION zstd)", progress)
-            rows = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(str(partial))})").fetchone()[0]
+        try:
+            with duckdb.connect() as con:
+                _run_with_progress(con, f"COPY (SELECT * FROM {reader}) TO {quote_literal(str(partial))} "
+                                        "(FORMAT parquet, COMPRESSION zstd)", progress)
+                rows = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(str(partial))})").fetchone()[0]
+            if expected_rows is not None and rows != expected_rows:
+                raise InvalidRequest(f"{Path(source).name}: DuckDB read {rows:,} rows where the file holds "
+                                     f"{expected_rows:,}; the table was left as it was.",
+                                     "Report this with the file: it is a loader bug.")
+        except BaseException as error:
+            partial.unlink(missing_ok=True)
+            if created:
+                table_dir.rmdir()
+            if isinstance(error, duckdb.Error):  # its first line says what and where; no traceback for a user
+                raise InvalidRequest(f"{Path(source).name}: DuckDB could not load it: "
+                                     f"{str(error).splitlines()[0]}",
+                                     "Fix the file where the message says, then load it again; the table was "
+                                     "left as it was.") from None
+            raise
         os.replace(partial, table_dir / data_name)
         pointer = table_dir / f".{POINTER}.partial"
         pointer.write_text(json.dumps({"resource_id": resource_id, "file": data_name, "modified_us": modified_us,
@@ -255,18 +280,19 @@ def _open_files() -> set[str] | None:
     return held
 
 
-def _reader(source: Path, null_string: str | None) -> str:
-    name = source.name.lower()
+def _reader(source: Path, null_string: str | None, ragged: str = "refuse") -> str:
+    """DuckDB's reader for the file, with the dialect given rather than sniffed (a sniffer that finds no
+    consistent one reads the whole line as one text column)."""
+    kind = source_format(source)
     path = quote_literal(str(source))
-    if name.endswith((".parquet", ".pq")):
+    if kind.format == "parquet":
         return f"read_parquet({path})"
-    if name.endswith((".ndjson", ".jsonl", ".json", ".ndjson.gz", ".jsonl.gz", ".json.gz")):
+    if kind.format == "ndjson":
         return f"read_json({path}, format = 'newline_delimited')"
-    if name.endswith((".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")):
-        nulls = f", nullstr = {quote_literal(null_string)}" if null_string else ""
-        return f"read_csv({path}{nulls})"
-    raise InvalidRequest(f"Cannot tell the format of {source.name!r}.",
-                         "Name the file .csv, .tsv, .ndjson/.jsonl or .parquet (optionally .gz).")
+    nulls = f", nullstr = {quote_literal(null_string)}" if null_string else ""
+    padding = ", null_padding = true, parallel = false" if ragged == "pad" else ""  # parallel: quoted line breaks
+    return (f"read_csv({path}, delim = {quote_literal(kind.delimiter)}, header = true, quote = '\"', "
+            f"escape = '\"'{nulls}{padding})")
 
 
 def _run_with_progress(con, sql: str, progress) -> None:
