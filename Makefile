@@ -28,10 +28,11 @@ run: demo
 	@echo "bqdump: starting the server on port $(PORT)"
 	@$(PY) main.py serve
 
-# The scanners and emulators live in virtualenvs of their own (their pins clash with ours).
+# The scanners, emulators and the real CKAN of tests/ckan live in virtualenvs of their own (their pins clash with ours).
 tools: venv
 	PYTHON=$(PYTHON) bash scripts/setup-terraform-tools.sh
 	PYTHON=$(PYTHON) bash scripts/setup-emulators.sh
+	PYTHON=$(PYTHON) bash scripts/setup-ckan.sh
 
 test: tools
 	$(PY) -m pytest -q
@@ -63,4 +64,4 @@ clean-data:
 	-rmdir "$(DATA)" 2>/dev/null || true
 
 clean: clean-data
-	rm -rf $(VENV) .pytest_cache build
+	rm -rf $(VENV) .venv-ckan .bqdump/ckan-cache .bqdump/ckan-conformance.json .pytest_cache build

@@ -17,6 +17,15 @@ from functions.settings import load_settings
 from functions.source_files import RAGGED_CHOICES, READABLE
 
 DEMO_TABLES = {"flights": "flights.csv.zip", "airlines": "airlines.csv"}
+FORMATS = tuple(f.value for f in Format)
+
+
+def resource_id_flag(raw: str) -> str:
+    """A resource id given on the command line; argparse names the flag or argument in its error."""
+    try:
+        return identifiers.resource_id(raw)
+    except InvalidRequest as error:
+        raise argparse.ArgumentTypeError(f"{error.message} {error.hint}") from None
 
 
 def main(argv: list[str]) -> int:
@@ -55,17 +64,6 @@ def main(argv: list[str]) -> int:
     except DumpError as error:
         print(f"bqdump: {error.message}\n  {error.hint}" if error.hint else f"bqdump: {error.message}", file=sys.stderr)
     return 2
-
-
-FORMATS = tuple(f.value for f in Format)
-
-
-def resource_id_flag(raw: str) -> str:
-    """A resource id given on the command line; argparse names the flag or argument in its error."""
-    try:
-        return identifiers.resource_id(raw)
-    except InvalidRequest as error:
-        raise argparse.ArgumentTypeError(f"{error.message} {error.hint}") from None
 
 
 def run(args) -> int:

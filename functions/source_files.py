@@ -159,16 +159,24 @@ def _count_delimited(path: Path, kind: SourceFormat, header: list[str], ragged: 
         misfit = True
         return "error"
 
+    # One thread: the handler above is Python, and a reader abandoned on an error with its threads still
+    # running aborted the process at exit ("terminate called without an active exception").
+    stream = pa.input_stream(str(path), compression="gzip" if kind.gzip else None)
     try:
         reader = pa_csv.open_csv(
-            pa.input_stream(str(path), compression="gzip" if kind.gzip else None),
-            read_options=pa_csv.ReadOptions(block_size=1 << 22),
+            stream,
+            read_options=pa_csv.ReadOptions(block_size=1 << 22, use_threads=False),
             parse_options=pa_csv.ParseOptions(delimiter=kind.delimiter, quote_char='"', double_quote=True,
                                               newlines_in_values=True, invalid_row_handler=invalid_row),
             convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in header}))
-        rows = sum(batch.num_rows for batch in reader)
+        try:
+            rows = sum(batch.num_rows for batch in reader)
+        finally:
+            reader.close()
     except (pa.ArrowException, OSError, EOFError, ValueError):  # not UTF-8, a misfit, damaged gzip: see the scan
         return None
+    finally:
+        stream.close()
     return None if misfit else (rows + padded, padded)
 
 

@@ -39,9 +39,9 @@ class Plan:
 
 
 def plan_for(variant: Variant, compose: bool) -> Plan:
-    """A header object whenever headers cannot be stripped from the files: composing, gzip members, or a BOM."""
-    header_object = variant.has_header and (compose or variant.gzip or variant.bom)
-    return Plan(variant.has_header, header_object, compose and variant.concatenates)
+    """CSV and TSV always get a header object: CKAN's header line ends with CRLF (Python's csv module) and its rows
+    with LF (PostgreSQL's COPY); no warehouse writes that header, so the files are exported without one."""
+    return Plan(variant.has_header, variant.has_header, compose and variant.concatenates)
 
 
 def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: str,
@@ -56,7 +56,7 @@ def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: s
     if variant.format.written_by_worker:  # CKAN's JSON or XML, written from the exported Parquet
         json_columns = [c.name for c in warehouse.shape(target.resource_id).columns if c.type.upper() == "JSON"]
         write_ckan_file(store, [s.name for s in shards], destination, variant, json_columns,
-                        _scratch_name(destination))
+                        _scratch_name(destination), tail_only=target.selection.limit == 0)
         written = _stat(store, destination)
         return [Piece(written.name, written.size)], [s.name for s in shards]
     if variant.format is Format.PARQUET:
@@ -66,7 +66,7 @@ def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: s
         return [Piece(merged.name, merged.size)], [s.name for s in shards]
     pieces = strip_repeated_headers(store, shards) if plan.header_in_every_file else [
         Piece(s.name, s.size) for s in shards]
-    if plan.header_object:
+    if plan.header_object and target.selection.limit != 0:  # CKAN: limit=0 is an empty csv/tsv, no header
         names = list(target.selection.fields) or warehouse.column_names(target.resource_id)  # a query's fields
         header = write_header(store, names, variant, prefix)
         pieces.insert(0, Piece(header.name, header.size))

@@ -20,14 +20,20 @@ from jobs.ckan_writers import (JSON_TAIL, XML_TAIL, ckan_fields, json_chunks, js
 from jobs.parallel_gzip import gzip_member, gzip_members
 
 WRITE_BUFFER_BYTES = 1 << 20
+TAILS = {Format.JSON: JSON_TAIL, Format.XML: XML_TAIL}
 
 
 def write_ckan_file(store: ObjectStore, shards: list[str], destination: str, variant: Variant,
-                    json_columns: Iterable[str], scratch: str) -> None:
-    """`shards`: the export's Parquet files in row order (at least one: an empty result still has its schema)."""
-    fields = _fields(store, shards[0], json_columns)
-    write = json_chunks if variant.format is Format.JSON else xml_chunks
-    _write_streamed(store, destination, write(_batches(store, shards), fields, bom=variant.bom), variant, scratch)
+                    json_columns: Iterable[str], scratch: str, tail_only: bool = False) -> None:
+    """`shards`: the export's Parquet files in row order (at least one: an empty result still has its schema).
+    `tail_only`: CKAN's limit=0 file, which is only the end of its document (`\\n]}\\n`, `</data>\\n`)."""
+    if tail_only:
+        chunks: Iterator[bytes] = iter([TAILS[variant.format]])
+    else:
+        fields = _fields(store, shards[0], json_columns)
+        write = json_chunks if variant.format is Format.JSON else xml_chunks
+        chunks = write(_batches(store, shards), fields, bom=variant.bom)
+    _write_streamed(store, destination, chunks, variant, scratch)
 
 
 def write_frame(store: ObjectStore, first_shard: str, prefix: str, variant: Variant, json_columns: Iterable[str]) -> None:

@@ -198,7 +198,7 @@ class ExportWorker:
             return Done("failed", {**report, "reason": status.error})
         if self.published(target):
             return Done("published", report)  # a duplicate delivery got there first
-        if target.variant.format.written_by_worker and self.queue is not None:
+        if target.variant.format.written_by_worker and self.queue is not None and target.selection.limit != 0:
             shards = self.shards(prefix)
             if len(shards) > 1:
                 return self.fan_out(target, attempt, prefix, shards, report)

@@ -16,7 +16,7 @@ command -v "$PYTHON" >/dev/null || { echo "setup-emulators: $PYTHON not found" >
 pip_install() {  # venv, pip args... (drops the noise of pip.conf's absent local find-links)
     local venv=$1; shift
     PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --quiet "$@" 2>&1 \
-        | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+        | { grep -v "^WARNING: Location .* is ignored: " || true; }
 }
 
 # venv_from_requirements VENV REQUIREMENTS: (re)build VENV unless its stamp matches.

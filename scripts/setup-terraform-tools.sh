@@ -22,7 +22,7 @@ venv_from_requirements() {
   rm -rf "$venv"
   "$python" -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" 2>&1 \
-    | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    | { grep -v "^WARNING: Location .* is ignored: " || true; }
   "$@" >/dev/null
   echo "$wanted" >"$stamp"
   echo "installed $requirements into $venv"

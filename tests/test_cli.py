@@ -59,14 +59,14 @@ def test_load_works_while_the_server_runs_and_moves_the_revision(server, tmp_pat
     assert "loading people" in loaded.stderr and "100%" in loaded.stderr  # the progress bar
     first = requests.get(f"{url}/datastore/dump/people", allow_redirects=False, timeout=30)
     assert first.status_code == 302
-    assert requests.get(first.headers["Location"], timeout=30).text == "id,name\n1,ann\n2,bob\n"
+    assert requests.get(first.headers["Location"], timeout=30).content == b"id,name\r\n1,ann\n2,bob\n"
 
     rows = tmp_path / "people.ndjson"
     rows.write_text(json.dumps({"id": 3, "name": "cy"}) + "\n")
     assert run_load(env, "people", str(rows)).returncode == 0
     second = requests.get(f"{url}/datastore/dump/people", allow_redirects=False, timeout=30)
     assert second.headers["ETag"] != first.headers["ETag"]
-    assert requests.get(second.headers["Location"], timeout=30).text == "id,name\n3,cy\n"
+    assert requests.get(second.headers["Location"], timeout=30).content == b"id,name\r\n3,cy\n"
 
 
 def test_load_refuses_bad_input_clearly(server, tmp_path):

@@ -28,7 +28,7 @@ def test_a_cold_download_redirects_to_the_follow_route_which_serves_the_publishe
     answer = requests.get(follow, timeout=60)
     assert answer.status_code == 200
     published = published_bytes(app, "numbers", "csv")
-    assert answer.content == published and published.startswith(b"id,label,at\n") and len(published) > 500_000
+    assert answer.content == published and published.startswith(b"id,label,at\r\n") and len(published) > 500_000
     # streamed as its pieces became final (chunked, no length yet), or served published (with its length)
     assert answer.headers.get("Transfer-Encoding") == "chunked" or int(answer.headers["Content-Length"]) == len(
         published)

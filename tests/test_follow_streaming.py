@@ -84,7 +84,7 @@ def test_the_csv_header_comes_once_and_the_bom_first(make_app, serve, tmp_path):
         gate.reached.wait(60)
         gate.gate.set()
         body = first + answer.raw.read()
-    assert body.startswith(b"\xef\xbb\xbfid,label,at\n") and body.count(b"id,label,at") == 1
+    assert body.startswith(b"\xef\xbb\xbfid,label,at\r\n") and body.count(b"id,label,at") == 1
     assert body == published_bytes(app, "numbers", "csv-bom") and len(body.splitlines()) == 60_001
 
 

@@ -22,9 +22,11 @@ def test_csv_statement():
     assert statement(Format.CSV) == (
         "EXPORT DATA OPTIONS(uri='gs://exports-bucket/dumps/my-table/csv/18c2a/1/part-*.csv', format='CSV', "
         "overwrite=false, header=true) AS SELECT t.`_id`, t.`name`, "
-        "FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E*SZ', t.`seen_at`, 'UTC') AS `seen_at`, "
-        "FORMAT_DATETIME('%Y-%m-%dT%H:%M:%E*S', t.`local_at`) AS `local_at`, TO_JSON_STRING(t.`tags`) AS `tags`, "
-        "TO_JSON_STRING(t.`place`) AS `place`, TO_JSON_STRING(t.`doc`) AS `doc` "
+        "CONCAT(REGEXP_REPLACE(FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E6S', t.`seen_at`, 'UTC'), r'(\\.\\d{3})000$', "
+        "r'\\1'), 'Z') AS `seen_at`, "
+        "REGEXP_REPLACE(FORMAT_DATETIME('%Y-%m-%dT%H:%M:%E6S', t.`local_at`), r'(\\.\\d{3})000$', r'\\1') AS `local_at`, "
+        "COALESCE(TO_JSON_STRING(t.`tags`), 'null') AS `tags`, "
+        "COALESCE(TO_JSON_STRING(t.`place`), 'null') AS `place`, COALESCE(TO_JSON_STRING(t.`doc`), 'null') AS `doc` "
         "FROM `my-project.ckan_ds.my-table` AS t ORDER BY t.`_id`")
 
 
@@ -37,7 +39,8 @@ def test_ndjson_keeps_nesting_and_formats_times():
     sql = statement(Format.NDJSON, gzip=True)
     assert "part-*.ndjson.gz', format='JSON', overwrite=false, compression='GZIP') AS SELECT" in sql
     assert "header" not in sql
-    assert "FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E*SZ', t.`seen_at`, 'UTC') AS `seen_at`" in sql
+    assert ("CONCAT(REGEXP_REPLACE(FORMAT_TIMESTAMP('%Y-%m-%dT%H:%M:%E6S', t.`seen_at`, 'UTC'), "
+            "r'(\\.\\d{3})000$', r'\\1'), 'Z') AS `seen_at`") in sql
     assert "t.`tags`, t.`place`, t.`doc` FROM" in sql
 
 

@@ -40,7 +40,7 @@ def test_ndjson_tsv_and_parquet_values(make_app, serve, tmp_path):
     assert ndjson.text == EXPECTED_NDJSON
     assert ndjson.headers["Content-Disposition"].endswith('filename="small.ndjson"')
     tsv = requests.get(get_dump(live, "small", format="tsv").headers["Location"], timeout=30)
-    assert tsv.text.splitlines()[1] == "1\talpha\t9007199254740993\t2024-01-02T03:04:05\t"
+    assert tsv.text.splitlines()[1] == "1\talpha\t9007199254740993\t2024-01-02T03:04:05.000\t"
     parquet = requests.get(get_dump(live, "small", format="parquet").headers["Location"], timeout=30)
     path = tmp_path / "got.parquet"
     path.write_bytes(parquet.content)

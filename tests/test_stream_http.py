@@ -23,7 +23,7 @@ def test_multi_file_export_streams_as_one_file_with_one_header(make_app, serve, 
     assert len(listing) >= 3  # a middle shard too
     streamed = requests.get(redirect.headers["Location"], timeout=30)
     assert streamed.status_code == 200
-    assert streamed.content == single and streamed.content.count(b"id,label,at\n") == 1
+    assert streamed.content == single and streamed.content.count(b"id,label,at\r\n") == 1
     assert int(streamed.headers["Content-Length"]) == len(single)
     assert streamed.headers["Content-Disposition"] == 'attachment; filename="numbers.csv"'
     for start, end in [(0, 0), (19_990, 20_050), (len(single) - 7, len(single) - 1), (5, 60_000)]:

@@ -85,4 +85,4 @@ def test_compose_off_streams_a_header_object_for_gzip(make_app, serve, tmp_path)
     redirect, packed = download(serve(app), "numbers", compression="gzip")
     assert "/stream/numbers?" in redirect.headers["Location"] and "compression=gzip" in redirect.headers["Location"]
     text = gzip.decompress(packed.content).decode()
-    assert text.startswith("id,label,at\n0,") and text.count("id,label,at") == 1
+    assert text.startswith("id,label,at\r\n0,") and text.count("id,label,at") == 1

@@ -7,13 +7,14 @@ BOM = "\ufeff".encode()
 
 
 def csv_header_line(names: list[str], delimiter: str = ",") -> bytes:
-    """The header row as the warehouses write it: RFC 4180 quoting where a name needs it."""
+    """The header row as CKAN writes it (Python's csv module): quoting where a name needs it, and a CRLF line end,
+    while the rows (PostgreSQL's COPY in CKAN, the warehouse's export here) end with LF."""
     def field(name: str) -> str:
         if any(ch in name for ch in (delimiter, '"', "\n", "\r")):
             return '"' + name.replace('"', '""') + '"'
         return name
 
-    return (delimiter.join(field(name) for name in names) + "\n").encode()
+    return (delimiter.join(field(name) for name in names) + "\r\n").encode()
 
 
 def compose_steps(sources: list[str], destination: str, limit: int = COMPOSE_LIMIT) -> list[tuple[list[str], str]]:

@@ -49,7 +49,7 @@ OVERRIDES_ADDED = {"BIGQUERY_CREDENTIALS", "BIGQUERY_API_ENDPOINT", "STORAGE_API
 
 
 def expected_csv(rows: int) -> bytes:
-    return ("_id,label,doubled\n" + "".join(f"{i},row-{i},{i * 2}\n" for i in range(1, rows + 1))).encode()
+    return ("_id,label,doubled\r\n" + "".join(f"{i},row-{i},{i * 2}\n" for i in range(1, rows + 1))).encode()
 
 
 @pytest.fixture(scope="module")

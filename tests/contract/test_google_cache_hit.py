@@ -22,7 +22,7 @@ CSV = identifiers.dump_variant("csv", None, None)
 
 
 def expected_csv(rows):
-    return "_id,label\n" + "".join(f"{i},row-{i}\n" for i in range(1, rows + 1))
+    return "_id,label\r\n" + "".join(f"{i},row-{i}\n" for i in range(1, rows + 1))
 
 
 @pytest.fixture
@@ -83,5 +83,5 @@ def test_a_table_replaced_after_a_hit_is_served_at_its_new_revision_by_the_next_
     after = dump(google)
     assert after.status_code == 302 and after.headers["ETag"] != first.headers["ETag"]
     assert after.headers["Location"] != first.headers["Location"]
-    assert requests.get(after.headers["Location"], timeout=60).text == "_id,label\n1,only\n"
+    assert requests.get(after.headers["Location"], timeout=60).content == b"_id,label\r\n1,only\n"
     assert requests.get(first.headers["Location"], timeout=60).text == expected_csv(ROWS)  # the old URL lives on

@@ -100,7 +100,7 @@ def deployment(request, bigquery_emulator, gcs_emulator, tasks_emulator, gcs_buc
 
 
 def expected_csv(rows: int) -> bytes:
-    return ("_id,label,doubled\n" + "".join(f"{i},row-{i},{i * 2}\n" for i in range(1, rows + 1))).encode()
+    return ("_id,label,doubled\r\n" + "".join(f"{i},row-{i},{i * 2}\n" for i in range(1, rows + 1))).encode()
 
 
 @pytest.mark.parametrize("deployment", [{"DUMP_WAIT_SECONDS": "0"}], indirect=True)

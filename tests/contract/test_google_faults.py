@@ -33,7 +33,7 @@ JOB_INSERT = r"/projects/[^/]+/jobs(\?|$)"
 
 
 def expected_csv(rows: int) -> bytes:
-    return ("_id,label\n" + "".join(f"{i},row-{i}\n" for i in range(1, rows + 1))).encode()
+    return ("_id,label\r\n" + "".join(f"{i},row-{i}\n" for i in range(1, rows + 1))).encode()
 
 
 def deployment(gcs, bq, rows=ROWS, **env) -> ProxiedGoogleApp:

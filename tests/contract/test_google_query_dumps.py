@@ -29,7 +29,7 @@ def test_a_filtered_sorted_dump_runs_as_a_parameterised_export(deployment):  # n
     params = {"filters": '{"doubled": [4, 10, 2000]}', "q": '{"label": "ROW-"}', "sort": "_id desc",
               "fields": "label,_id"}
     first, body = download(deployment, **params)
-    assert body.text == "label,_id\nrow-1000,1000\nrow-5,5\nrow-2,2\n"
+    assert body.content == b"label,_id\r\nrow-1000,1000\nrow-5,5\nrow-2,2\n"  # CKAN's CRLF header line
     assert body.headers["Content-Disposition"] == 'attachment; filename="numbers.csv"'
     warehouse = deployment["app"].backend.warehouse
     reordered, again = download(deployment, fields="label,_id", sort="_id  DESC", q='{"label":"row-"}',
@@ -51,7 +51,7 @@ def test_limit_offset_and_distinct_on_bigquery(deployment):  # noqa: F811
     _, page = download(deployment, sort="doubled desc", limit="3", offset="2", fields="_id")
     assert page.text.splitlines() == ["_id", str(ROWS - 2), str(ROWS - 3), str(ROWS - 4)]
     _, none = download(deployment, limit="0", fields="label")
-    assert none.text == "label\n"
+    assert none.content == b""  # CKAN writes nothing at limit=0, not even the header
 
 
 def test_json_and_xml_of_a_query_are_written_from_the_exported_parquet(deployment):  # noqa: F811
@@ -88,8 +88,11 @@ def test_q_as_text_and_distinct_on_bigquery(deployment):  # noqa: F811
     def get(**params):
         answer = requests.get(f"{base}/datastore/dump/trips", params=params, allow_redirects=False, timeout=60)
         assert answer.status_code == 302, answer.text
-        return requests.get(answer.headers["Location"], timeout=60).text
+        return requests.get(answer.headers["Location"], timeout=60).content.decode()
 
-    assert get(q="LATE", fields="_id") == "_id\n1\n4\n"  # case-insensitive, in any text field
-    assert get(q="crew late", fields="_id") == "_id\n4\n"  # every word
-    assert get(q="a", fields="carrier", distinct="true", sort="carrier desc") == "carrier\nUA\nDL\nAA\n"
+    assert get(q="LATE", fields="_id") == "_id\r\n1\n4\n"  # case-insensitive whole words, in any field
+    assert get(q="crew late", fields="_id") == "_id\r\n4\n"  # every word
+    assert get(q="lat", fields="_id") == "_id\r\n"  # whole words only, as CKAN's full-text search
+    assert get(q="aa", fields="_id") == "_id\r\n1\n3\n"  # every column is searched
+    assert get(q="{\"carrier\": \"ua\"}", fields="_id") == "_id\r\n2\n5\n"
+    assert get(fields="carrier", distinct="true", sort="carrier desc") == "carrier\r\nUA\nDL\nAA\n"

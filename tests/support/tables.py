@@ -11,15 +11,15 @@ SMALL_CSV = (
     "2,\"beta, with comma\",-5,2024-01-02 03:04:05.25,\"quoted \"\"text\"\"\"\n"
     "3,gamma,,,\n"
 )
-EXPECTED_CSV = (
-    "id,name,amount,seen_at,note\n"
-    "1,alpha,9007199254740993,2024-01-02T03:04:05,\n"
-    "2,\"beta, with comma\",-5,2024-01-02T03:04:05.25,\"quoted \"\"text\"\"\"\n"
+EXPECTED_CSV = (  # CKAN's layout: a CRLF header line, LF rows, timestamps with milliseconds
+    "id,name,amount,seen_at,note\r\n"
+    "1,alpha,9007199254740993,2024-01-02T03:04:05.000,\n"
+    "2,\"beta, with comma\",-5,2024-01-02T03:04:05.250,\"quoted \"\"text\"\"\"\n"
     "3,gamma,,,\n"
 )
 EXPECTED_NDJSON = (
-    '{"id":1,"name":"alpha","amount":9007199254740993,"seen_at":"2024-01-02T03:04:05","note":null}\n'
-    '{"id":2,"name":"beta, with comma","amount":-5,"seen_at":"2024-01-02T03:04:05.25","note":"quoted \\"text\\""}\n'
+    '{"id":1,"name":"alpha","amount":9007199254740993,"seen_at":"2024-01-02T03:04:05.000","note":null}\n'
+    '{"id":2,"name":"beta, with comma","amount":-5,"seen_at":"2024-01-02T03:04:05.250","note":"quoted \\"text\\""}\n'
     '{"id":3,"name":"gamma","amount":null,"seen_at":null,"note":null}\n'
 )
 

@@ -1,10 +1,10 @@
 """A checked DumpQuery as one BigQuery SELECT with named query parameters: no value ever enters the SQL text.
 
 Identifiers are quoted only after `check_against_columns` has matched them to the table's own columns.
-`q` uses CONTAINS_SUBSTR: case-insensitive (and NFKC-normalised) substring search that needs no search index
-and no escaping of `%`/`_`, unlike LIKE; SEARCH matches whole tokens, reads its argument as a query language,
-and is only cheap with a search index (docs/ckan-dump-compat.md).
-Order: the asked sort with PostgreSQL's null placement (BigQuery's default puts nulls first ascending), then `_id`.
+`q` matches whole words (REGEXP_EXTRACT_ALL of letters and digits, case-folded) over every column, as CKAN's
+full-text search does; SEARCH would need a search index and reads its argument as a query language.
+Order: the asked sort with PostgreSQL's null placement (BigQuery's default puts nulls first ascending), text in
+`und:ci` collation, then `_id` (docs/ckan-dump-compat.md).
 """
 
 from __future__ import annotations
@@ -55,14 +55,16 @@ def select_statement(table: str, query: DumpQuery, columns: Sequence[TableColumn
         else:
             parameters.append(bigquery.ArrayQueryParameter(f"f{index}", kind, converted))
             where.append(f"{source_column(name)} IN UNNEST(@f{index})")
-    text_columns = [column.name for column in columns if column.kind == "text"]
-    for index, word in enumerate(query.q_words):
-        parameters.append(bigquery.ScalarQueryParameter(f"q{index}", "STRING", word))
-        where.append("(" + " OR ".join(f"CONTAINS_SUBSTR({source_column(n)}, @q{index})" for n in text_columns) + ")")
+    if query.q_words:  # CKAN's _full_text: the words of every column not named `_...`, json and arrays included
+        row_text = "CONCAT(" + ", ' ', ".join(f"IFNULL({_as_text(c, source_column)}, '')" for c in columns
+                                              if not c.name.startswith("_")) + ")"
+        for index, word in enumerate(query.q_words):
+            parameters.append(bigquery.ScalarQueryParameter(f"q{index}", "STRING", word))
+            where.append(_has_words(row_text, f"@q{index}"))
     for field_index, (name, words) in enumerate(query.q_fields):
         for index, word in enumerate(words):
             parameters.append(bigquery.ScalarQueryParameter(f"q{field_index}_{index}", "STRING", word))
-            where.append(f"CONTAINS_SUBSTR({_as_text(by_name[name], source_column)}, @q{field_index}_{index})")
+            where.append(_has_words(_as_text(by_name[name], source_column), f"@q{field_index}_{index}"))
     sql = f"SELECT {'DISTINCT ' if query.distinct else ''}{', '.join(write(c) for c in selected)} FROM {table} AS t"
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -83,8 +85,25 @@ def _order(query: DumpQuery, selected: list[TableColumn], by_name: dict, source_
     """With DISTINCT the output columns are sorted (the only ones left); otherwise the source columns."""
     name_of = quote_identifier if query.distinct else source_column
     keys = export_order(query, selected, ID_COLUMN in by_name)
-    return [f"{name_of(k.field)} {'DESC' if k.descending else 'ASC'} NULLS {'FIRST' if k.nulls_come_first else 'LAST'}"
-            for k in keys]
+    order = []
+    for k in keys:
+        direction, nulls = ("DESC" if k.descending else "ASC"), ("FIRST" if k.nulls_come_first else "LAST")
+        if by_name[k.field].kind == "text":  # CKAN's en_US order: letters before case, then lower case first
+            order.append(f"COLLATE({name_of(k.field)}, 'und:ci') {direction} NULLS {nulls}")
+            order.append(f"{name_of(k.field)} {'ASC' if k.descending else 'DESC'}")
+        else:
+            order.append(f"{name_of(k.field)} {direction} NULLS {nulls}")
+    return order
+
+
+def _has_words(text: str, word: str) -> str:
+    """CKAN's full-text match as far as BigQuery carries it: whole words, case-folded, split at anything not a
+    letter or digit (`#hash` is the word `hash`), every word of the q word present. PostgreSQL's English
+    stemming and stop words are not carried (docs/ckan-dump-compat.md)."""
+    def words(value: str) -> str:
+        return f"REGEXP_EXTRACT_ALL(LOWER({value}), r'[\\p{{L}}\\p{{N}}]+')"
+    return (f"(ARRAY_LENGTH({words(word)}) > 0 AND NOT EXISTS (SELECT 1 FROM UNNEST({words(word)}) AS w "
+            f"WHERE w NOT IN UNNEST({words(text)})))")
 
 
 def _as_text(column: TableColumn, source_column) -> str:

@@ -1,7 +1,8 @@
 """The BigQuery EXPORT DATA statement, built from a table schema: pure, so it is tested without BigQuery.
 
-Values are shaped as the README promises: timestamps as ISO 8601 (TIMESTAMP in UTC with `Z`) in the text
-formats, nested and repeated values as JSON text in CSV/TSV, JSON columns as strings in Parquet. BigQuery
+Values are shaped as CKAN's dump writes them (docs/ckan-dump-compat.md): timestamps as CKAN's ISO text
+(TIMESTAMP in UTC with `Z`) in the text formats; in CSV/TSV PostgreSQL's text of each type, nested and
+repeated values as JSON text (`null` when null); JSON columns as strings in Parquet. BigQuery
 writes INT64 as JSON strings in NDJSON exports; that is its format, and it is left alone.
 """
 
@@ -12,8 +13,7 @@ from dataclasses import dataclass
 
 from functions.core.model import Format
 
-ISO_TIMESTAMP = "%Y-%m-%dT%H:%M:%E*SZ"
-ISO_DATETIME = "%Y-%m-%dT%H:%M:%E*S"
+ISO_SECONDS = "%Y-%m-%dT%H:%M:%E6S"
 
 # Project ids (optionally domain-scoped, `example.com:project`), dataset ids and bucket names, per Google's rules.
 _PROJECT = re.compile(r"(?:[a-z][a-z0-9.-]{0,62}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]")
@@ -95,7 +95,34 @@ def export_uri(bucket: str, prefix: str, fmt: Format, gzip: bool = False) -> str
     return f"gs://{bucket_name(bucket)}/{prefix}part-*.{fmt.extension}{'.gz' if gzip else ''}"
 
 
+def _iso(format_function: str, source: str, zone: str = "") -> str:
+    """CKAN 2.12's timestamp text, `YYYY-MM-DDTHH:MM:SS.mmm`; microseconds, when a value has them, are kept."""
+    return f"REGEXP_REPLACE({format_function}('{ISO_SECONDS}', {source}{zone}), r'(\\.\\d{{3}})000$', r'\\1')"
+
+
+def _float8(source: str) -> str:
+    """PostgreSQL's float8 text (CKAN's csv is PostgreSQL's COPY): shortest exact digits, no `.0`, an exponent
+    from 1e15 up, `NaN`, `Infinity`, `-Infinity`. Written to hold whichever shortest text CAST gives (the
+    emulator's `3.0`, `1000000000000000.0`); real BigQuery's CAST text is listed in docs/ckan-dump-compat.md."""
+    def shortest(value: str) -> str:
+        return f"REGEXP_REPLACE(CAST({value} AS STRING), r'\\.0$', '')"
+
+    digits = f"RTRIM(REPLACE({shortest(f'ABS({source})')}, '.', ''), '0')"
+    exponent_15 = (f"CONCAT(IF({source} < 0, '-', ''), SUBSTR({digits}, 1, 1), "
+                   f"IF(LENGTH({digits}) > 1, CONCAT('.', SUBSTR({digits}, 2)), ''), 'e+15')")
+    return (f"CASE WHEN IS_NAN({source}) THEN 'NaN' WHEN IS_INF({source}) THEN IF({source} > 0, 'Infinity', "
+            f"'-Infinity') WHEN ABS({source}) >= 1e15 AND ABS({source}) < 1e16 "
+            f"AND STRPOS(LOWER(CAST({source} AS STRING)), 'e') = 0 THEN {exponent_15} ELSE {shortest(source)} END")
+
+
+def _without_trailing_zeros(text: str) -> str:
+    """`1.500000000` -> `1.5`, `7.000000000` -> `7`, `03:54:27.785990` -> `03:54:27.78599`; no `.`: as is."""
+    return f"IF(STRPOS({text}, '.') > 0, RTRIM(RTRIM({text}, '0'), '.'), {text})"
+
+
 def column_expression(column: Column, fmt: Format) -> str:
+    """Values as CKAN's dump writes them: timestamps as CKAN's ISO text (TIMESTAMP in UTC with `Z`); in csv/tsv
+    PostgreSQL's text of each type (bool t/f, float8, numeric, time), and null JSON or arrays as `null`."""
     name = quote_identifier(column.name)
     source = f"t.{name}"
     if fmt is Format.PARQUET:
@@ -104,14 +131,22 @@ def column_expression(column: Column, fmt: Format) -> str:
         if column.kind == "JSON" and column.repeated:
             return f"ARRAY(SELECT TO_JSON_STRING(v) FROM UNNEST({source}) AS v) AS {name}"
         return f"TO_JSON_STRING({source}) AS {name}"  # a record holding JSON travels whole, as JSON text
-    if fmt in (Format.CSV, Format.TSV) and (column.repeated or column.kind in _NESTED or column.kind == "JSON"):
-        return f"TO_JSON_STRING({source}) AS {name}"
+    text = fmt in (Format.CSV, Format.TSV)
+    if text and (column.repeated or column.kind in _NESTED or column.kind == "JSON"):
+        return f"COALESCE(TO_JSON_STRING({source}), 'null') AS {name}"
     if column.repeated:
         return source  # NDJSON keeps arrays as arrays
     if column.kind in _TEXT_TIMESTAMP:
-        return f"FORMAT_TIMESTAMP('{ISO_TIMESTAMP}', {source}, 'UTC') AS {name}"
+        zoned = _iso("FORMAT_TIMESTAMP", source, ", 'UTC'")
+        return f"CONCAT({zoned}, 'Z') AS {name}"
     if column.kind in _TEXT_DATETIME:
-        return f"FORMAT_DATETIME('{ISO_DATETIME}', {source}) AS {name}"
+        return f"{_iso('FORMAT_DATETIME', source)} AS {name}"
+    if text and column.kind in ("BOOL", "BOOLEAN"):
+        return f"CASE WHEN {source} THEN 't' WHEN NOT {source} THEN 'f' END AS {name}"
+    if text and column.kind in ("FLOAT64", "FLOAT"):
+        return f"{_float8(source)} AS {name}"
+    if text and column.kind in ("NUMERIC", "BIGNUMERIC", "DECIMAL", "BIGDECIMAL", "TIME"):
+        return f"{_without_trailing_zeros(f'CAST({source} AS STRING)')} AS {name}"
     return source
 
 

@@ -15,6 +15,11 @@ from functions.adapters.local.sql import quote_identifier
 from functions.core.dump_query import ID_COLUMN, DumpQuery, TableColumn, export_order
 
 
+# Text sorts as CKAN's PostgreSQL sorts it with an en_US collation (ICU's en-US: punctuation, then digits, then
+# letters, case and accents second): DuckDB's ICU collation of the same locale, built into DuckDB.
+TEXT_COLLATION = " COLLATE en_us"
+
+
 @dataclass(frozen=True)
 class DuckQuery:
     sql: str
@@ -47,13 +52,14 @@ def select_statement(source: str, query: DumpQuery, columns: Sequence[TableColum
             where.append(f"{source_column(name)} = {parameter(values[0])}")
         else:
             where.append(f"{source_column(name)} IN ({', '.join(parameter(v) for v in values)})")
-    text_columns = [column.name for column in columns if column.kind == "text"]
-    for word in query.q_words:
-        slot = parameter(word)
-        where.append("(" + " OR ".join(f"contains(lower({source_column(n)}), {slot})" for n in text_columns) + ")")
+    if query.q_words:  # CKAN's _full_text: the words of every column not named `_...`, json and arrays included
+        row_text = "concat_ws(' ', " + ", ".join(f"CAST({source_column(c.name)} AS VARCHAR)" for c in columns
+                                                if not c.name.startswith("_")) + ")"
+        for word in query.q_words:
+            where.append(_has_words(row_text, parameter(word)))
     for name, words in query.q_fields:
         for word in words:
-            where.append(f"contains(lower(CAST({source_column(name)} AS VARCHAR)), {parameter(word)})")
+            where.append(_has_words(f"CAST({source_column(name)} AS VARCHAR)", parameter(word)))
     sql = f"SELECT {'DISTINCT ' if query.distinct else ''}{', '.join(write(c) for c in selected)} FROM {source} AS t"
     if where:
         sql += " WHERE " + " AND ".join(where)
@@ -67,11 +73,21 @@ def select_statement(source: str, query: DumpQuery, columns: Sequence[TableColum
     return DuckQuery(sql, parameters)
 
 
+def _has_words(text: str, word: str) -> str:
+    """CKAN's full-text match as far as DuckDB carries it: whole words, case-folded, split at anything not a letter
+    or digit (`#hash` is the word `hash`), every word of the q word present. PostgreSQL's English stemming and
+    stop words are not carried (docs/ckan-dump-compat.md)."""
+    def words(value: str) -> str:
+        return f"list_filter(regexp_split_to_array(lower({value}), '[^\\pL\\pN]+'), lambda w: w <> '')"
+    return f"(len({words(word)}) > 0 AND list_has_all({words(text)}, {words(word)}))"
+
+
 def _order(query: DumpQuery, selected: list[TableColumn], by_name: dict, source_column) -> list[str]:
     """With DISTINCT the output columns are sorted (the only ones left); otherwise the source columns."""
     name_of = quote_identifier if query.distinct else source_column
     keys = export_order(query, selected, ID_COLUMN in by_name)
-    return [f"{name_of(k.field)} {'DESC' if k.descending else 'ASC'} NULLS {'FIRST' if k.nulls_come_first else 'LAST'}"
+    return [f"{name_of(k.field)}{TEXT_COLLATION if by_name[k.field].kind == 'text' else ''} "
+            f"{'DESC' if k.descending else 'ASC'} NULLS {'FIRST' if k.nulls_come_first else 'LAST'}"
             for k in keys]
 
 

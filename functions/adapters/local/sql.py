@@ -17,11 +17,35 @@ def quote_literal(value: str) -> str:
 
 
 def _iso(expression: str) -> str:
-    return f"regexp_replace(strftime({expression}, '%Y-%m-%dT%H:%M:%S.%f'), '\\.?0*$', '')"
+    """CKAN 2.12's timestamp text, `YYYY-MM-DDTHH:MM:SS.mmm`; microseconds, when a value has them, are kept."""
+    return f"regexp_replace(strftime({expression}, '%Y-%m-%dT%H:%M:%S.%f'), '(\\.\\d{{3}})000$', '\\1')"
+
+
+def _float8(column: str) -> str:
+    """PostgreSQL's float8 text (CKAN's csv is PostgreSQL's COPY): shortest exact digits, no `.0`, an exponent
+    from 1e15 up (DuckDB's shortest text switches at 1e16), `NaN`, `Infinity`, `-Infinity`."""
+    def shortest(value: str) -> str:
+        return f"regexp_replace(CAST({value} AS VARCHAR), '\\.0$', '')"
+
+    plain = shortest(column)
+    digits = f"rtrim(replace({shortest(f'abs({column})')}, '.', ''), '0')"
+    exponent_15 = (f"(CASE WHEN {column} < 0 THEN '-' ELSE '' END) || {digits}[1] || "
+                   f"(CASE WHEN length({digits}) > 1 THEN '.' || {digits}[2:] ELSE '' END) || 'e+15'")
+    return (f"CASE WHEN isnan({column}) THEN 'NaN' "
+            f"WHEN isinf({column}) THEN (CASE WHEN {column} > 0 THEN 'Infinity' ELSE '-Infinity' END) "
+            f"WHEN abs({column}) >= 1e15 AND abs({column}) < 1e16 THEN {exponent_15} "
+            f"ELSE {plain} END")
+
+
+def _shortest_decimal(column: str) -> str:
+    """A DECIMAL at its shortest exact form (`1.5`, `7`): its type's fixed scale cannot say how it was written."""
+    text = f"CAST({column} AS VARCHAR)"
+    return f"CASE WHEN contains({text}, '.') THEN rtrim(rtrim({text}, '0'), '.') ELSE {text} END"
 
 
 def column_expression(name: str, duck_type: str, fmt: Format) -> str:
-    """Timestamps as ISO 8601 (UTC 'Z' for zoned ones); nested values as JSON text where the format is flat."""
+    """Values as CKAN's dump writes them: timestamps as CKAN's ISO text (UTC 'Z' for zoned ones); in csv/tsv
+    PostgreSQL's text of each type (bool t/f, float8, numeric), and null JSON or arrays as `null`."""
     column = quote_identifier(name)
     kind = duck_type.upper()
     if fmt is Format.PARQUET:
@@ -33,7 +57,15 @@ def column_expression(name: str, duck_type: str, fmt: Format) -> str:
         return f"{_iso(zoned)} || 'Z' AS {column}"
     if fmt in (Format.CSV, Format.TSV):
         if any(marker in kind for marker in _NESTED_MARKERS):
-            return f"to_json({column})::VARCHAR AS {column}"
+            return f"coalesce(to_json({column})::VARCHAR, 'null') AS {column}"
+        if kind == "JSON":
+            return f"coalesce(CAST({column} AS VARCHAR), 'null') AS {column}"
+        if kind == "BOOLEAN":
+            return f"(CASE WHEN {column} THEN 't' WHEN NOT {column} THEN 'f' END) AS {column}"
+        if kind == "DOUBLE":
+            return f"({_float8(column)}) AS {column}"
+        if kind.startswith("DECIMAL"):
+            return f"({_shortest_decimal(column)}) AS {column}"
         if kind == "BLOB":
             return f"base64({column}) AS {column}"
     return column
@@ -46,8 +78,8 @@ def export_statement(source: str, columns: list[tuple[str, str]], job: ExportJob
     select = ", ".join(column_expression(name, kind, fmt) for name, kind in columns) or "*"
     header = "true" if job.header else "false"
     options = {
-        Format.CSV: f"FORMAT csv, HEADER {header}",
-        Format.TSV: f"FORMAT csv, HEADER {header}, DELIMITER '\t'",
+        Format.CSV: f"FORMAT csv, HEADER {header}, COMMENT ''",  # COMMENT '': no quotes around a `#`
+        Format.TSV: f"FORMAT csv, HEADER {header}, DELIMITER '\t', COMMENT ''",
         Format.NDJSON: "FORMAT json",
         Format.PARQUET: "FORMAT parquet, COMPRESSION zstd",
     }[fmt]
