@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8080
 export PORT
 
-.PHONY: run test venv tools demo bench rehearse package deploy clean clean-data
+.PHONY: run test lint venv tools demo bench rehearse package deploy clean clean-data
 
 # Set-up prints one line per step (scripts/setup-venv.sh); `make run` installs only what it needs, `make test`
 # the rest. A venv that already has the test packages has everything `make run` needs.
@@ -28,13 +28,20 @@ run: demo
 	@echo "bqdump: starting the server on port $(PORT)"
 	@$(PY) main.py serve
 
-# The scanners, emulators and the real CKAN of tests/ckan live in virtualenvs of their own (their pins clash with ours).
+# The scanners, emulators, the real CKAN of tests/ckan, the linter and the type checker live in virtualenvs of their
+# own (their pins clash with ours).
 tools: venv
 	PYTHON=$(PYTHON) bash scripts/setup-terraform-tools.sh
 	PYTHON=$(PYTHON) bash scripts/setup-emulators.sh
 	PYTHON=$(PYTHON) bash scripts/setup-ckan.sh
+	PYTHON=$(PYTHON) bash scripts/setup-lint-tools.sh
 
-test: tools
+# ruff and mypy, configured in pyproject.toml; mypy reads the project's packages from $(VENV).
+lint: tools
+	.venv-lint/bin/ruff check .
+	.venv-lint/bin/mypy --python-executable $(PY)
+
+test: lint
 	$(PY) -m pytest -q
 
 bench: tools  # the Google cache-hit and concurrency benchmarks run on the emulators

@@ -18,7 +18,7 @@ from functions.wiring import app
 if __name__ != "__main__":
     app()  # deployed: the whole app is built now, so a missing or malformed setting stops start-up, naming it
     if flask.has_app_context():  # functions-framework runs this module inside its app's context
-        flask.current_app.wsgi_app = guard_host(flask.current_app.wsgi_app)
+        flask.current_app.wsgi_app = guard_host(flask.current_app.wsgi_app)  # type: ignore[method-assign]
 
 
 @functions_framework.http

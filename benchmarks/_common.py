@@ -64,10 +64,10 @@ def flights_csv() -> Path:
 
 def load_flights(local_dir: Path) -> Path:
     """Loads flights (null string "NA") into the local warehouse of local_dir; returns the table's Parquet file."""
-    from functions.adapters.local.warehouse import LocalWarehouse
+    from functions.adapters.local.factory import local_warehouse
     from functions.adapters.system_clock import SYSTEM_CLOCK
 
-    warehouse = LocalWarehouse(local_dir, local_dir / "bucket", SYSTEM_CLOCK, max_jobs=2)
+    warehouse = local_warehouse(local_dir, SYSTEM_CLOCK, exports=2)
     try:
         warehouse.load("flights", flights_csv(), null_string="NA")
         return warehouse.table_file("flights")
@@ -103,11 +103,11 @@ def generated_parquet(path: Path, rows: int) -> Path:
 
 def load_generated(local_dir: Path, rid: str, rows: int) -> Path:
     """Loads a generated_parquet table of `rows` rows as `rid` into the local warehouse of local_dir."""
-    from functions.adapters.local.warehouse import LocalWarehouse
+    from functions.adapters.local.factory import local_warehouse
     from functions.adapters.system_clock import SYSTEM_CLOCK
 
     source = generated_parquet(local_dir / f"{rid}-source.parquet", rows)
-    warehouse = LocalWarehouse(local_dir, local_dir / "bucket", SYSTEM_CLOCK, max_jobs=2)
+    warehouse = local_warehouse(local_dir, SYSTEM_CLOCK, exports=2)
     try:
         warehouse.load(rid, source)
         return warehouse.table_file(rid)

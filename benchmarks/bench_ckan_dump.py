@@ -79,10 +79,10 @@ def main() -> dict:
         with InProcessServer(env_for(local_dir)) as server:
             for rep in range(args.reps):
                 if rep:
-                    server.app.backend.warehouse.load("flights", flights_csv(), null_string="NA")  # cold again
+                    server.app.backend.read_write.warehouse.load("flights", flights_csv(), null_string="NA")  # cold again
                 for name, params in cases.items():
                     times[name].append(cold_request(server.port, params)[0])
-            parquet = server.app.backend.warehouse.table_file("flights")
+            parquet = server.app.backend.read_write.warehouse.table_file("flights")
             raw_t1 = raw_copy(parquet, 1, max(args.reps, 5))
             raw_default = raw_copy(parquet, None, max(args.reps, 5))
             rows = filtered_rows(parquet)

@@ -151,7 +151,7 @@ def downloads(rounds: int, many: int) -> tuple[dict, dict]:
                     raise RuntimeError("the composed object differs from the streamed body")
                 print(f"  cold dump -> 302 (first request, export + assemble): composed {cold_composed * 1000:.0f} ms,"
                       f" /stream {cold_stream * 1000:.0f} ms")
-                for label, server in (("composed", composed), ("stream", streamed)):  # warm-up
+                for _label, server in (("composed", composed), ("stream", streamed)):  # warm-up
                     timed_download(server.port, "format=csv")
                 for clients, per_client in ((1, 8), (many, 2)):
                     samples = {"composed": [], "stream": []}
@@ -213,8 +213,8 @@ def instrument_modules() -> None:
 
 
 def instrument_app(app) -> None:
-    app.backend.warehouse.column_names = CLOCK.wrap("column_names", app.backend.warehouse.column_names)
-    original_delete = app.backend.store.delete
+    app.backend.read_write.warehouse.column_names = CLOCK.wrap("column_names", app.backend.read_write.warehouse.column_names)
+    original_delete = app.backend.read_write.store.delete
 
     def delete(name):  # the worker's deletes of leftovers (shards, header) after publishing; not GC's
         start = time.perf_counter()
@@ -225,16 +225,16 @@ def instrument_app(app) -> None:
                 CLOCK.spans["leftovers"] = CLOCK.spans.get("leftovers", 0.0) + time.perf_counter() - start
                 CLOCK.spans["leftover_count"] = CLOCK.spans.get("leftover_count", 0.0) + 1
 
-    app.backend.store.delete = delete
+    app.backend.read_write.store.delete = delete
 
 
 def worker_runs(app, rid: str, query: dict, reps: int) -> dict:
     variant = identifiers.dump_variant(query.get("format"), query.get("compression"), query.get("bom"))
     target = app.catalogue.current(rid, variant)
-    bucket = app.backend.store.root
+    bucket = app.backend.read_write.store.root
     runs = []
     global ATTEMPT
-    for rep in range(reps):
+    for _rep in range(reps):
         ATTEMPT += 1
         shutil.rmtree(bucket / "dumps", ignore_errors=True)
         payload = {"resource_id": rid, **variant.query, "revision": target.rev, "attempt": ATTEMPT}
@@ -310,7 +310,7 @@ def worker_part(reps: int) -> tuple[dict, float]:
 
                 app = apps_by[(1, True)]
                 job = ExportJob("parts", "gen", Format.PARQUET, "x/", 1)
-                warehouse_module._export(app.backend.warehouse.table_file("gen"), folder / "x", job)
+                warehouse_module._export(app.backend.read_write.warehouse.table_file("gen"), folder / "x", job)
                 parts = sorted(folder.rglob("part-*"), key=lambda p: int(p.stem.split("-")[1].split(".")[0]))
                 duck = duckdb_merge(parts, max(reps, 3))
             finally:

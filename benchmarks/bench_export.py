@@ -130,8 +130,8 @@ def instrument(app, timeline_ref: list) -> None:
                 timeline_ref[0].mark(label + ":end", fmt)
         return wrapper
 
-    app.backend.queue.enqueue = wrap("enqueue", app.backend.queue.enqueue)
-    app.backend.queue.deliver = wrap("deliver", app.backend.queue.deliver)
+    app.backend.read_write.queue.enqueue = wrap("enqueue", app.backend.read_write.queue.enqueue)
+    app.backend.read_write.queue.deliver = wrap("deliver", app.backend.read_write.queue.deliver)
     warehouse_module._export = wrap("copy", warehouse_module._export)
     worker_module.ExportWorker.publish = wrap("publish", worker_module.ExportWorker.publish)
     worker_module.ExportWorker.collect_garbage = wrap("gc", worker_module.ExportWorker.collect_garbage)
@@ -213,13 +213,13 @@ def main() -> dict:
             runs: dict[str, list[dict]] = {fmt: [] for fmt in formats}
             for rep in range(args.reps):
                 if rep:
-                    server.app.backend.warehouse.load("flights", source_csv, null_string="NA")  # new revision: cold
+                    server.app.backend.read_write.warehouse.load("flights", source_csv, null_string="NA")  # new revision: cold
                 for fmt in formats:
                     timeline_ref[0] = Timeline()
                     cold_request(server.port, fmt, timeline_ref[0])
                     runs[fmt].append(breakdown(timeline_ref[0], fmt))
             # all formats asked for at the same moment: the queue and the warehouse each run 2 jobs at a time
-            server.app.backend.warehouse.load("flights", source_csv, null_string="NA")
+            server.app.backend.read_write.warehouse.load("flights", source_csv, null_string="NA")
             timeline_ref[0] = Timeline()
             threads = [threading.Thread(target=cold_request, args=(server.port, fmt, timeline_ref[0]))
                        for fmt in formats]
@@ -228,7 +228,7 @@ def main() -> dict:
             for thread in threads:
                 thread.join()
             concurrent = {fmt: breakdown(timeline_ref[0], fmt) for fmt in formats}
-            parquet = server.app.backend.warehouse.table_file("flights")
+            parquet = server.app.backend.read_write.warehouse.table_file("flights")
             poll_first, poll_max = server.app.catalogue.poll_seconds
             for fmt in formats:
                 peers = raw_peers(parquet, fmt, max(args.reps, 5))

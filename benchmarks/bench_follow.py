@@ -93,11 +93,11 @@ def main() -> None:
     args = parser.parse_args()
     formats = args.formats.split(",")
     with temp_dir("follow") as local_dir:
-        from functions.adapters.local.warehouse import LocalWarehouse
+        from functions.adapters.local.factory import local_warehouse
         from functions.adapters.system_clock import SYSTEM_CLOCK
 
         source = generated_parquet(local_dir / "source.parquet", args.rows)
-        warehouse = LocalWarehouse(local_dir, local_dir / "bucket", SYSTEM_CLOCK, max_jobs=2)
+        warehouse = local_warehouse(local_dir, SYSTEM_CLOCK, exports=2)
         rids = ["own", "cold", "many"]
         for rid in rids:
             warehouse.load(rid, source)

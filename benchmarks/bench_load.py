@@ -51,10 +51,11 @@ def main() -> int:
         try:
             for source in (csv, ndjson):
                 nulls = "NA" if source.suffix == ".csv" else None
-                checked = median_seconds(lambda: check(source), args.reps)
-                loaded = median_seconds(lambda: warehouse.load("flights", source, null_string=nulls), args.reps)
+                checked = median_seconds(lambda source=source: check(source), args.reps)
+                loaded = median_seconds(lambda source=source, nulls=nulls: warehouse.load(
+                    "flights", source, null_string=nulls), args.reps)
                 reader = f"read_csv('{source}', nullstr = 'NA')" if nulls else f"read_json('{source}')"
-                peer = median_seconds(lambda: duckdb.connect().execute(
+                peer = median_seconds(lambda reader=reader: duckdb.connect().execute(
                     f"COPY (SELECT * FROM {reader}) TO '{work / 'peer.parquet'}' (FORMAT parquet, "
                     "COMPRESSION zstd)"), args.reps)
                 size = f"{source.name} ({source.stat().st_size / 2**20:.0f} MiB)"

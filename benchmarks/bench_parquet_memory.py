@@ -106,7 +106,7 @@ def main() -> dict:
     import pyarrow.parquet as pq
 
     import functions.adapters.local.warehouse as warehouse_module
-    from functions.adapters.local.warehouse import LocalWarehouse
+    from functions.adapters.local.factory import local_warehouse
     from functions.adapters.system_clock import SYSTEM_CLOCK
     from functions.core.model import ExportJob, Format
     from functions.core.shards import order_shards
@@ -115,7 +115,7 @@ def main() -> dict:
         t0 = time.perf_counter()
         load_generated(local_dir, "wide", args.rows)
         bucket = local_dir / "bucket"
-        warehouse = LocalWarehouse(local_dir, bucket, SYSTEM_CLOCK, max_jobs=2)
+        warehouse = local_warehouse(local_dir, SYSTEM_CLOCK, exports=2)
         try:
             source = warehouse.table_file("wide")
             prefix = "dumps/wide/parquet/bench/1/"

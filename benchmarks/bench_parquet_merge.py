@@ -32,7 +32,7 @@ from pathlib import Path
 
 from _common import ROOT, PeakRss, emit_result, generated_parquet, table, temp_dir
 
-from tests.support.observed_store import ObservedStore
+from tests.support.observed import Observed
 
 MIB = 1024 * 1024
 PARQUET = "application/vnd.apache.parquet"
@@ -46,7 +46,7 @@ def child(mode: str, bucket: str, names: list[str], out: str) -> None:
     from functions.adapters.local.object_store import LocalObjectStore
     from jobs import assemble
 
-    store = ObservedStore(LocalObjectStore(Path(bucket)))
+    store = Observed(LocalObjectStore(Path(bucket)))
     shards = [next(o for o in store.list(n) if o.name == n) for n in names]
     proc = psutil.Process()
     with PeakRss(proc) as memory:
@@ -57,7 +57,7 @@ def child(mode: str, bucket: str, names: list[str], out: str) -> None:
             merged = assemble.reencode_parquet(store, names, out, PARQUET)
         elapsed = time.perf_counter() - start
     metadata = pq.ParquetFile(str(Path(bucket) / merged.name)).metadata
-    print(json.dumps({"seconds": elapsed, "compose_seconds": store.compose_seconds, "composes": store.composes,
+    print(json.dumps({"seconds": elapsed, "compose_seconds": store.seconds("compose"), "composes": store.count("compose"),
                       "growth": memory.growth, "bytes_read": store.bytes_read, "rows": metadata.num_rows,
                       "row_groups": metadata.num_row_groups, "out_bytes": merged.size}))
 
@@ -103,7 +103,7 @@ def thousand_files(folder: Path) -> dict:
     from functions.core.shards import order_shards
     from jobs import assemble
 
-    store = ObservedStore(LocalObjectStore(folder / "bucket"))
+    store = Observed(LocalObjectStore(folder / "bucket"))
     prefix = "dumps/many/parquet/bench/1/"
     folder_of_files = folder / "bucket" / prefix
     folder_of_files.mkdir(parents=True)
@@ -117,7 +117,7 @@ def thousand_files(folder: Path) -> dict:
     rows = pq.ParquetFile(str(folder / "bucket" / merged.name)).read().column("id").to_pylist()
     if rows != list(range(1000)):
         raise RuntimeError("1,000-file merge read back wrong")
-    return {"composes": store.composes, "expected": len(compose_steps([""] * 1001, "x")) + 1, "seconds": seconds,
+    return {"composes": store.count("compose"), "expected": len(compose_steps([""] * 1001, "x")) + 1, "seconds": seconds,
             "bytes_read": store.bytes_read}
 
 

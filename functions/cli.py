@@ -103,7 +103,7 @@ def prewarm_command(resources, formats, wait: float) -> int:
     app = build_app(os.environ)
     try:
         summary = prewarm(app.catalogue, resources, formats)
-        drain = getattr(app.backend.queue, "drain", None)  # the local queue runs the exports in this process
+        drain = getattr(app.backend.read_write.queue, "drain", None)  # the local queue runs the exports in this process
         finished = True
         if drain:
             finished = drain(wait) if summary.queued else True
@@ -128,13 +128,14 @@ def prewarm_words(summary, waited: bool, wait: float) -> str:
 
 
 def _warehouse():
-    from functions.adapters.local.warehouse import LocalWarehouse
+    """The local backend's warehouse, as its factory builds it for the server."""
+    from functions.adapters.local.factory import local_warehouse
     from functions.adapters.system_clock import SYSTEM_CLOCK
 
     config = load_settings(os.environ).core
     if config.backend != "local":
         raise SystemExit("load and demo write to the local warehouse: unset DUMP_BACKEND or set it to local.")
-    return LocalWarehouse(config.local_dir, config.local_dir / "bucket", SYSTEM_CLOCK, max_jobs=1)
+    return local_warehouse(config.local_dir, SYSTEM_CLOCK, config.local_exports)
 
 
 def _loader():

@@ -14,7 +14,8 @@ from functions.access_log import logs_requests, note
 from functions.auth import caller_from_headers
 from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, layout, tokens
-from functions.core.dump_query import DumpQuery, QueryBounds, checked_query, parse_dump_query
+from functions.core.ckan_params import parse_dump_query
+from functions.core.dump_query import DumpQuery, QueryBounds, check_against_columns
 from functions.core.follow import MissAnswer, plan_miss
 from functions.core.next_step import Fail, Queue, Serve, failure_error
 from functions.core.publish import Manifest
@@ -60,7 +61,7 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
         target, step = door.catalogue.request_current(resource_id, variant)
         note(request, revision=target.rev)
     else:  # the metadata call alone may answer a conditional request: no listing is started before it
-        target = current_target(door, resource_id, variant, params, asked)
+        target = current_target(door, resource_id, variant, asked)
         note(request, variant=target.variant.key, revision=target.rev)  # a query dump's variant names its key
         if unchanged_for_caller(request, target):
             note(request, outcome="not-modified")
@@ -84,15 +85,14 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     return follow_redirect(request, door, target, step.attempt)
 
 
-def current_target(door: DumpDoor, resource_id: str, variant, params: dict, asked: DumpQuery) -> Target:
+def current_target(door: DumpDoor, resource_id: str, variant, asked: DumpQuery) -> Target:
     """The metadata call alone. For a query it also gives the columns the query is checked against, only now that
     the caller may read the table (field names never leak to others); the listing needs the query's key, so it
     follows this call instead of running beside it."""
     if asked.whole_table:
         return door.catalogue.current(resource_id, variant)
     shape = door.catalogue.shape(resource_id)
-    return door.catalogue.current(resource_id, variant, checked_query(params, shape.columns, door.settings.bounds),
-                                  shape)
+    return door.catalogue.current(resource_id, variant, check_against_columns(asked, shape.columns), shape)
 
 
 def request_variant(request: Request):

@@ -7,6 +7,7 @@ import json
 import logging
 import select
 import socket
+from typing import Mapping, cast
 
 from werkzeug.wrappers import Request, Response
 
@@ -26,6 +27,12 @@ STATUS = {  # the one place a domain error becomes an HTTP status
     errors.ExportFailed: 502,
     errors.Unavailable: 503,
 }
+
+
+def headers_of(request: Request) -> Mapping[str, str]:
+    """The request's headers as the ports read them: werkzeug's Headers is a case-insensitive read-only mapping,
+    which its type hints do not declare."""
+    return cast(Mapping[str, str], request.headers)
 
 
 def status_of(error: DumpError) -> int:

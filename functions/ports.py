@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Callable, ContextManager, Iterator, Mapping, Protocol
+from typing import BinaryIO, Callable, ContextManager, Iterator, Mapping, Protocol, Sequence
 
-from functions.core.model import ExportJob, TableShape, JobStatus, ObjectInfo
+from functions.core.delivery import Outcome
+from functions.core.model import ExportJob, JobStatus, ObjectInfo, TableShape
 
 
 class Clock(Protocol):
@@ -54,7 +55,7 @@ class ObjectStore(Protocol):
     def set_download_headers(self, name: str, *, content_type: str, filename: str) -> None:
         """Content-Type and Content-Disposition stored on the object, which some stores serve over the URL's."""
 
-    def compose(self, sources: list[str], destination: str, content_type: str, *, if_absent: bool = False) -> bool:
+    def compose(self, sources: Sequence[str], destination: str, content_type: str, *, if_absent: bool = False) -> bool:
         """Concatenate 1 to 32 objects into `destination` (which may be one of the sources); with `if_absent`,
         answers False instead of replacing an existing destination."""
 
@@ -114,21 +115,46 @@ def allow_every_caller(headers: Mapping[str, str]) -> None:
     """Task and pre-warm calls on the local backend come from this process (or this machine's loopback)."""
 
 
-@dataclass
-class Backend:
-    """The adapters one backend provides, by identity: `tables` and `bucket` read-only (lookups, streaming),
-    `warehouse` and `store` read-write (exports, writes, GC). On the local backend each pair is one object."""
+@dataclass(frozen=True)
+class ReadOnlyPorts:
+    """What the read-only identity reaches: table metadata and the bucket (cache lookups, streaming)."""
 
     tables: Warehouse
     bucket: ObjectStore
+
+
+@dataclass(frozen=True)
+class ReadWritePorts:
+    """What the read-write identity reaches: export jobs, bucket writes and deletes, URL signing, task creation."""
+
     warehouse: Warehouse
     store: ObjectStore
     queue: TaskQueue
     signer: UrlSigner
+
+
+Deliver = Callable[..., Outcome]  # the export worker's deliver(payload, *, last)
+
+
+@dataclass(frozen=True)
+class InProcess:
+    """What only the local backend has: its own signed-download route, and a queue that delivers in this process."""
+
+    check_link: Callable[..., None]  # the local signer's check of a download link (functions.objects)
+    connect_worker: Callable[[Deliver], None]  # hands the in-process queue this process's worker
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The adapters one backend provides, by identity (on the local backend each pair is one object), built by
+    its factory: functions.adapters.local.factory or functions.adapters.google.factory."""
+
+    read_only: ReadOnlyPorts
+    read_write: ReadWritePorts
     stream_key: bytes  # signs streaming tokens (functions.core.keys.STREAM_TOKENS)
-    download_key: bytes  # signs the local backend's download links (keys.DOWNLOAD_SIGNATURES)
-    check_task_caller: CallerCheck = allow_every_caller
-    check_prewarm_caller: CallerCheck = allow_every_caller
-    poll_seconds: tuple[float, float] = (0.25, 1.0)  # first and longest pause while a request waits for an export
-    closers: list = field(default_factory=list)
-    changes: "Changes | None" = None  # the bucket tells of its changes (local); None: waiters sleep their pauses
+    check_task_caller: CallerCheck
+    check_prewarm_caller: CallerCheck
+    poll_seconds: tuple[float, float]  # first and longest pause while a request waits for an export
+    in_process: InProcess | None  # the local backend's; None on Google
+    closers: list[Callable[[], None]]
+    changes: "Changes | None"  # the bucket tells of its changes (local); None: waiters sleep their pauses

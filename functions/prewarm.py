@@ -13,7 +13,7 @@ from functions.core import identifiers, request_json
 from functions.core.errors import DumpError, InvalidRequest
 from functions.core.next_step import Fail, Serve, failure_error
 from functions.core.target import Target
-from functions.http import handles_errors, json_response, status_of
+from functions.http import handles_errors, headers_of, json_response, status_of
 from functions.ports import Clock
 
 DEFAULT_FORMATS = ("csv",)
@@ -87,7 +87,7 @@ def settle(catalogue: ExportCatalogue, summary: PrewarmSummary) -> None:
 @logs_requests
 @handles_errors
 def handle_prewarm(request: Request, door: PrewarmDoor) -> Response:
-    door.check_caller(request.headers)
+    door.check_caller(headers_of(request))
     data = request.get_data(cache=False)
     body = request_json.json_object(data, PREWARM_BODY_HINT) if data else {}
     resources, formats = body.get("resources"), body.get("formats")

@@ -40,7 +40,7 @@ class Doors:
     worker: WorkerDoor
     stream: StreamDoor
     prewarm: PrewarmDoor
-    objects: ObjectsDoor  # the local backend's signed downloads (served by the local server only)
+    objects: ObjectsDoor | None  # the local backend's signed downloads (served by the local server only)
 
 
 def _healthz(request: Request, backend: str) -> Response:
@@ -106,7 +106,11 @@ def router(*rule_sets: list[Rule], cors: bool = False) -> Callable[[Request, Doo
         except NoRoute:
             return error_response(NotFound(f"Nothing is served at {request.path}.",
                                            "Download a table from /datastore/dump/<resource_id>?format=csv."))
-        return handler(request, getattr(doors, door), **arguments)
+        served = getattr(doors, door)
+        if served is None:  # the local server over the Google backend: downloads are Cloud Storage's
+            return error_response(NotFound(f"Nothing is served at {request.path}.",
+                                           "Follow the signed URL the dump URL redirects to."))
+        return handler(request, served, **arguments)
 
     return dispatch
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Iterator, Sequence
+from typing import Generator, Iterator, Sequence
 
 from werkzeug.wrappers import Request, Response
 
@@ -45,7 +45,7 @@ def byte_response(request: Request, store: ObjectStore, pieces: Sequence[Piece],
     return response
 
 
-def _joined(store: ObjectStore, segments, first=None) -> Iterator[bytes]:
+def _joined(store: ObjectStore, segments, first=None) -> Generator[bytes, None, None]:
     """Reads one segment at a time; when the client goes away the server closes this generator, which closes the read."""
     for index, segment in enumerate(segments):
         if index == 0 and first is not None:
@@ -63,7 +63,7 @@ def _joined(store: ObjectStore, segments, first=None) -> Iterator[bytes]:
 class _Body:
     """The joined stream, closing the first read too when the stream is closed before it ever started."""
 
-    def __init__(self, stream: Iterator[bytes], first):
+    def __init__(self, stream: Generator[bytes, None, None], first):
         self.stream, self.first = stream, first
 
     def __iter__(self):

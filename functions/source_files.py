@@ -114,6 +114,7 @@ def _empty(path: Path, kind: SourceFormat) -> InvalidRequest:
 
 def _records(path: Path, kind: SourceFormat) -> Iterator[tuple[int, list[str]]]:
     """(first line, values) of every record; a quoted value may span lines. Blank lines hold no record."""
+    assert kind.delimiter is not None, "only csv and tsv are read as records"
     reader = csv.reader(_text_lines(path, kind), delimiter=kind.delimiter, quotechar='"', doublequote=True,
                         strict=True)
     line = 1
@@ -157,7 +158,7 @@ def _count_delimited(path: Path, kind: SourceFormat, header: list[str], ragged: 
             padded += 1
             return "skip"
         misfit = True
-        return "error"
+        return "skip"  # not "error": a parse stopped by an error left Arrow's reader to abort the process at exit
 
     # One thread: the handler above is Python, and a reader abandoned on an error with its threads still
     # running aborted the process at exit ("terminate called without an active exception").

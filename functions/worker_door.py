@@ -10,7 +10,7 @@ from werkzeug.wrappers import Request, Response
 from functions.access_log import logs_requests, note
 from functions.core import request_json
 from functions.core.delivery import Done, Outcome, Retry
-from functions.http import handles_errors, json_response
+from functions.http import handles_errors, headers_of, json_response
 from functions.ports import Clock
 
 
@@ -36,10 +36,10 @@ def delivery_status(outcome: Outcome) -> int:
 @logs_requests
 @handles_errors
 def handle_task_request(request: Request, door: WorkerDoor) -> Response:
-    door.check_caller(request.headers)
+    door.check_caller(headers_of(request))
     payload = request_json.json_object(request.get_data(cache=False),
                                        'Send {"resource_id", "format", "revision", "attempt"}.')
-    last = last_delivery(request.headers, door.max_deliveries)
+    last = last_delivery(headers_of(request), door.max_deliveries)
     outcome = door.deliver(payload, last=last)
     note(request, task=outcome.reason, retry=isinstance(outcome, Retry), last_delivery=last, **outcome.details)
     body = outcome.body()

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Mapping
 
 from functions.core import gc, identifiers, layout, pieces
-from functions.core.dump_query import DumpQuery, QueryBounds, checked_query
+from functions.core.dump_query import DumpQuery, check_against_columns
 from functions.core.delivery import Done, Outcome, Retry
 from functions.core.errors import DumpError, InvalidRequest, NotFound
 from functions.core.model import ExportJob, FailureKind, Format, JobState, JobStatus
@@ -40,9 +40,8 @@ class WorkerSettings:
     shard_bytes: int
     wait_seconds: float  # how long one delivery waits for its export job
     url_lifetime: timedelta  # GC keeps superseded exports this long
-    query_cap: int = 100  # distinct query dumps kept per resource
-    touch_interval: timedelta = timedelta(minutes=5)  # a requested marker is touched at most this often
-    bounds: QueryBounds = QueryBounds()
+    query_cap: int  # distinct query dumps kept per resource
+    touch_interval: timedelta  # a requested marker is touched at most this often
 
     @property
     def protected_for(self) -> timedelta:
@@ -107,13 +106,15 @@ class ExportWorker:
         log.warning("gave up on %s after the last delivery: %s", prefix, outcome.reason)
         return Done("failed", {"reason": reason, "attempt": attempt})
 
-    def selection(self, resource_id: str, query_key: str, params) -> DumpQuery:
-        """The task's CKAN query, parsed and checked against the table again: a task is never trusted blindly."""
+    def selection(self, resource_id: str, query_key: str, canonical) -> DumpQuery:
+        """The task's query in its canonical form, read back and checked against the table again: a task is never
+        trusted blindly, and its key must be the one it names."""
         if not query_key:
             return DumpQuery()
-        if not isinstance(params, dict):
+        if not isinstance(canonical, str) or not canonical:
             raise InvalidRequest("The task names a query key but carries no query.", "Queue it from a dump request.")
-        selection = checked_query(params, self.warehouse.shape(resource_id).columns, self.settings.bounds)
+        selection = check_against_columns(DumpQuery.from_canonical(canonical),
+                                          self.warehouse.shape(resource_id).columns)
         if selection.key != query_key:
             raise InvalidRequest(f"The task's query has the key {selection.key!r}, not {query_key!r}.",
                                  "Queue it from a dump request.")
@@ -171,6 +172,7 @@ class ExportWorker:
             self.collect_garbage(target)  # repeats (pre-warm, duplicates) also bound storage
             return Done("published", {"attempt": step.attempt})
         if not isinstance(step, Wait):
+            assert state.failed is not None  # only a failed attempt (this one or a later one) ends it here
             return Done("failed", {"attempt": state.failed.number})
         return self.export(target, attempt)
 
@@ -227,6 +229,7 @@ class ExportWorker:
     def fan_out(self, target: Target, attempt: int, prefix: str, shards: list[str], report: dict) -> Outcome:
         """CKAN's json/xml of a multi-file export in pieces: the frame now, then one task per Parquet file. A
         duplicate delivery writes nothing new and queues nothing new (the task names are taken)."""
+        assert self.queue is not None  # export() fans out only with a queue
         ckan_step.write_frame(self.store, shards[0], prefix, target.variant, self.json_columns(target))
         payload = target.task_payload(attempt)
         for index in range(len(shards)):
@@ -261,7 +264,7 @@ class ExportWorker:
             destination = layout.single_object_name(prefix, target.variant)
             joined = assemble.compose(self.store, list(plan.sources), destination, target.variant.content_type)
             manifest = self.publish_pieces(target, attempt, prefix, [Piece(joined.name, joined.size)])
-        except Exception as error:
+        except Exception:
             if self.published(target):  # a duplicate delivery joined them first
                 return Done("published", report)
             raise
@@ -283,7 +286,8 @@ class ExportWorker:
         while True:
             left = max(0.0, deadline - self.clock.monotonic())
             status = self.warehouse.wait_export(job.job_id, min(RECORD_SECONDS, left))
-            final = self.warehouse.final_files(job.job_id) if status.state is not JobState.FAILED else []
+            final = (self.warehouse.final_files(job.job_id)  # type: ignore[attr-defined]  # streams_early: it has
+                     if status.state is not JobState.FAILED else [])
             if final is None:  # a job this process does not run (started before a restart): wait as before
                 return status if status.state is not JobState.RUNNING else self.warehouse.wait_export(job.job_id, left)
             try:
@@ -354,8 +358,8 @@ class ExportWorker:
 def _piece(payload: Mapping) -> tuple[int, int]:
     """A piece task's (index, count): small non-negative JSON integers, index below count."""
     index, count = payload.get("piece"), payload.get("pieces")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (index, count)) or \
-            not 0 <= index < count <= pieces.MAX_PIECES:
+    if not isinstance(index, int) or not isinstance(count, int) or isinstance(index, bool) or \
+            isinstance(count, bool) or not 0 <= index < count <= pieces.MAX_PIECES:
         raise InvalidRequest("The task's piece and pieces are not an index below a count.",
                              "Queue pieces from the worker's fan-out.")
     return index, count

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import struct
+from typing import Any
 from pathlib import Path
 
 MAGIC = b"PAR1"
@@ -81,13 +82,13 @@ def parse_footer(name: str, data: bytes):
         raise FooterMismatch(f"{name} has an unreadable footer ({type(error).__name__}: {error})") from None
 
 
-def joined_footer(named_footers: list[tuple[str, object]], starts: list[int]):
+def joined_footer(named_footers: list[tuple[str, Any]], starts: list[int]):
     """The footer of the files concatenated: file i's row groups with every absolute offset moved by
     starts[i]. Page indexes are dropped (their contents hold absolute offsets too, and rewriting them
     means reading them); row-group statistics, which filters use, are kept. The first file's key-value
     metadata, schema and writer stand for all."""
     first_name, joined = named_footers[0]
-    groups = []
+    groups: list = []
     for (name, footer), start in zip(named_footers, starts):
         _check_joinable(first_name, joined, name, footer)
         for group in footer.row_groups or []:

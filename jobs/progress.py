@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 from functions.core import progress
-from functions.core.model import Format, ObjectInfo
+from functions.core.model import ObjectInfo
 from functions.core.progress import Recorded
 from functions.core.shards import Piece
 from functions.core.target import Target

@@ -9,8 +9,12 @@ import pytest
 from hypothesis import settings
 
 
+from functions.adapters.system_clock import SYSTEM_CLOCK
+from functions.ports import Clock
 from functions.wiring import App, build_app
 from tests.support.app import LiveServer, local_env
+from tests.support.ckan_stub import ckan_stub  # noqa: F401  (a fixture for every test)
+from tests.support.emulators import bigquery_emulator, gcs_emulator, tasks_emulator  # noqa: F401  (fixtures)
 from tests.support.terraform import PlannedDeployment, Terraform, plan_example
 
 DATA = Path(__file__).parent / "data"
@@ -23,11 +27,12 @@ settings.load_profile("bqdump")
 
 @pytest.fixture
 def make_app(tmp_path):
-    """make_app(**env) builds the app as main.py does, from local settings plus `env`; closed at teardown."""
+    """make_app(**env) builds the app as main.py does, from local settings plus `env` (and a test's clock);
+    closed at teardown."""
     built = []
 
-    def make(**overrides) -> App:
-        app = build_app(local_env(tmp_path / f"bqdump{len(built)}", **overrides))
+    def make(clock: Clock = SYSTEM_CLOCK, **overrides) -> App:
+        app = build_app(local_env(tmp_path / f"bqdump{len(built)}", **overrides), clock)
         built.append(app)
         return app
 

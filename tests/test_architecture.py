@@ -104,3 +104,21 @@ def test_nothing_reads_the_time_but_the_clock_adapter():
                     f"{name} reads the time ({node.value.id}.{node.attr}); take a Clock instead"
             if isinstance(node, ast.ImportFrom) and node.module == "time":
                 assert not {a.name for a in node.names} & TIME_READS["time"], f"{name} imports a time reader"
+
+
+def test_a_google_process_builds_nothing_of_the_local_backend():
+    """The Google backend's app (built as main.py builds it, no client yet) imports no local adapter: no local
+    signer, queue or warehouse exists in a deployed process."""
+    import json
+    import subprocess
+    import sys
+
+    env = {"DUMP_BACKEND": "google", "DUMP_TOKEN_SECRET": "s", "BIGQUERY_PROJECT": "my-project", "BIGQUERY_DATASET": "d",
+           "BIGQUERY_EXPORT_BUCKET": "my-exports", "BIGQUERY_CREDENTIALS": "anonymous",
+           "BIGQUERY_API_ENDPOINT": "http://127.0.0.1:9", "STORAGE_API_ENDPOINT": "http://127.0.0.1:9"}
+    script = ("import json, sys; from functions.wiring import build_app; app = build_app(" + repr(env) + "); "
+              "print(json.dumps({'local': sorted(m for m in sys.modules if m.startswith('functions.adapters.local')),"
+              " 'in_process': app.backend.in_process is not None, 'objects': app.doors.objects is not None}))")
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"local": [], "in_process": False, "objects": False}

@@ -9,7 +9,6 @@ from functions.auth.cache import CachedAuthorizer, DecisionCache, decision_key
 from functions.auth.decisions import Decision, encode_record
 from functions.core.errors import Forbidden, NotFound, Unauthorized, Unavailable
 from functions.ports import Caller
-from tests.support.ckan_stub import ckan_stub  # noqa: F401  (fixture)
 
 NOW = 1_700_000_000.0
 TOKEN_A = "tok-a-0123456789abcdef-SECRET"

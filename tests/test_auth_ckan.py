@@ -6,7 +6,7 @@ from tests.support.auth import authorizer_from
 from functions.http import status_of
 from functions.core.errors import Forbidden, NotFound, Unauthorized, Unavailable
 from functions.ports import Caller
-from tests.support.ckan_stub import ckan_stub, unused_port  # noqa: F401  (fixture)
+from tests.support.servers import free_port
 
 NOW = 1_700_000_000.0
 
@@ -73,7 +73,7 @@ def test_wrong_ckan_url_path_is_503_not_a_404(ckan_stub):
 
 def test_portal_down_is_503():
     with pytest.raises(Unavailable) as caught:
-        authorizer_for(f"http://127.0.0.1:{unused_port()}").authorize(Caller("tok-a"), "r1", NOW)
+        authorizer_for(f"http://127.0.0.1:{free_port()}").authorize(Caller("tok-a"), "r1", NOW)
     assert "cannot be reached" in caught.value.message
 
 
@@ -86,7 +86,7 @@ def test_portal_stopped_after_start_is_503(ckan_stub):
 
 
 def test_credentials_in_ckan_url_never_reach_messages():
-    url = f"http://admin:s3cret@127.0.0.1:{unused_port()}"
+    url = f"http://admin:s3cret@127.0.0.1:{free_port()}"
     with pytest.raises(Unavailable) as caught:
         authorizer_for(url).authorize(Caller("tok-a"), "r1", NOW)
     assert "s3cret" not in caught.value.message and "127.0.0.1" in caught.value.message

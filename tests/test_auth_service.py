@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import requests
 
-from tests.support.ckan_stub import ckan_stub  # noqa: F401  (fixture)
 from tests.support.tables import SMALL_CSV, get_dump, load_csv, load_numbers
 
 
-def test_private_resources_need_a_token_ckan_accepts(make_app, serve, tmp_path, ckan_stub):  # noqa: F811
+def test_private_resources_need_a_token_ckan_accepts(make_app, serve, tmp_path, ckan_stub):
     ckan_stub.behave("small", "denied", token=None).behave("small", "denied").behave("small", "allowed", token="good")
     app = make_app(AUTH_TYPE="ckan", CKAN_URL=ckan_stub.url)
     load_csv(app, "small", SMALL_CSV, tmp_path)
     live = serve(app)
     anonymous = get_dump(live, "small")
     assert anonymous.status_code == 401 and "WWW-Authenticate" in anonymous.headers
-    assert not app.backend.store.list("dumps/")  # refused before anything was exported
+    assert not app.backend.read_write.store.list("dumps/")  # refused before anything was exported
     wrong = requests.get(f"{live.url}/datastore/dump/small", headers={"Authorization": "bad"},
                          allow_redirects=False, timeout=30)
     assert wrong.status_code == 403 and wrong.json()["hint"]
@@ -29,7 +28,7 @@ def test_private_resources_need_a_token_ckan_accepts(make_app, serve, tmp_path, 
     assert again.status_code == 302 and ckan_stub.calls == calls  # the decision cache saved a call
 
 
-def test_ckan_down_is_503_never_an_allow(make_app, serve, tmp_path, ckan_stub):  # noqa: F811
+def test_ckan_down_is_503_never_an_allow(make_app, serve, tmp_path, ckan_stub):
     ckan_stub.behave("small", "allowed")
     app = make_app(AUTH_TYPE="ckan", CKAN_URL=ckan_stub.url)
     load_csv(app, "small", SMALL_CSV, tmp_path)
@@ -40,7 +39,7 @@ def test_ckan_down_is_503_never_an_allow(make_app, serve, tmp_path, ckan_stub): 
     assert answer.status_code == 503 and answer.json()["error"] == "unavailable"
 
 
-def test_stream_links_are_bound_to_what_was_authorised(make_app, serve, tmp_path, ckan_stub):  # noqa: F811
+def test_stream_links_are_bound_to_what_was_authorised(make_app, serve, tmp_path, ckan_stub):
     ckan_stub.behave("public", "allowed").behave("private", "denied")
     app = make_app(AUTH_TYPE="ckan", CKAN_URL=ckan_stub.url, DUMP_SHARD_BYTES=20_000,
                              DUMP_COMPOSE="false")

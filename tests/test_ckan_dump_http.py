@@ -13,7 +13,6 @@ import duckdb
 import pytest
 import requests
 
-from tests.support.ckan_stub import ckan_stub  # noqa: F401  (fixture)
 from tests.support.tables import get_dump, load_numbers
 
 CARRIERS = ["AA", "UA", "DL", "B6"]
@@ -30,7 +29,7 @@ def load_flights(app, tmp_path, rid="flights"):
     duckdb.sql(f"COPY (SELECT _id::BIGINT AS _id, carrier::VARCHAR AS carrier, month::BIGINT AS month, "
                f"delay::BIGINT AS delay, note::VARCHAR AS note FROM read_json('{source}')) TO '{parquet}' "
                "(FORMAT parquet)")
-    app.backend.warehouse.load(rid, parquet)
+    app.backend.read_write.warehouse.load(rid, parquet)
 
 
 def published(live, rid="flights", headers=None, **params):
@@ -113,7 +112,7 @@ def test_parameters_bqdump_does_not_know_are_ignored_as_ckan_does(make_app, serv
     live = serve(app)
     whole, _ = published(live)
     tagged, _ = published(live, utm_source="newsletter", plain="true", language="english")
-    assert tagged.headers["ETag"] == whole.headers["ETag"] and not app.backend.store.list("dumps/flights/q/")
+    assert tagged.headers["ETag"] == whole.headers["ETag"] and not app.backend.read_write.store.list("dumps/flights/q/")
 
 
 def test_a_query_dump_is_cached_under_its_normalised_query(make_app, serve, tmp_path):
@@ -126,7 +125,7 @@ def test_a_query_dump_is_cached_under_its_normalised_query(make_app, serve, tmp_
     assert same.headers["ETag"] == first.headers["ETag"] != other.headers["ETag"]
     assert same.headers["Location"].split("?")[0] == first.headers["Location"].split("?")[0]
     assert again.content == body.content != different.content
-    assert len([o for o in app.backend.store.list("dumps/flights/q/") if o.name.endswith("manifest.json")]) == 2
+    assert len([o for o in app.backend.read_write.store.list("dumps/flights/q/") if o.name.endswith("manifest.json")]) == 2
     assert body.headers["Content-Disposition"] == 'attachment; filename="flights.csv"'
     lines = body.text.splitlines()
     assert lines[0] == ",".join(COLUMNS) and len(lines) == 1 + len([r for r in ROWS if r["carrier"] == "AA"
@@ -203,10 +202,10 @@ def test_every_bad_input_is_a_400_that_says_what_and_where(make_app, serve, tmp_
     assert needle in body["message"] + body["hint"]
     if lists_fields:
         assert body["valid_fields"] == COLUMNS and "_id, carrier, month, delay, note" in body["hint"]
-    assert not app.backend.store.list("dumps/")  # nothing was exported
+    assert not app.backend.read_write.store.list("dumps/")  # nothing was exported
 
 
-def test_a_filtered_dump_is_authorised_like_the_whole_table(make_app, serve, tmp_path, ckan_stub):  # noqa: F811
+def test_a_filtered_dump_is_authorised_like_the_whole_table(make_app, serve, tmp_path, ckan_stub):
     ckan_stub.behave("flights", "denied", token=None).behave("flights", "denied").behave(
         "flights", "allowed", token="good")
     app = make_app(AUTH_TYPE="ckan", CKAN_URL=ckan_stub.url)
@@ -219,7 +218,7 @@ def test_a_filtered_dump_is_authorised_like_the_whole_table(make_app, serve, tmp
     refused = requests.get(f"{live.url}/datastore/dump/flights", params={"q": "late"},
                            headers={"Authorization": "bad"}, allow_redirects=False, timeout=30)
     assert refused.status_code == 403
-    assert not app.backend.store.list("dumps/")
+    assert not app.backend.read_write.store.list("dumps/")
     allowed, _ = published(live, headers={"Authorization": "Bearer good"}, q="late")
     assert allowed.status_code == 302
 
@@ -237,7 +236,7 @@ def test_cors_headers_on_every_answer_of_the_dump_function(make_app, serve, tmp_
     load_flights(app, tmp_path)
     live = serve(app)
     pending = cors_get(live, "/datastore/dump/flights", q="late", headers={"Prefer": "respond-async"})
-    app.backend.queue.drain(30)
+    app.backend.read_write.queue.drain(30)
     found = cors_get(live, "/datastore/dump/flights", q="late")
     unchanged = cors_get(live, "/datastore/dump/flights", q="late", headers={"If-None-Match": found.headers["ETag"]})
     bad = cors_get(live, "/datastore/dump/flights", fields="nope")
@@ -288,7 +287,7 @@ def test_without_compose_a_query_dump_streams_with_its_key_bound_in_the_token(ma
     location = redirect.headers["Location"]
     assert "/stream/flights?" in location and "query_key=" in location
     assert streamed.content == composed.content
-    assert len([o for o in composed_app.backend.store.list("dumps/flights/q/") if "/part-" in o.name]) == 0  # joined
+    assert len([o for o in composed_app.backend.read_write.store.list("dumps/flights/q/") if "/part-" in o.name]) == 0  # joined
     lines = streamed.text.splitlines()
     assert lines[0] == "label,id" and len(lines) == 5001 and lines[1] == "row-00004999,4999"
     without_key = re.sub(r"query_key=[0-9a-f]+&?", "", location)  # the token was made for this query only

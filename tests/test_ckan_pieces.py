@@ -38,7 +38,7 @@ def load(app, tmp_path, rid="wide"):
     duckdb.sql(f"""COPY (SELECT i AS _id, CASE WHEN i % 9 = 0 THEN NULL ELSE 'text, "q" ' || i END AS name,
                        i / 7.0 AS amount, TIMESTAMP '2020-01-01' + to_microseconds(i * 1234567) AS at,
                        i % 3 = 0 AS ok FROM range(1, {ROWS} + 1) t(i)) TO '{parquet}' (FORMAT parquet)""")
-    app.backend.warehouse.load(rid, parquet)
+    app.backend.read_write.warehouse.load(rid, parquet)
 
 
 def download(live, rid="wide", **params) -> bytes:
@@ -48,7 +48,7 @@ def download(live, rid="wide", **params) -> bytes:
 
 
 def part_files(app, rid="wide") -> list[str]:
-    return [o.name for o in app.backend.store.list(f"dumps/{rid}/") if o.name.rsplit("/", 1)[-1].startswith("part-")]
+    return [o.name for o in app.backend.read_write.store.list(f"dumps/{rid}/") if o.name.rsplit("/", 1)[-1].startswith("part-")]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_a_multi_file_export_written_in_pieces_is_the_one_go_file(make_app, serv
     load(app, tmp_path)
     live = serve(app)
     assert download(live, format=fmt) == one_go[fmt]
-    app.backend.queue.drain(60)
+    app.backend.read_write.queue.drain(60)
     assert len(part_files(app)) == 0  # joined, then the files and pieces were deleted
     if fmt == "json":
         packed = download(live, format=fmt, compression="gzip")
@@ -98,8 +98,8 @@ def test_duplicated_reordered_and_lost_piece_deliveries_publish_the_one_go_file_
     app = make_app(DUMP_SHARD_BYTES=1, DUMP_WAIT_SECONDS=0)
     load(app, tmp_path)
     held = RecordingQueue()
-    worker = ExportWorker(app.backend.warehouse, app.backend.store, app.clock, app.worker.settings, held)
-    rev = app.backend.tables.table_modified("wide")  # the revision the dump door would name
+    worker = ExportWorker(app.backend.read_write.warehouse, app.backend.read_write.store, app.clock, app.worker.settings, held)
+    rev = app.backend.read_only.tables.table_modified("wide")  # the revision the dump door would name
     task = {"resource_id": "wide", "format": "json", "revision": layout.revision_of(rev), "attempt": 1}
     first = worker.deliver(task)
     assert isinstance(first, Done) and first.reason == "pieces queued", first
@@ -109,11 +109,11 @@ def test_duplicated_reordered_and_lost_piece_deliveries_publish_the_one_go_file_
     lost = [d for d in deliveries if d["piece"] == 1]
     for delivery in [d for d in deliveries if d["piece"] != 1]:
         assert worker.deliver(delivery).reason == "piece written"
-    manifests = [o for o in app.backend.store.list("dumps/wide/json/") if o.name.endswith("manifest.json")]
+    manifests = [o for o in app.backend.read_write.store.list("dumps/wide/json/") if o.name.endswith("manifest.json")]
     assert manifests == []  # a piece is missing: nothing is published
     outcomes = [worker.deliver(delivery).reason for delivery in lost]  # the lost piece's retry, and a duplicate
     assert outcomes == ["published", "published"]
     live = serve(doors_with_catalogue(app, queue=HeldQueue()))  # requests queue nothing that would deliver
     assert download(live, format="json") == one_go["json"]
-    downloads = [o for o in app.backend.store.list("dumps/wide/json/") if o.name.endswith("download.json")]
+    downloads = [o for o in app.backend.read_write.store.list("dumps/wide/json/") if o.name.endswith("download.json")]
     assert len(downloads) == 1

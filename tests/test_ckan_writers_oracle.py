@@ -2,7 +2,7 @@
 the same bytes for generated tables of every type, with nulls, unicode, control characters, markup and big values,
 whatever the batching."""
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import pyarrow as pa
@@ -51,7 +51,8 @@ def column(kind: str):
 KINDS = ["int64", "int16", "uint64", "float64", "float32", "decimal", "decimal0", "text", "large_text", "bool",
          "timestamp", "timestamp_utc", "timestamp_ms", "date", "time", "bytes", "list_text", "list_float", "struct",
          "json"]
-NAMES = st.sampled_from(["ID", "Name", "name", "xml x", "2nd", "a b", "café", "a&b", "x$y", "name"]) | st.text(max_size=6).filter(lambda name: name != "_id")
+NAMES = (st.sampled_from(["ID", "Name", "name", "xml x", "2nd", "a b", "café", "a&b", "x$y", "name"])
+         | st.text(max_size=6).filter(lambda name: name != "_id"))
 
 
 @st.composite

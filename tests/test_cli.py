@@ -4,22 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
+from tests.support.servers import free_port, wait_serving
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -30,15 +23,7 @@ def server(tmp_path):
                                stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("the server did not become healthy")
+        wait_serving(url)
         yield url, env
     finally:
         process.terminate()
@@ -96,5 +81,6 @@ def test_worker_key_prints_the_key_the_running_server_accepts_and_not_the_secret
     assert key not in (Path(env["DUMP_LOCAL_DIR"]) / "token-secret.key").read_text()
     accepted = requests.post(url + "/tasks/export", json={}, headers={"X-Worker-Secret": key}, timeout=30)
     assert accepted.status_code == 200 and accepted.json()["status"] == "rejected"  # past the door: an empty task
-    refused = requests.post(url + "/tasks/export", json={}, headers={"X-Worker-Secret": key[:-1] + ("1" if key[-1] == "0" else "0")}, timeout=30)
+    wrong = key[:-1] + ("1" if key[-1] == "0" else "0")
+    refused = requests.post(url + "/tasks/export", json={}, headers={"X-Worker-Secret": wrong}, timeout=30)
     assert refused.status_code == 403

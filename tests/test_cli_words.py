@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from tests.support.tables import SMALL_CSV
-from tests.test_cli import free_port
+from tests.support.emulators import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

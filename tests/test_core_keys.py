@@ -7,6 +7,7 @@ import requests
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from functions.adapters.local.signer import LocalUrlSigner
 from functions.core import keys, tokens
 
 
@@ -33,7 +34,10 @@ def test_the_local_app_uses_a_different_key_for_each_door(make_app, serve):
     live = serve(app)
     raw = b"test-secret"  # DUMP_TOKEN_SECRET in tests/conftest.py
     assert app.backend.stream_key == keys.derive(raw, keys.STREAM_TOKENS)
-    assert app.backend.download_key == keys.derive(raw, keys.DOWNLOAD_SIGNATURES)
+    link = {"filename": "f.csv", "content_type": "text/csv", "base_url": "http://h/",
+            "expires_at": datetime(2030, 1, 1, tzinfo=timezone.utc)}
+    signed_by_download_key = LocalUrlSigner(keys.derive(raw, keys.DOWNLOAD_SIGNATURES)).sign("o", **link)
+    assert app.backend.read_write.signer.sign("o", **link) == signed_by_download_key
     token = tokens.stream_token(raw, "small", "csv", "abc", 2**40)  # signed with the configured secret itself
     answer = requests.get(f"{live.url}/stream/small", params={"rev": "abc", "token": token}, timeout=30)
     assert answer.status_code == 403

@@ -13,7 +13,6 @@ import http.server
 import io
 import json
 import queue
-import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -24,7 +23,7 @@ import requests
 from google.api_core import exceptions as gexc
 from google.cloud import bigquery, tasks_v2
 
-from tests.support.emulators import bigquery_emulator, gcs_emulator, tasks_emulator  # noqa: F401
+from tests.support.servers import ServerThread
 
 PROJECT = "test-project"
 
@@ -286,13 +285,11 @@ def http_target():
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    running = ServerThread(server, "http-target")
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
+        yield running.url, received
     finally:
-        server.shutdown()
-        server.server_close()
+        running.stop()
 
 
 @pytest.fixture

@@ -14,15 +14,15 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery, storage
 
-from tests.support.emulators import bigquery_emulator, gcs_emulator  # noqa: F401 (fixtures)
 from tests.support.fault_proxy import CUT, ERROR, STALL, FaultProxy
+from tests.support.servers import ServerThread
 
 PROJECT = "test-project"
 BIG = secrets.token_bytes(3 * 1024 * 1024)
 
 
 @pytest.fixture
-def bucket(gcs_emulator):  # noqa: F811
+def bucket(gcs_emulator):
     name = f"proxy-{secrets.token_hex(6)}"
     bucket = gcs_emulator.client(PROJECT).create_bucket(name)
     bucket.blob("big.bin").upload_from_string(BIG)
@@ -31,7 +31,7 @@ def bucket(gcs_emulator):  # noqa: F811
 
 
 @pytest.fixture
-def gcs_proxy(gcs_emulator):  # noqa: F811
+def gcs_proxy(gcs_emulator):
     with FaultProxy(gcs_emulator.endpoint) as proxy:
         yield proxy
 
@@ -59,14 +59,14 @@ def test_a_google_client_works_through_it_and_each_call_is_counted(gcs_proxy, bu
     assert gcs_proxy.count("*", ".") == 0
 
 
-def test_the_emulators_own_address_in_metadata_points_back_at_the_proxy(gcs_proxy, gcs_emulator, bucket):  # noqa: F811
+def test_the_emulators_own_address_in_metadata_points_back_at_the_proxy(gcs_proxy, gcs_emulator, bucket):
     blob = client_through(gcs_proxy).bucket(bucket).get_blob("small.txt")
     assert blob.media_link.startswith(gcs_proxy.url) and gcs_emulator.endpoint not in blob.media_link
     assert blob.download_as_bytes() == b"hello"  # through the media link, so through the proxy
     assert gcs_proxy.count("GET", "alt=media") == 1
 
 
-def test_every_call_waits_the_delay(gcs_emulator, bucket):  # noqa: F811
+def test_every_call_waits_the_delay(gcs_emulator, bucket):
     with FaultProxy(gcs_emulator.endpoint, delay=0.05) as proxy:
         client = client_through(proxy)
         client.bucket(bucket).blob("small.txt").download_as_bytes()  # connection made
@@ -76,7 +76,7 @@ def test_every_call_waits_the_delay(gcs_emulator, bucket):  # noqa: F811
         assert time.perf_counter() - start >= 4 * 0.05
 
 
-def test_bigquery_calls_go_through_it_too(bigquery_emulator):  # noqa: F811
+def test_bigquery_calls_go_through_it_too(bigquery_emulator):
     dataset = f"proxy_{secrets.token_hex(4)}"
     bigquery_emulator.client(PROJECT).create_dataset(dataset)
     bigquery_emulator.client(PROJECT).query(f"CREATE TABLE `{PROJECT}.{dataset}.t` AS SELECT 1 AS x",
@@ -102,7 +102,7 @@ def test_the_nth_matching_call_gets_the_chosen_5xx(gcs_proxy, bucket):
     assert requests.get(media(gcs_proxy, bucket, "big.bin"), timeout=5).status_code == 200
 
 
-def test_a_stalled_call_times_out_and_stopping_the_proxy_releases_it(gcs_emulator, bucket):  # noqa: F811
+def test_a_stalled_call_times_out_and_stopping_the_proxy_releases_it(gcs_emulator, bucket):
     proxy = FaultProxy(gcs_emulator.endpoint).start()
     proxy.add_fault("GET", "small", STALL, stall_seconds=60)
     start = time.perf_counter()
@@ -149,7 +149,7 @@ class HeldBackBody(BaseHTTPRequestHandler):
 
 def test_bodies_stream_through_without_waiting_for_the_end():
     upstream = ThreadingHTTPServer(("127.0.0.1", 0), HeldBackBody)
-    threading.Thread(target=upstream.serve_forever, daemon=True).start()
+    running = ServerThread(upstream, "held-back-upstream")
     try:
         with FaultProxy(f"http://127.0.0.1:{upstream.server_port}") as proxy:
             conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=5)
@@ -161,8 +161,7 @@ def test_bodies_stream_through_without_waiting_for_the_end():
             conn.close()
     finally:
         HeldBackBody.release.set()
-        upstream.shutdown()
-        upstream.server_close()
+        running.stop()
 
 
 def test_a_client_that_goes_away_mid_download_leaves_the_proxy_serving(gcs_proxy, bucket):

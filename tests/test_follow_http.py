@@ -64,7 +64,7 @@ def test_requests_follows_to_the_complete_file_for_every_format(make_app, serve,
 def test_a_failed_export_is_its_error_status_at_the_follow_route(make_app, serve, tmp_path):
     app = make_app(DUMP_WAIT_SECONDS=0)
     load_csv(app, "broken", SMALL_CSV, tmp_path)
-    app.backend.warehouse.table_file("broken").write_bytes(b"not parquet")
+    app.backend.read_write.warehouse.table_file("broken").write_bytes(b"not parquet")
     live = serve(app)
     miss = get_dump(live, "broken")
     assert miss.status_code == 302 and "/follow/broken?" in miss.headers["Location"]
@@ -118,4 +118,4 @@ def test_concurrent_cold_requests_follow_one_export(make_app, serve, tmp_path):
     published = published_bytes(app, "numbers", "csv")
     assert all(a.status_code == 200 and a.content == published for a in answers)
     assert len(attempts(app, "numbers", "csv")) == 1  # one export, one attempt, one published file
-    assert len(app.backend.warehouse._jobs) == 1
+    assert len(app.backend.read_write.warehouse._jobs) == 1

@@ -42,7 +42,7 @@ class GatedStore:
 def gated(make_app, tmp_path, fail=False, **env):
     app = make_app(DUMP_WAIT_SECONDS=0, DUMP_SHARD_BYTES=300_000, **env)  # many pieces
     load_numbers(app, "numbers", 60_000, tmp_path)
-    gate = GatedStore(app.backend.store, fail)
+    gate = GatedStore(app.backend.read_write.store, fail)
     app.worker.store = gate  # the worker's read-write view; followers read the real bucket
     return app, gate
 
@@ -63,7 +63,7 @@ def test_a_follower_gets_the_pieces_before_publish_and_the_published_files_bytes
         assert answer.headers["Content-Disposition"] == f'attachment; filename="{filename}"'
         first = answer.raw.read(50_000)
         assert len(first) == 50_000 and gate.reached.wait(60)
-        assert not [o for o in app.backend.store.list("dumps/numbers/") if o.name.endswith("manifest.json")]
+        assert not [o for o in app.backend.read_write.store.list("dumps/numbers/") if o.name.endswith("manifest.json")]
         gate.gate.set()  # now the worker publishes
         body = first + answer.raw.read()
     assert body == published_bytes(app, "numbers", key)
@@ -94,7 +94,7 @@ def test_a_failure_after_the_first_byte_cuts_the_transfer(make_app, serve, tmp_p
     follow = get_dump(live, "numbers").headers["Location"]
     gate.gate.set()
     with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        requests.get(follow, timeout=60).content
+        _ = requests.get(follow, timeout=60).content
     again = requests.get(follow, timeout=60)  # the attempt failed before this follower's first byte: its status
     assert again.status_code == 502 and again.json()["error"] == "export_failed"
 

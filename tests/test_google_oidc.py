@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -14,6 +13,7 @@ from functions.adapters.google.oidc import OidcCallerCheck
 from functions.http import status_of
 from functions.core.errors import Unauthorized, Unavailable
 from tests.contract import keys
+from tests.support.servers import ServerThread
 
 AUDIENCE = "https://bqdump-export-worker-123.europe-west1.run.app"
 TASKS_EMAIL = "bqdump-tasks@test-project.iam.gserviceaccount.com"
@@ -40,10 +40,9 @@ def certs_url(key):
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/oauth2/v1/certs"
-    server.shutdown()
-    server.server_close()
+    running = ServerThread(server, "certs")
+    yield f"{running.url}/oauth2/v1/certs"
+    running.stop()
 
 
 def token(key, **claims) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from functions.core.errors import ConfigurationError
 from functions.settings import load_settings
-from functions.wiring import build_local_backend
+from functions.wiring import build_backend
 from tests.support.clock import FakeClock
 
 
@@ -21,11 +21,11 @@ def test_an_operator_sets_it_and_a_bad_value_stops_start_up_naming_it():
 
 
 def test_the_warehouse_pool_and_the_queue_deliveries_take_the_setting(tmp_path):
-    config = load_settings({"DUMP_LOCAL_DIR": str(tmp_path), "DUMP_LOCAL_EXPORTS": "3"}).core
-    backend = build_local_backend(config, FakeClock())
-    try:
-        assert backend.tables._executor._max_workers == 3  # no port exposes a pool's size: read it from the adapter
-        assert backend.queue._executor._max_workers == 3
+    settings = load_settings({"DUMP_LOCAL_DIR": str(tmp_path), "DUMP_LOCAL_EXPORTS": "3"})
+    backend = build_backend(settings, FakeClock())
+    try:  # no port exposes a pool's size: read it from the adapter
+        assert backend.read_only.tables._executor._max_workers == 3  # type: ignore[attr-defined]
+        assert backend.read_write.queue._executor._max_workers == 3  # type: ignore[attr-defined]
     finally:
         for close in backend.closers:
             close()

@@ -5,7 +5,6 @@ by the very next request, even while its old URL is reused."""
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 
 import pytest
 import requests
@@ -16,10 +15,10 @@ from functions.core.errors import Unavailable
 from functions.core.next_step import Serve
 from functions.lookup_pool import LookupPool, NoPool
 from functions.signing_cache import CachingUrlSigner
-from functions.wiring import assemble
-from tests.support.app import doors_with_catalogue
+from tests.support.app import doors_with_catalogue, rebuilt
 from tests.support.meeting import MeetsOthers
 from tests.support.tables import EXPECTED_CSV, SMALL_CSV, get_dump, load_csv
+from tests.support.observed import Observed
 
 CSV = identifiers.dump_variant("csv", None, None)
 MEETING_TIMEOUT = 10  # seconds the first call waits for the other before the barrier breaks
@@ -35,9 +34,9 @@ def published_app(make_app, serve, tmp_path):
 def meeting_catalogue(app, lookups, parties=2):
     """The app's catalogue over its real tables and bucket, each call waiting for `parties` calls in all."""
     barrier = threading.Barrier(parties, timeout=MEETING_TIMEOUT)
-    tables = MeetsOthers(app.backend.tables, "table_modified", barrier)
-    bucket = MeetsOthers(app.backend.bucket, "list", barrier)
-    catalogue = ExportCatalogue(tables, bucket, app.backend.queue, app.clock, app.catalogue.cooldown,
+    tables = MeetsOthers(app.backend.read_only.tables, "table_modified", barrier)
+    bucket = MeetsOthers(app.backend.read_only.bucket, "list", barrier)
+    catalogue = ExportCatalogue(tables, bucket, app.backend.read_write.queue, app.clock, app.catalogue.cooldown,
                                 app.catalogue.poll_seconds, lookups)
     return catalogue, tables, bucket
 
@@ -83,8 +82,8 @@ def test_as_many_requests_as_threads_with_a_smaller_pool_neither_deadlock_nor_st
     requests_at_once, pool = 16, LookupPool(2)
     try:
         barrier = threading.Barrier(requests_at_once, timeout=MEETING_TIMEOUT)
-        bucket = MeetsOthers(app.backend.bucket, "list", barrier)
-        catalogue = ExportCatalogue(app.backend.tables, bucket, app.backend.queue, app.clock,
+        bucket = MeetsOthers(app.backend.read_only.bucket, "list", barrier)
+        catalogue = ExportCatalogue(app.backend.read_only.tables, bucket, app.backend.read_write.queue, app.clock,
                                     app.catalogue.cooldown, app.catalogue.poll_seconds, pool)
         steps, errors = [], []
 
@@ -106,38 +105,21 @@ def test_as_many_requests_as_threads_with_a_smaller_pool_neither_deadlock_nor_st
         pool.close()
 
 
-class Counting:
-    """A real adapter whose calls of method `name` are counted."""
-
-    def __init__(self, inner, name):
-        self.inner, self.name, self.calls = inner, name, 0
-
-    def __getattr__(self, attr):
-        value = getattr(self.inner, attr)
-        if attr != self.name:
-            return value
-
-        def counted(*args, **kwargs):
-            self.calls += 1
-            return value(*args, **kwargs)
-
-        return counted
-
-
 def test_a_conditional_request_starts_no_listing(make_app, serve, tmp_path):
     app = published_app(make_app, serve, tmp_path)
-    tables, bucket = Counting(app.backend.tables, "table_modified"), Counting(app.backend.bucket, "list")
+    tables, bucket = Observed(app.backend.read_only.tables), Observed(app.backend.read_only.bucket)
     live = serve(doors_with_catalogue(app, tables=tables, bucket=bucket))
     first = get_dump(live, "small")
-    assert first.status_code == 302 and (tables.calls, bucket.calls) == (1, 1)
+    assert first.status_code == 302 and (tables.count("table_modified"), bucket.count("list")) == (1, 1)
     url = f"{live.url}/datastore/dump/small"
     for headers in ({"If-None-Match": first.headers["ETag"]}, {"If-Modified-Since": first.headers["Last-Modified"]}):
-        tables.calls = bucket.calls = 0
+        tables.reset(), bucket.reset()
         answer = requests.get(url, headers=headers, allow_redirects=False, timeout=30)
-        assert answer.status_code == 304 and (tables.calls, bucket.calls) == (1, 0), headers
-    tables.calls = bucket.calls = 0
+        assert answer.status_code == 304 and (tables.count("table_modified"), bucket.count("list")) == (1, 0), headers
+    tables.reset(), bucket.reset()
     stale = requests.get(url, headers={"If-None-Match": '"0-csv"'}, allow_redirects=False, timeout=30)
-    assert stale.status_code == 302 and (tables.calls, bucket.calls) == (1, 1)  # listed after the metadata call
+    # listed after the metadata call:
+    assert stale.status_code == 302 and (tables.count("table_modified"), bucket.count("list")) == (1, 1)
 
 
 def test_a_table_modified_after_a_hit_is_served_at_its_new_revision_by_the_next_request(make_app, serve, tmp_path):
@@ -157,27 +139,18 @@ def test_a_table_modified_after_a_hit_is_served_at_its_new_revision_by_the_next_
     assert requests.get(first.headers["Location"], timeout=30).text == EXPECTED_CSV  # the old URL still works
 
 
-class CountingSigner:
-    def __init__(self, inner):
-        self.inner, self.calls = inner, 0
-
-    def sign(self, *args, **kwargs):
-        self.calls += 1
-        return self.inner.sign(*args, **kwargs)
-
-
 @pytest.mark.parametrize("window, signatures", [("300", 1), ("0", 3)])
 def test_the_wiring_signs_once_per_window_or_every_redirect_when_the_window_is_0(make_app, serve, tmp_path, window,
                                                                                  signatures):
     built = make_app(DUMP_SIGNED_URL_WINDOW_SECONDS=window)
     load_csv(built, "small", SMALL_CSV, tmp_path)
-    signer = CountingSigner(built.backend.signer)
-    app = assemble(built.config, replace(built.backend, signer=signer), built.doors.dump.authorizer, built.clock)
+    signer = Observed(built.backend.read_write.signer)
+    app = rebuilt(built, signer=signer)
     try:
         live = serve(app)
         assert isinstance(app.doors.dump.signer, CachingUrlSigner) is (window != "0")
         assert all(get_dump(live, "small").status_code == 302 for _ in range(3))
-        assert signer.calls == signatures
+        assert signer.count("sign") == signatures
     finally:
         app.catalogue.lookups.close()
 
@@ -190,7 +163,7 @@ def test_an_unknown_table_is_404_and_a_failed_listing_503_both_in_json(make_app,
             raise Unavailable("Cloud Storage could not list the exports: ConnectionError.", "Try again in a minute.")
 
         def __getattr__(self, attr):
-            return getattr(app.backend.bucket, attr)
+            return getattr(app.backend.read_only.bucket, attr)
 
     live = serve(doors_with_catalogue(app, bucket=FailingBucket()))
     missing = get_dump(live, "nope")

@@ -32,7 +32,7 @@ def test_prewarm_queues_only_what_is_not_published(make_app, serve, tmp_path):
     assert {(p["resource_id"], p["format"]) for p in body["fresh"]} == {("small", "csv")}
     assert {(p["resource_id"], p["format"]) for p in body["queued"]} == {
         ("small", "ndjson"), ("other", "csv"), ("other", "ndjson")}
-    assert app.backend.queue.drain(30)
+    assert app.backend.read_write.queue.drain(30)
     again = post(live, {"resources": ["other", "missing"], "formats": ["ndjson"]}).json()
     assert again["counts"] == {"queued": 0, "fresh": 1, "failed": 1}
     assert again["failed"][0]["status"] == 404 and "missing" in again["failed"][0]["reason"]

@@ -10,10 +10,11 @@ import pytest
 
 from functions.core import layout
 from functions.core.delivery import Done
-from functions.core.dump_query import checked_query
+from functions.core.ckan_params import parse_dump_query
+from functions.core.dump_query import DumpQuery, QueryBounds, check_against_columns
 from functions.core.model import Format, Variant
 from functions.wiring import build_app
-from tests.support.app import local_env
+from tests.support.app import doors_with_catalogue, local_env
 from tests.support.clock import FakeClock
 from tests.support.tables import get_dump
 from tests.test_ckan_dump_http import load_flights
@@ -37,6 +38,11 @@ def clocked(tmp_path):
         app.close()
 
 
+def checked_query(params, columns) -> DumpQuery:
+    """As the dump function checks a request's parameters."""
+    return check_against_columns(parse_dump_query(params, QueryBounds()), columns)
+
+
 def target(app, carrier, fmt=Format.CSV):
     selection = checked_query({"filters": f'{{"carrier": "{carrier}"}}'}, app.catalogue.shape("flights").columns)
     return app.catalogue.current("flights", Variant(fmt), selection)
@@ -48,7 +54,7 @@ def export(app, carrier, attempt=1):
 
 def query_keys(app) -> set[str]:
     root = layout.query_root("flights")
-    return {o.name[len(root):].split("/")[0] for o in app.backend.store.list(root)}
+    return {o.name[len(root):].split("/")[0] for o in app.backend.read_write.store.list(root)}
 
 
 def test_the_cap_evicts_the_least_recently_requested_once_no_signed_url_can_be_live(clocked):
@@ -60,17 +66,17 @@ def test_the_cap_evicts_the_least_recently_requested_once_no_signed_url_can_be_l
     assert export(app, "UA").body()["status"] == "published"
     busy = export(app, "DL")  # both others may still have live URLs: no room, and nothing deleted
     assert busy.body()["status"] == "busy" and query_keys(app) == {aa, ua, dl}  # dl: its failure record only
-    assert [o.name.rsplit("/", 1)[-1] for o in app.backend.store.list(layout.query_prefix("flights", dl))] == [
+    assert [o.name.rsplit("/", 1)[-1] for o in app.backend.read_write.store.list(layout.query_prefix("flights", dl))] == [
         layout.FAILURE]
     clock.advance(HOUR + 5 * 60 + 300)  # past URL lifetime + grace + touch interval for both
     hit = target(app, "AA")
     app.catalogue.note_request(hit, app.catalogue.request_listed(hit)[1])  # a cache hit: AA is now the recent one
-    app.backend.queue.drain(30)
-    assert app.backend.store.list(layout.requested_marker("flights", aa))
+    app.backend.read_write.queue.drain(30)
+    assert app.backend.read_write.store.list(layout.requested_marker("flights", aa))
     after_cooldown = export(app, "DL", attempt=2)
     assert after_cooldown.body()["status"] == "published"
     assert query_keys(app) == {aa, dl}  # UA, least recently requested, went whole
-    assert app.backend.store.list(layout.query_prefix("flights", ua)) == []
+    assert app.backend.read_write.store.list(layout.query_prefix("flights", ua)) == []
 
 
 def test_a_busy_resource_answers_503_with_retry_after(clocked, serve):
@@ -78,7 +84,7 @@ def test_a_busy_resource_answers_503_with_retry_after(clocked, serve):
     export(app, "AA")
     live = serve(app)
     get_dump(live, "flights", filters='{"carrier": "UA"}')  # queues the export, which finds no room
-    app.backend.queue.drain(30)
+    app.backend.read_write.queue.drain(30)
     answer = get_dump(live, "flights", filters='{"carrier": "UA"}')
     assert answer.status_code == 503, answer.text
     assert int(answer.headers["Retry-After"]) > 0 and "filtered download" in answer.json()["message"]
@@ -89,25 +95,25 @@ def test_the_marker_is_touched_at_most_once_per_interval(clocked):
     app, clock = clocked(DUMP_QUERY_TOUCH_SECONDS=300)
     export(app, "AA")
     queued = []
-    original = app.backend.queue.enqueue
-    app.backend.queue.enqueue = lambda name, payload: queued.append(name) or original(name, payload)
+    original = app.backend.read_write.queue.enqueue
+    app.backend.read_write.queue.enqueue = lambda name, payload: queued.append(name) or original(name, payload)
     hit = target(app, "AA")
 
     def request():
         step, marker = app.catalogue.request_listed(hit)
         assert step.__class__.__name__ == "Serve"
         app.catalogue.note_request(hit, marker)
-        app.backend.queue.drain(30)
+        app.backend.read_write.queue.drain(30)
 
     request()
     marker = layout.requested_marker("flights", hit.variant.query_key)
-    first = app.backend.store.list(marker)[0].updated
+    first = app.backend.read_write.store.list(marker)[0].updated
     clock.advance(100)
     request()  # fresh marker: no task at all
     assert len(queued) == 1
     clock.advance(250)
     request()
-    assert len(queued) == 2 and app.backend.store.list(marker)[0].updated > first
+    assert len(queued) == 2 and app.backend.read_write.store.list(marker)[0].updated > first
     whole = app.catalogue.current("flights", Variant(Format.CSV))
     app.catalogue.note_request(whole, None)
     assert len(queued) == 2  # a whole-table dump has no marker
@@ -122,22 +128,24 @@ def test_superseded_query_revisions_are_collected_like_whole_table_ones(clocked,
     new = target(app, "AA")
     assert new.rev != old.rev and new.variant.query_key == old.variant.query_key
     export(app, "AA")
-    assert app.backend.store.list(old.prefix)  # a signed URL to the old one may still be live
+    assert app.backend.read_write.store.list(old.prefix)  # a signed URL to the old one may still be live
     clock.advance(HOUR + 5 * 60 + 1)
     app.worker.deliver(new.task_payload(1))  # a repeat runs GC too
-    assert app.backend.store.list(old.prefix) == [] and app.backend.store.list(new.prefix)
+    assert app.backend.read_write.store.list(old.prefix) == [] and app.backend.read_write.store.list(new.prefix)
 
 
 def test_the_worker_checks_the_tasks_query_again(clocked):
     app, _ = clocked()
     payload = target(app, "AA").task_payload(1)
-    tampered = {**payload, "query": {"filters": '{"carrier": "UA"}'}}  # another query under AA's key
-    unknown = {**payload, "query": {"fields": "nope"}}
+    tampered = {**payload, "query": target(app, "UA").selection.canonical()}  # another query under AA's key
+    unknown = {**payload, "query": '{"fields":["nope"]}'}
+    as_parameters = {**payload, "query": {"filters": '{"carrier": "AA"}'}}  # CKAN's syntax is not what a task carries
+    malformed = {**payload, "query": '{"filters": 7}'}
     missing = {key: value for key, value in payload.items() if key != "query"}
-    for bad in (tampered, unknown, missing):
+    for bad in (tampered, unknown, as_parameters, malformed, missing):
         outcome = app.worker.deliver(bad)
         assert isinstance(outcome, Done) and outcome.body()["status"] == "rejected"
-    assert app.backend.store.list("dumps/") == []
+    assert app.backend.read_write.store.list("dumps/") == []
     assert app.worker.deliver(payload).body()["status"] == "published"
 
 
@@ -148,12 +156,11 @@ def test_a_query_task_payload_round_trips_to_the_same_key(clocked):
               "distinct": "yes"}
     columns = app.catalogue.shape("flights").columns
     query = checked_query(params, columns)
-    assert checked_query(query.params(), columns).key == query.key != ""
+    assert check_against_columns(DumpQuery.from_canonical(query.canonical()), columns).key == query.key != ""
     assert timedelta(0) < app.worker.settings.protected_for
 
 
 def test_a_cache_hit_is_served_even_when_its_request_cannot_be_recorded(clocked, serve):
-    from dataclasses import replace
 
     from functions.core.errors import Unavailable
 
@@ -163,14 +170,7 @@ def test_a_cache_hit_is_served_even_when_its_request_cannot_be_recorded(clocked,
 
     app, _ = clocked()
     export(app, "AA")
-    doors = replace(app.doors, dump=replace(app.doors.dump, catalogue=replace_queue(app, DownQueue())))
+    doors = doors_with_catalogue(app, queue=DownQueue())
     answer = get_dump(serve(doors), "flights", filters='{"carrier": "AA"}')
     assert answer.status_code == 302, answer.text
 
-
-def replace_queue(app, queue):
-    from functions.catalogue import ExportCatalogue
-
-    old = app.catalogue
-    return ExportCatalogue(old.tables, old.bucket, queue, old.clock, old.cooldown, old.poll_seconds, old.lookups,
-                           old.touch_interval)

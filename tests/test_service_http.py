@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
@@ -10,9 +9,11 @@ import duckdb
 import pytest
 import requests
 
+from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.core.keys import worker_door_secret
 from functions.core.layout import revision_of
 from tests.support.app import HeldQueue, doors_with_catalogue
+from tests.support.clock import ShiftedClock
 from tests.support.tables import EXPECTED_CSV, EXPECTED_NDJSON, SMALL_CSV, get_dump, load_csv, load_numbers
 
 def test_single_file_csv_download_end_to_end(make_app, serve, tmp_path):
@@ -21,7 +22,7 @@ def test_single_file_csv_download_end_to_end(make_app, serve, tmp_path):
     live = serve(app)
     first = get_dump(live, "small")
     assert first.status_code == 302, first.text
-    rev = revision_of(app.backend.warehouse.table_modified("small"))
+    rev = revision_of(app.backend.read_write.warehouse.table_modified("small"))
     assert first.headers["ETag"] == f'"{rev}-csv"'
     download = requests.get(first.headers["Location"], timeout=30)
     assert download.status_code == 200
@@ -66,7 +67,7 @@ def test_range_requests_and_signature_checks(make_app, serve, tmp_path):
     as_html = requests.get(location.replace("type=text%2Fcsv", "type=text%2Fhtml"), timeout=30)
     assert "type=text%2Fcsv" in location and as_html.status_code == 403  # the type is signed too
     name = location.split("/_objects/")[1].split("?")[0]
-    expired = app.backend.signer.sign(name, filename="small.csv", content_type="text/csv",
+    expired = app.backend.read_write.signer.sign(name, filename="small.csv", content_type="text/csv",
                                    expires_at=datetime.now(timezone.utc) - timedelta(seconds=1), base_url=live.url)
     answer = requests.get(expired, timeout=30)
     assert answer.status_code == 403 and "expired" in answer.json()["message"]
@@ -110,7 +111,7 @@ def test_worker_route_is_not_public_and_refuses_non_json(make_app, serve, tmp_pa
     load_csv(app, "small", SMALL_CSV, tmp_path)
     live = serve(app)
     payload = {"resource_id": "small", "format": "csv", "attempt": 1,
-               "revision": revision_of(app.backend.warehouse.table_modified("small"))}
+               "revision": revision_of(app.backend.read_write.warehouse.table_modified("small"))}
     refused = requests.post(live.url + "/tasks/export", json=payload, timeout=30)
     assert refused.status_code == 403 and "X-Worker-Secret" in refused.json()["message"]
     secret = {"X-Worker-Secret": worker_door_secret(b"test-secret")}  # from DUMP_TOKEN_SECRET in tests/conftest.py
@@ -128,7 +129,7 @@ def test_respond_async_answers_202_then_redirects_to_the_file(make_app, serve, t
     assert pending.status_code == 202
     assert int(pending.headers["Retry-After"]) > 0
     assert pending.json()["status"] == "exporting" and "again" in pending.json()["hint"]
-    app.backend.queue.drain(30)
+    app.backend.read_write.queue.drain(30)
     answer = get_dump(live, "numbers", headers={"Prefer": "respond-async"})
     assert answer.status_code == 302 and "/download.csv" in answer.headers["Location"]
 
@@ -148,20 +149,21 @@ def test_a_browser_that_prefers_respond_async_gets_the_self_refreshing_page(make
 
 
 def test_a_failed_export_is_reported_then_retried_after_the_cooldown(make_app, serve, tmp_path):
-    app = make_app(DUMP_FAILURE_COOLDOWN_SECONDS=1)
+    clock = ShiftedClock(SYSTEM_CLOCK)
+    app = make_app(clock, DUMP_FAILURE_COOLDOWN_SECONDS=60)
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    data_file = app.backend.warehouse.table_file("small")
+    data_file = app.backend.read_write.warehouse.table_file("small")
     good = data_file.read_bytes()
     data_file.write_bytes(b"this is not parquet")
     live = serve(app)
     failed = get_dump(live, "small")
     assert failed.status_code == 502, failed.text
     assert failed.json()["error"] == "export_failed" and "DuckDB" in failed.json()["message"]
-    assert int(failed.headers["Retry-After"]) >= 1
+    assert 1 <= int(failed.headers["Retry-After"]) <= 60
     again = get_dump(live, "small")
     assert again.status_code == 502  # reported, not an endless 202
     data_file.write_bytes(good)
-    time.sleep(1.1)
+    clock.offset = timedelta(seconds=61)  # the cooldown has passed
     retried = get_dump(live, "small")
     assert retried.status_code == 302, retried.text
     assert "/2/download.csv" in retried.headers["Location"]
@@ -192,7 +194,7 @@ def test_conditional_requests_answer_304_without_signing_or_exporting(make_app, 
     class RecordingSigner:
         def sign(self, *a, **k):
             signed.append(a)
-            return app.backend.signer.sign(*a, **k)
+            return app.backend.read_write.signer.sign(*a, **k)
 
     live = serve(replace(app.doors, dump=replace(app.doors.dump, signer=RecordingSigner())))
     first = get_dump(live, "small")
@@ -216,14 +218,14 @@ def test_conditional_requests_answer_304_without_signing_or_exporting(make_app, 
                                     headers={"If-None-Match": changed.headers["ETag"].replace("-csv", "-ndjson")},
                                     allow_redirects=False, timeout=30)
     assert nothing_exported.status_code == 304
-    assert not app.backend.store.list("dumps/small/ndjson/")  # the 304 queued no export
+    assert not app.backend.read_write.store.list("dumps/small/ndjson/")  # the 304 queued no export
 
 
 def test_an_export_cut_off_by_a_restart_is_retried_at_once(make_app, serve, tmp_path):
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    rev = revision_of(app.backend.warehouse.table_modified("small"))
-    leftover = app.backend.store.root / f"dumps/small/csv/{rev}/1/part-0.csv"
+    rev = revision_of(app.backend.read_write.warehouse.table_modified("small"))
+    leftover = app.backend.read_write.store.root / f"dumps/small/csv/{rev}/1/part-0.csv"
     leftover.parent.mkdir(parents=True)
     leftover.write_text("id,na")  # what a killed server left behind: files, no manifest, no job
     live = serve(app)

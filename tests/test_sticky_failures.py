@@ -12,7 +12,6 @@ import os
 import resource
 import subprocess
 import sys
-import time
 from dataclasses import replace
 
 import requests
@@ -25,7 +24,8 @@ from functions.ports import allow_every_caller
 from functions.worker_door import WorkerDoor, last_delivery
 from jobs.export_worker import ExportWorker
 from tests.support.tables import SMALL_CSV, load_csv, load_numbers
-from tests.test_cli import ROOT, free_port
+from tests.support.servers import free_port, wait_serving
+from tests.test_cli import ROOT
 from tests.test_worker import snapshot, task
 
 
@@ -48,13 +48,13 @@ class HeldWarehouse:
 
 def failure_record(app, rid="small", attempt=1) -> dict:
     name = next(n for n in snapshot(app) if n.endswith(f"/{attempt}/{layout.FAILURE}") and f"/{rid}/" in n)
-    return json.loads(app.backend.store.read_bytes(name))
+    return json.loads(app.backend.read_write.store.read_bytes(name))
 
 
 def test_a_task_that_keeps_answering_retry_records_a_failure_on_its_last_delivery(make_app, tmp_path):
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    held = ExportWorker(HeldWarehouse(app.backend.warehouse), app.backend.store, app.clock, app.worker.settings)
+    held = held_worker(app)
     assert isinstance(held.deliver(task(app)), Retry)
     assert not any(n.endswith(layout.FAILURE) for n in snapshot(app))  # not the last: the queue comes again
     last = held.deliver(task(app), last=True)
@@ -68,7 +68,7 @@ def test_a_task_that_keeps_answering_retry_records_a_failure_on_its_last_deliver
 def test_the_worker_door_reads_the_delivery_count_cloud_tasks_sends(make_app, serve, tmp_path):
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    held = ExportWorker(HeldWarehouse(app.backend.warehouse), app.backend.store, app.clock, app.worker.settings)
+    held = held_worker(app)
     live = serve(replace(app.doors, worker=WorkerDoor(held.deliver, allow_every_caller, 3, app.clock)))
     for retries, status in (("0", 503), ("1", 503), ("2", 200)):
         answer = requests.post(live.url + "/tasks/export", json=task(app), timeout=30,
@@ -87,11 +87,11 @@ def test_a_delivery_count_of_any_text_is_read_safely():
 def test_the_in_process_queue_gives_the_worker_its_last_delivery(make_app, tmp_path):
     app = make_app(DUMP_TASK_MAX_ATTEMPTS=2)
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    held = ExportWorker(HeldWarehouse(app.backend.warehouse), app.backend.store, app.clock, app.worker.settings)
-    app.backend.queue.deliver, app.backend.queue.backoff_seconds = held.deliver, 0.01
+    held = held_worker(app)
+    app.backend.read_write.queue.deliver, app.backend.read_write.queue.backoff_seconds = held.deliver, 0.01
     target = app.catalogue.current("small", Variant(Format.CSV))
     app.catalogue.queue_attempt(target, 1)
-    assert app.backend.queue.drain(20)
+    assert app.backend.read_write.queue.drain(20)
     assert failure_record(app)["kind"] == "transient"
 
 
@@ -114,8 +114,8 @@ class FullDiskStore:
 def test_a_compose_that_fails_records_a_failure_naming_no_path(make_app, tmp_path):
     app = make_app(DUMP_SHARD_BYTES=3_000)
     load_numbers(app, "numbers", 3000, tmp_path)
-    store = FullDiskStore(app.backend.store)
-    full = ExportWorker(app.backend.warehouse, store, app.clock, app.worker.settings)
+    store = FullDiskStore(app.backend.read_write.store)
+    full = ExportWorker(app.backend.read_write.warehouse, store, app.clock, app.worker.settings)
     result = full.deliver(task(app, "numbers"))
     assert (type(result), result.body()["status"]) == (Done, "failed")
     record = failure_record(app, "numbers")
@@ -124,13 +124,20 @@ def test_a_compose_that_fails_records_a_failure_naming_no_path(make_app, tmp_pat
     assert not any(n.endswith(layout.MANIFEST) for n in snapshot(app))  # nothing half-published
 
 
+def held_worker(app) -> ExportWorker:
+    """The app's export worker over a warehouse whose exports never finish."""
+    ports = app.backend.read_write
+    return ExportWorker(HeldWarehouse(ports.warehouse), ports.store, app.clock, app.worker.settings)
+
+
 def test_a_full_disk_during_assembly_fails_the_attempt_and_the_next_request_recovers(tmp_path):
     """`serve` in its own process with a file-size limit (RLIMIT_FSIZE: a write past it fails with EFBIG, as
     on a full disk): the export's small shards fit, the composed download does not. Raising the limit from
-    outside (prlimit) is freeing the space; the next request after the cooldown must then succeed."""
+    outside (prlimit) is freeing the space; the next request (a cooldown of 0: at once, no clock to move in
+    another process) must then succeed."""
     state = tmp_path / "state"
     env = dict(os.environ, DUMP_LOCAL_DIR=str(state), PORT=str(port := free_port()), HOME=str(tmp_path),
-               DUMP_SHARD_BYTES="20000", DUMP_FAILURE_COOLDOWN_SECONDS="1", DUMP_WAIT_SECONDS="20")
+               DUMP_SHARD_BYTES="20000", DUMP_FAILURE_COOLDOWN_SECONDS="0", DUMP_WAIT_SECONDS="20")
     source = tmp_path / "numbers.csv"
     source.write_text("id,label\n" + "".join(f"{i},row-{i:08d}-{'x' * 40}\n" for i in range(6000)))
     subprocess.run([sys.executable, "main.py", "load", "numbers", str(source)], cwd=ROOT, env=env, check=True,
@@ -142,14 +149,13 @@ def test_a_full_disk_during_assembly_fails_the_attempt_and_the_next_request_reco
                                                                      (limit, resource.RLIM_INFINITY)))
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_healthy(url)
+        wait_serving(url)
         first = requests.get(f"{url}/datastore/dump/numbers", allow_redirects=False, timeout=60)
         assert first.status_code == 502, first.text
         body = first.json()
         assert "assembling the export failed" in body["message"] and str(tmp_path) not in first.text
         assert not list(state.rglob(layout.MANIFEST))
         resource.prlimit(process.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-        time.sleep(1.1)  # the cooldown
         second = requests.get(f"{url}/datastore/dump/numbers", allow_redirects=False, timeout=60)
         assert second.status_code == 302, second.text
         download = requests.get(second.headers["Location"], timeout=60)
@@ -159,13 +165,3 @@ def test_a_full_disk_during_assembly_fails_the_attempt_and_the_next_request_reco
         process.terminate()
         process.wait(10)
 
-
-def wait_healthy(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except requests.ConnectionError:
-            time.sleep(0.1)
-    raise RuntimeError("the server did not become healthy")

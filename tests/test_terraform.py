@@ -283,7 +283,7 @@ def test_settings_left_unset_keep_the_application_default(planned, planned_with_
 
 
 def test_threads_match_the_request_concurrency(planned):
-    for entry_point, values in planned.functions().items():
+    for values in planned.functions().values():
         config = service_config(values)
         assert config["environment_variables"]["THREADS"] == str(config["max_instance_request_concurrency"])
         assert config["environment_variables"]["WORKERS"] == "1"

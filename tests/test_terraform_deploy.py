@@ -122,8 +122,9 @@ def test_a_short_token_key_is_refused(terraform_workspace):
     assert "at least 32 characters" in refused.plan.output
 
 
+# computed by the example (module outputs)
 WIRED = {"source_archive", "bucket_name", "read_only_email", "read_write_email", "tasks_email", "scheduler_email",
-         "name", "location", "service_names", "queue_name", "dump_host", "dump_service_name"}  # computed by the example (module outputs)
+         "name", "location", "service_names", "queue_name", "dump_host", "dump_service_name"}
 
 
 @pytest.mark.parametrize("call", ["export_bucket", "identities", "services", "monitoring", "load_balancer"])

@@ -62,7 +62,7 @@ def test_bom_variant_starts_with_one_bom_and_is_cached_on_its_own(make_app, serv
     assert with_bom.content == b"\xef\xbb\xbf" + EXPECTED_CSV.encode()
     assert plain.content == EXPECTED_CSV.encode()
     assert bom_redirect.headers["ETag"] != plain_redirect.headers["ETag"]
-    assert app.backend.store.list("dumps/small/csv-bom/") and app.backend.store.list("dumps/small/csv/")
+    assert app.backend.read_write.store.list("dumps/small/csv-bom/") and app.backend.read_write.store.list("dumps/small/csv/")
     frame = pandas.read_csv(io.BytesIO(with_bom.content), encoding="utf-8-sig")
     assert list(frame.columns)[0] == "id"
 

@@ -12,53 +12,46 @@ from functions.core.delivery import Done
 from jobs.export_worker import ExportWorker
 from tests.support.clock import ShiftedClock
 from tests.support.tables import SMALL_CSV, load_csv
+from tests.support.observed import Observed
 
 
 def task(app, rid="small", fmt="csv", attempt=1):
-    rev = layout.revision_of(app.backend.warehouse.table_modified(rid))
+    rev = layout.revision_of(app.backend.read_write.warehouse.table_modified(rid))
     return {"resource_id": rid, "format": fmt, "revision": rev, "attempt": attempt}
 
 
-class CountingWarehouse:
-    """The real local warehouse, observed: records every export job it is asked to start."""
-
-    def __init__(self, inner):
-        self.inner, self.started = inner, []
-
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    def start_export(self, job):
-        self.started.append(job.job_id)
-        return self.inner.start_export(job)
+def started(warehouse: Observed) -> list[str]:
+    """The job ids an observed warehouse was asked to start."""
+    return [job.job_id for job, in warehouse.arguments("start_export")]
 
 
 def worker(app, warehouse=None, clock=None) -> ExportWorker:
     """The app's export worker, over another warehouse view or clock when a test gives one."""
-    return ExportWorker(warehouse or app.backend.warehouse, app.backend.store, clock or app.clock, app.worker.settings)
+    ports = app.backend.read_write
+    return ExportWorker(warehouse or ports.warehouse, ports.store, clock or app.clock, app.worker.settings)
 
 
 def snapshot(app, prefix="dumps/"):
-    return {o.name: (o.size, o.updated) for o in app.backend.store.list(prefix)}
+    return {o.name: (o.size, o.updated) for o in app.backend.read_write.store.list(prefix)}
 
 
 def test_a_task_publishes_and_a_repeat_changes_nothing(make_app, tmp_path):
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    counted = worker(app, counting := CountingWarehouse(app.backend.warehouse))
+    counted = worker(app, counting := Observed(app.backend.read_write.warehouse))
     first = counted.deliver(task(app))
     assert (type(first), first.body()["status"]) == (Done, "published")
     published = snapshot(app)
     assert any(name.endswith("/1/manifest.json") for name in published)
     again = counted.deliver(task(app))
     assert (type(again), again.body()["status"]) == (Done, "published")
-    assert snapshot(app) == published and len(counting.started) == 1
+    assert snapshot(app) == published and len(started(counting)) == 1
 
 
 def test_concurrent_duplicate_deliveries_export_once(make_app, tmp_path):
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    counted = worker(app, counting := CountingWarehouse(app.backend.warehouse))
+    counted = worker(app, counting := Observed(app.backend.read_write.warehouse))
     results = []
     threads = [threading.Thread(target=lambda: results.append(counted.deliver(task(app))))
                for _ in range(4)]
@@ -67,7 +60,7 @@ def test_concurrent_duplicate_deliveries_export_once(make_app, tmp_path):
     for thread in threads:
         thread.join()
     assert [type(r) for r in results] == [Done] * 4
-    assert len(set(counting.started)) == 1  # one deterministic job id, however many deliveries
+    assert len(set(started(counting))) == 1  # one deterministic job id, however many deliveries
     manifests = [n for n in snapshot(app) if n.endswith("manifest.json")]
     assert len(manifests) == 1
 
@@ -95,7 +88,7 @@ def test_invalid_tasks_are_rejected_without_retry(make_app):
 def test_a_failed_job_leaves_a_failure_record_and_is_not_retried_by_the_same_task(make_app, tmp_path):
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
-    app.backend.warehouse.table_file("small").write_bytes(b"broken")
+    app.backend.read_write.warehouse.table_file("small").write_bytes(b"broken")
     result = app.worker.deliver(task(app))
     assert (type(result), result.body()["status"]) == (Done, "failed")
     names = snapshot(app)
@@ -130,9 +123,9 @@ def test_multi_file_manifest_starts_with_the_header_object_and_skips_nothing(mak
     load_numbers(app, "numbers", 5000, tmp_path)
     app.worker.deliver(task(app, "numbers"))
     manifest_name = next(n for n in snapshot(app) if n.endswith("manifest.json"))
-    manifest = parse_manifest(app.backend.store.read_bytes(manifest_name))
+    manifest = parse_manifest(app.backend.read_write.store.read_bytes(manifest_name))
     assert manifest.pieces[0].name.endswith("/header.csv")  # CKAN's CRLF header: the files are exported without
-    assert app.backend.store.read_bytes(manifest.pieces[0].name) == b"id,label,at\r\n"
+    assert app.backend.read_write.store.read_bytes(manifest.pieces[0].name) == b"id,label,at\r\n"
     assert all(p.skip == 0 for p in manifest.pieces) and len(manifest.pieces) >= 4
 
 
@@ -147,12 +140,12 @@ def test_compose_publishes_one_object_and_deletes_the_shards(make_app, tmp_path)
     assert {key: body[key] for key in ("status", "attempt", "files")} == {"status": "published", "attempt": 1,
                                                                           "files": 1}
     names = sorted(snapshot(app))
-    assert body["bytes"] == app.backend.store.list(names[0])[0].size  # the task reports what it published
+    assert body["bytes"] == app.backend.read_write.store.list(names[0])[0].size  # the task reports what it published
     assert body["job_id"] == layout.job_id("numbers", Variant(Format.CSV), task(app, "numbers")["revision"], 1)
     assert set(body["seconds"]) == {"export", "assemble", "cleanup"}
     assert [n.rsplit("/", 1)[1] for n in names] == ["download.csv", "manifest.json"]
-    manifest = parse_manifest(app.backend.store.read_bytes(next(n for n in names if n.endswith("manifest.json"))))
-    body = app.backend.store.read_bytes(manifest.pieces[0].name)
+    manifest = parse_manifest(app.backend.read_write.store.read_bytes(next(n for n in names if n.endswith("manifest.json"))))
+    body = app.backend.read_write.store.read_bytes(manifest.pieces[0].name)
     lines = body.decode().splitlines()
     assert lines[0] == "id,label,at" and len(lines) == 3001 and lines[1].startswith("0,") and lines[-1].startswith("2999,")
 
@@ -162,12 +155,12 @@ def test_a_reload_during_the_export_never_publishes_a_mismatched_header(make_app
     load_csv(app, "small", "x,y\n1,2\n3,4\n", tmp_path)
     stale_task = task(app)
 
-    class ReloadingWarehouse(CountingWarehouse):
+    class ReloadingWarehouse(Observed):
         def wait_export(self, job_id, timeout):
             status = self.inner.wait_export(job_id, timeout)
             load_csv(app, "small", "p,q,r\n5,6,7\n", tmp_path)  # lands between the export and the header
             return status
 
-    result = worker(app, ReloadingWarehouse(app.backend.warehouse)).deliver(stale_task)
+    result = worker(app, ReloadingWarehouse(app.backend.read_write.warehouse)).deliver(stale_task)
     assert result.body()["status"] == "superseded"
     assert not [n for n in snapshot(app) if n.endswith("manifest.json")]

@@ -85,6 +85,7 @@ class CachedAuthorizer:
             self._remember(key, Decision.from_error(refusal), now + self.denial_ttl)
             raise
         self._remember(key, Decision("allow"), now + self.ttl)
+        return None
 
     def _remember(self, key: str, decision: Decision, expires_at: float) -> None:
         if self.ttl > 0:

@@ -65,7 +65,9 @@ def encode_record(subject: str, decision: Decision, expires_at: float) -> bytes:
 def decode_record(raw: object, subject: str) -> tuple[Decision, float]:
     """The decision and its expiry; raises CorruptRecord for anything not exactly as written."""
     try:
-        checksum, payload = raw.split(b":", 1)  # type: ignore[union-attr]
+        if not isinstance(raw, (bytes, bytearray)):
+            raise CorruptRecord("not bytes")
+        checksum, payload = raw.split(b":", 1)
         if checksum.decode() != hashlib.sha256(payload).hexdigest():
             raise CorruptRecord("checksum mismatch")
         record = json.loads(payload)

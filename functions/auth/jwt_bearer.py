@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric.ec import EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from functions.auth.refusals import invalid_token, not_public, token_refused
 from functions.ports import Caller
@@ -14,9 +16,12 @@ _SEND = "Send a JWT from your identity provider as `Authorization: Bearer <token
 _FRESH = "Get a new token from your identity provider and retry."
 
 
+VerifyingKey = bytes | RSAPublicKey | EllipticCurvePublicKey  # HS256's secret, or an RS256/ES256 public key
+
+
 @dataclass(frozen=True)
 class JwtPolicy:
-    key: object
+    key: VerifyingKey
     algorithms: tuple[str, ...]
     audience: str | None
     issuer: str | None

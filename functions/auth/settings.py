@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from functions.auth.jwt_bearer import JwtPolicy
+from functions.auth.jwt_bearer import JwtPolicy, VerifyingKey
 from functions.core.errors import ConfigurationError
 from functions.core.settings_schema import Setting, non_negative_float, one_of, positive_int, read_settings, setting, settings_of
 
@@ -97,7 +97,8 @@ def _jwt_policy(config: AuthConfig) -> JwtPolicy:
         raise ConfigurationError(
             "AUTH_TYPE=jwt needs exactly one of JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256/ES256)."
         )
-    key: object
+    key: VerifyingKey
+    algorithms: tuple[str, ...]
     if secret:
         if len(secret.encode()) < MIN_HMAC_SECRET_BYTES:
             raise ConfigurationError(
@@ -115,7 +116,7 @@ def _jwt_policy(config: AuthConfig) -> JwtPolicy:
     )
 
 
-def _public_key(value: str) -> tuple[object, tuple[str, ...]]:
+def _public_key(value: str) -> tuple[VerifyingKey, tuple[str, ...]]:
     """The algorithm follows from the key type, never from a token header."""
     if "-----BEGIN" not in value:
         try:

@@ -1,9 +1,11 @@
 """CKAN's dump parameters (filters, q, fields, sort, distinct, limit, offset) as one canonical, hashable query.
 
-Two steps, because the first needs no I/O and the second needs the table's columns: `parse_dump_query`
-reads the request, `check_against_columns` checks names and coerces filter values to the columns' types.
-The canonical form ignores parameter order and JSON/sort whitespace, so equal queries share one cached file;
-a query equal to the whole table (CKAN's defaults) has no key, so whole-table dumps keep their names.
+Two steps, because the first needs no I/O and the second needs the table's columns: `functions.core.ckan_params`
+reads the request once, `check_against_columns` checks names and coerces filter values to the columns' kinds
+(which the warehouse adapters give). The canonical form ignores parameter order and JSON/sort whitespace, so
+equal queries share one cached file; a query equal to the whole table (CKAN's defaults) has no key, so
+whole-table dumps keep their names. A task carries the canonical form and the worker reads it back with
+`DumpQuery.from_canonical`: no CKAN syntax on the way, so any column name travels.
 See docs/ckan-dump-compat.md for where this follows CKAN and where it deliberately does not.
 """
 
@@ -11,8 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timezone
 from typing import Any, Mapping, Sequence
 
@@ -42,8 +43,6 @@ class QueryBounds:
 ID_COLUMN = "_id"
 
 _TRUE = ("true", "yes", "t", "y", "1")  # CKAN's boolean_validator: anything else is false
-_SORT_CLAUSE = re.compile(r'\s*(?:"(?P<quoted>[^"]+)"|(?P<bare>[^\s"]+))(?P<rest>.*)', re.S)
-_LANGUAGE = re.compile(r"[A-Za-z_]{1,64}")
 
 Scalar = str | int | float | bool | datetime | date | time
 
@@ -57,6 +56,12 @@ class SortKey:
     @property
     def nulls_come_first(self) -> bool:
         return self.descending if self.nulls_first is None else self.nulls_first
+
+    @classmethod
+    def read_back(cls, field: str, order: str, nulls: str) -> "SortKey":
+        """The key `canonical()` wrote; PostgreSQL's default null order is left implicit again."""
+        descending = order == "desc"
+        return cls(field, descending, None if (nulls == "first") == descending else nulls == "first")
 
     def canonical(self) -> list:
         return [self.field, "desc" if self.descending else "asc", "first" if self.nulls_come_first else "last"]
@@ -78,37 +83,13 @@ class DumpQuery:
     plain: bool = True
     language: str = ""  # accepted as CKAN does, but matching has no stemming, so it changes nothing
 
-    def params(self) -> dict[str, str]:
-        """The query as CKAN request parameters again (what a task carries): parsing and checking them
-        gives back this query, so the worker decides on exactly what the dump function checked."""
-        params: dict[str, str] = {}
-        if self.fields:
-            params["fields"] = ",".join(self.fields)
-        if self.filters:
-            params["filters"] = json.dumps({name: [_canonical_value(v) for v in values]
-                                            for name, values in self.filters}, ensure_ascii=False)
-        if self.q_words:
-            params["q"] = " ".join(self.q_words)
-        if self.q_fields:
-            params["q"] = json.dumps({name: " ".join(words) for name, words in self.q_fields}, ensure_ascii=False)
-        if self.distinct:
-            params["distinct"] = "true"
-        if self.sort:
-            params["sort"] = ",".join(f'"{key.field}" {" ".join(key.canonical()[1:2])} nulls {key.canonical()[2]}'
-                                      for key in self.sort)
-        if self.limit is not None:
-            params["limit"] = str(self.limit)
-        if self.offset:
-            params["offset"] = str(self.offset)
-        return params
-
     def canonical(self) -> str:
         """Only what changes the rows, with defaults left out; "" for the whole table."""
         parts: dict[str, Any] = {}
         if self.fields:
             parts["fields"] = list(self.fields)
         if self.filters:
-            parts["filters"] = [[name, [_canonical_value(v) for v in values]] for name, values in self.filters]
+            parts["filters"] = [[name, [canonical_value(v) for v in values]] for name, values in self.filters]
         if self.q_words:
             parts["q"] = list(self.q_words)
         if self.q_fields:
@@ -123,6 +104,26 @@ class DumpQuery:
             parts["offset"] = self.offset
         return json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False) if parts else ""
 
+    @classmethod
+    def from_canonical(cls, text: str) -> "DumpQuery":
+        """The query a task carries (`canonical()`), read back: filter values of dates and times come back as
+        their ISO text, which `check_against_columns` turns into the column's kind again."""
+        try:
+            parts = json.loads(text) if text else {}
+            return cls(
+                fields=tuple(parts.get("fields", ())),
+                filters=tuple((name, tuple(values)) for name, values in parts.get("filters", ())),
+                q_words=tuple(parts.get("q", ())),
+                q_fields=tuple((name, tuple(words)) for name, words in parts.get("q_fields", ())),
+                distinct=parts.get("distinct", False) is True,
+                sort=tuple(SortKey.read_back(*key) for key in parts.get("sort", ())),
+                limit=parts.get("limit"),
+                offset=parts.get("offset", 0),
+            )
+        except (ValueError, TypeError, AttributeError) as exc:
+            raise InvalidRequest(f"The task's query is malformed ({type(exc).__name__}).",
+                                 "Queue it from a dump request.") from None
+
     @property
     def whole_table(self) -> bool:
         return not self.canonical()
@@ -134,68 +135,21 @@ class DumpQuery:
         return hashlib.sha256(text.encode()).hexdigest()[:KEY_HEX_CHARS] if text else ""
 
 
+KINDS = ("text", "integer", "float", "numeric", "bool", "timestamp", "date", "time", "other")
+
+
 @dataclass(frozen=True)
 class TableColumn:
-    """A column as the warehouse describes it (BigQuery or DuckDB type name); `kind` is what filters compare."""
+    """A column as the warehouse describes it: `type` is the warehouse's own name for it (shown in messages),
+    `kind` one of KINDS, given by the adapter (filters compare by it; "other": JSON, records, arrays, bytes...)."""
 
     name: str
     type: str
-    repeated: bool = False
-    kind: str = field(init=False)
-
-    def __post_init__(self):
-        object.__setattr__(self, "kind", "other" if self.repeated else column_kind(self.type))
-
-
-_KINDS = [
-    ("text", re.compile(r"STRING|VARCHAR|TEXT|CHAR|BPCHAR|STRING\(\d+\)|VARCHAR\(\d+\)")),
-    ("integer", re.compile(r"U?(?:TINY|SMALL|BIG|HUGE)?INT(?:EGER|64|[1248])?")),
-    ("float", re.compile(r"FLOAT64|FLOAT|DOUBLE|REAL|FLOAT[48]")),
-    ("numeric", re.compile(r"(?:BIG)?NUMERIC(?:\(.*\))?|(?:BIG)?DECIMAL(?:\(.*\))?")),
-    ("bool", re.compile(r"BOOL|BOOLEAN")),
-    ("timestamp", re.compile(r"TIMESTAMP(?:_S|_MS|_NS| WITH TIME ZONE|TZ)?|DATETIME")),
-    ("date", re.compile(r"DATE")),
-    ("time", re.compile(r"TIME")),
-]
-
-
-def column_kind(type_name: str) -> str:
-    """text, integer, float, numeric, bool, timestamp, date, time, or other (JSON, RECORD, arrays, BYTES...)."""
-    name = type_name.strip().upper()
-    for kind, pattern in _KINDS:
-        if pattern.fullmatch(name):
-            return kind
-    return "other"
+    kind: str
 
 
 def ckan_bool(raw: str | None) -> bool:
     return (raw or "").strip().lower() in _TRUE
-
-
-def parse_dump_query(params: Mapping[str, Any], bounds: QueryBounds = QueryBounds()) -> DumpQuery:
-    """The request's CKAN parameters (first value of each, as CKAN's `request.args.to_dict()`), unknown ones ignored."""
-    first = {name: _first(value) for name, value in params.items()}
-    for name, value in first.items():
-        if value is not None and len(value) > MAX_PARAMETER_CHARS:
-            raise InvalidRequest(f"The parameter {name} has {len(value)} characters.",
-                                 f"Keep each parameter under {MAX_PARAMETER_CHARS} characters.")
-    q_words, q_fields = _q(first.get("q"), bounds)
-    plain = True if first.get("plain") is None else ckan_bool(first.get("plain"))
-    if (q_words or q_fields) and not plain:
-        raise InvalidRequest("plain=false (PostgreSQL tsquery syntax in q) is not supported.",
-                             "Leave plain out: every word of q must then appear, case-insensitively.")
-    return DumpQuery(
-        fields=_fields(first.get("fields"), bounds),
-        filters=_filters(first.get("filters"), bounds),
-        q_words=q_words,
-        q_fields=q_fields,
-        distinct=ckan_bool(first.get("distinct")),
-        sort=_sort(first.get("sort"), bounds),
-        limit=_count("limit", first.get("limit")),
-        offset=_count("offset", first.get("offset")) or 0,
-        plain=plain,
-        language=_language(first.get("language")),
-    )
 
 
 def check_against_columns(query: DumpQuery, columns: Sequence[TableColumn]) -> DumpQuery:
@@ -214,7 +168,7 @@ def check_against_columns(query: DumpQuery, columns: Sequence[TableColumn]) -> D
     filters = []
     for name, values in query.filters:
         column = known(name, "filters")
-        filters.append((name, _unique_sorted(_coerce(column, v) for v in values)))
+        filters.append((name, unique_sorted(_coerce(column, v) for v in values)))
     for name, _ in query.q_fields:
         known(name, "q")
     for key in query.sort:
@@ -249,131 +203,6 @@ def export_order(query: DumpQuery, selected: Sequence[TableColumn], has_id: bool
     return query.sort
 
 
-def _first(value: Any) -> str | None:
-    if isinstance(value, (list, tuple)):
-        value = value[0] if value else None
-    return None if value is None else str(value)
-
-
-def _json(name: str, raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(
-            f"{name} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} (char {exc.pos}).",
-            f'Send {name} as a JSON object, e.g. {name}={{"field": "value"}}.',
-            details={"parameter": name, "line": exc.lineno, "column": exc.colno, "char": exc.pos}) from None
-
-
-def _fields(raw: str | None, bounds: QueryBounds) -> tuple[str, ...]:
-    if raw is None or not raw.strip():
-        return ()
-    names = [_unquote(part.strip()) for part in raw.split(",")]
-    if any(not name for name in names):
-        raise InvalidRequest(f"fields has an empty name: {raw[:200]!r}.", "Separate field names with single commas.")
-    if len(names) > bounds.fields:
-        raise InvalidRequest(f"fields names {len(names)} fields.", f"Ask for at most {bounds.fields}.")
-    return tuple(dict.fromkeys(names))
-
-
-def _unquote(name: str) -> str:
-    return name[1:-1] if len(name) >= 2 and name[0] == name[-1] == '"' else name
-
-
-def _filters(raw: str | None, bounds: QueryBounds) -> tuple[tuple[str, tuple[Scalar, ...]], ...]:
-    if raw is None or not raw.strip():
-        return ()
-    parsed = _json("filters", raw)
-    if not isinstance(parsed, dict):
-        raise InvalidRequest("filters must be a JSON object.", 'Use filters={"field": "value", "other": [1, 2]}.')
-    if len(parsed) > MAX_FILTER_FIELDS:
-        raise InvalidRequest(f"filters names {len(parsed)} fields.", f"Filter on at most {MAX_FILTER_FIELDS} fields.")
-    result, total = [], 0
-    for name, value in sorted(parsed.items()):
-        if name.startswith("$") or isinstance(value, dict):
-            raise InvalidRequest(f"The filter {name!r} uses an operator ($or, $and, gt...), which is not supported.",
-                                 "Use a value or a list of values per field.")
-        values = value if isinstance(value, list) else [value]
-        for each in values:
-            if each is None or isinstance(each, (dict, list)):
-                raise InvalidRequest(f"The filter on {name!r} holds {json.dumps(each)}.",
-                                     "Filter values are strings, numbers or booleans (null never matches).")
-        total += len(values)
-        if total > bounds.filter_values:
-            raise InvalidRequest(f"filters holds more than {bounds.filter_values} values.",
-                                 f"Ask for at most {bounds.filter_values} values in all.")
-        result.append((name, _unique_sorted(values)))
-    return tuple(result)
-
-
-def _words(name: str, text: str, bounds: QueryBounds) -> tuple[str, ...]:
-    if len(text) > bounds.q_chars:
-        raise InvalidRequest(f"q has {len(text)} characters.", f"Keep q under {bounds.q_chars} characters.")
-    words = tuple(sorted(set(text.lower().split())))
-    if len(words) > bounds.q_words:
-        raise InvalidRequest(f"{name} has {len(words)} words.", f"Search for at most {bounds.q_words} words.")
-    return words
-
-
-def _q(raw: str | None, bounds: QueryBounds) -> tuple[tuple[str, ...], tuple[tuple[str, tuple[str, ...]], ...]]:
-    """A JSON object searches per field; anything else is text, as CKAN's unicode_or_json_validator decides.
-
-    Unlike CKAN, text that starts with "{" but is not valid JSON is refused (CKAN would search for it as words)."""
-    if raw is None or not raw.strip():
-        return (), ()
-    if not raw.lstrip().startswith("{"):
-        return _words("q", raw, bounds), ()
-    parsed = _json("q", raw)
-    if len(raw) > bounds.q_chars:
-        raise InvalidRequest(f"q has {len(raw)} characters.", f"Keep q under {bounds.q_chars} characters.")
-    if not isinstance(parsed, dict):
-        raise InvalidRequest("q starts with '{' but is not a JSON object.",
-                             'Use q={"field": "words"} to search one field, or plain words to search all.')
-    per_field = []
-    for name, text in sorted(parsed.items()):
-        if not isinstance(text, str):
-            raise InvalidRequest(f"q for the field {name!r} is {json.dumps(text)}, not text.",
-                                 'Use q={"field": "words to find"}.')
-        words = _words(f"q for {name!r}", text, bounds)
-        if words:
-            per_field.append((name, words))
-    return (), tuple(per_field)
-
-
-def _sort(raw: str | None, bounds: QueryBounds) -> tuple[SortKey, ...]:
-    if raw is None or not raw.strip():
-        return ()
-    clauses = [part for part in raw.split(",")]
-    if len(clauses) > bounds.sort_keys:
-        raise InvalidRequest(f"sort names {len(clauses)} keys.", f"Sort on at most {bounds.sort_keys} fields.")
-    keys, seen = [], set()
-    for clause in clauses:
-        key = _sort_key(clause)
-        if key.field not in seen:  # a later key on the same field can never change the order
-            seen.add(key.field)
-            keys.append(key)
-    return tuple(keys)
-
-
-def _sort_key(clause: str) -> SortKey:
-    match = _SORT_CLAUSE.fullmatch(clause)
-    if not match:
-        raise InvalidRequest(f"sort has an empty or malformed entry {clause.strip()!r}.",
-                             'Use sort=field, sort=field desc, or sort="a field" asc, separated by commas.')
-    name = match.group("quoted") or match.group("bare")
-    words = match.group("rest").lower().split()
-    descending, nulls = False, None
-    if words and words[0] in ("asc", "desc"):
-        descending = words.pop(0) == "desc"
-    if len(words) == 2 and words[0] == "nulls" and words[1] in ("first", "last"):
-        nulls, words = words[1] == "first", []
-    if words:
-        raise InvalidRequest(f"sort has {clause.strip()!r}: the direction must be asc or desc.",
-                             'Use "field asc" or "field desc" (optionally "nulls first" or "nulls last"); '
-                             'quote names with spaces: "\\"a field\\" desc".')
-    return SortKey(name, descending, nulls)
-
-
 def _without_default_tail(sort: tuple[SortKey, ...], columns: Mapping[str, TableColumn]) -> tuple[SortKey, ...]:
     """Keys after _id never matter (it is unique), and a trailing `_id asc` is the default tie-break."""
     if ID_COLUMN not in columns:
@@ -388,26 +217,6 @@ def _without_default_tail(sort: tuple[SortKey, ...], columns: Mapping[str, Table
     return tuple(keys)
 
 
-def _count(name: str, raw: str | None) -> int | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        value = int(raw.strip())
-    except ValueError:
-        value = -1
-    if value < 0 or value > MAX_ROWS:
-        raise InvalidRequest(f"{name} is {raw[:40]!r}.", f"{name} is a whole number from 0 to {MAX_ROWS}.")
-    return value
-
-
-def _language(raw: str | None) -> str:
-    if raw is None or not raw.strip():
-        return ""
-    if not _LANGUAGE.fullmatch(raw.strip()):
-        raise InvalidRequest(f"language is {raw[:40]!r}.", "A language is a word such as english or german.")
-    return raw.strip().lower()
-
-
 def _coerce(column: TableColumn, value: Scalar) -> Scalar:
     """The value as the column's type, as PostgreSQL coerces a literal; a value that cannot be is a 400."""
     kind = column.kind
@@ -417,10 +226,14 @@ def _coerce(column: TableColumn, value: Scalar) -> Scalar:
         if isinstance(value, bool) and kind != "bool":
             raise ValueError
         if kind == "integer":
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(value) if not isinstance(value, str) else int(value.strip())
+            if isinstance(value, str):
+                return int(value.strip())
+            if isinstance(value, (int, float)) and float(value).is_integer():
+                return int(value)
+            raise ValueError
         if kind in ("float", "numeric"):
+            if not isinstance(value, (str, int, float)):
+                raise ValueError
             number = float(value)
             return int(number) if number.is_integer() and abs(number) < 2**53 else number
         if kind == "bool":
@@ -441,32 +254,18 @@ def _coerce(column: TableColumn, value: Scalar) -> Scalar:
             return time.fromisoformat(value.strip())
     except (TypeError, ValueError, OverflowError):
         pass
-    raise InvalidRequest(f"The filter value {json.dumps(_canonical_value(value))} does not fit the field "
+    raise InvalidRequest(f"The filter value {json.dumps(canonical_value(value))} does not fit the field "
                          f"{column.name!r} ({column.type}).",
                          f"Give a {kind if kind != 'other' else 'comparable'} value, or filter another field.")
 
 
-def _unique_sorted(values) -> tuple[Scalar, ...]:
+def unique_sorted(values) -> tuple[Scalar, ...]:
     """An IN list is a set: one order, no repeats (1 and true stay apart, unlike in a Python set)."""
-    tagged = {(type(v).__name__, json.dumps(_canonical_value(v))): v for v in values}
+    tagged = {(type(v).__name__, json.dumps(canonical_value(v))): v for v in values}
     return tuple(tagged[tag] for tag in sorted(tagged))
 
 
-def _canonical_value(value: Scalar) -> Any:
+def canonical_value(value: Scalar) -> Any:
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     return value
-
-
-def checked_query(params: Mapping[str, Any], columns: Sequence[TableColumn],
-                  bounds: QueryBounds = QueryBounds()) -> DumpQuery:
-    """Parsed and checked against the table; refused when its task form would not read back the same (a field
-    name holding a comma or a double quote), so the worker always exports exactly what was checked here."""
-    query = check_against_columns(parse_dump_query(params, bounds), columns)
-    if query.whole_table:
-        return query
-    again = check_against_columns(parse_dump_query(query.params(), bounds), columns)
-    if again.key != query.key:
-        raise InvalidRequest("A field named in fields or sort holds a comma or a double quote, which this service "
-                             "cannot carry to its export.", "Leave that field out of fields and sort.")
-    return query

@@ -45,7 +45,7 @@ def stale_objects(objects: list[ObjectInfo], now: datetime, url_lifetime: timede
 
 def _may_delete(attempt: Attempt, replacements: list[Attempt], now: datetime, url_lifetime: timedelta) -> bool:
     if attempt.published:
-        superseded_at = min(r.manifest.updated for r in replacements)
+        superseded_at = min(r.manifest.updated for r in replacements if r.manifest is not None)
         return now - superseded_at >= url_lifetime + GRACE
     if attempt.failed:
         return True

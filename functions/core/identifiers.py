@@ -26,14 +26,13 @@ def _shown(raw: str) -> str:
 
 
 def resource_id(raw: object) -> str:
-    raw = _text(raw, "resource_id", "A resource id is a string.")
-    if not RESOURCE_ID_PATTERN.fullmatch(raw or ""):
-        shown = _shown(raw or "")
+    text = _text(raw, "resource_id", "A resource id is a string.") or ""
+    if not RESOURCE_ID_PATTERN.fullmatch(text):
         raise InvalidRequest(
-            f"Invalid resource id {shown}.",
+            f"Invalid resource id {_shown(text)}.",
             "A resource id has 1 to 1024 characters: letters, digits, '-' and '_'.",
         )
-    return raw
+    return text
 
 
 def dump_format(raw: object) -> Format:
@@ -44,7 +43,7 @@ def dump_format(raw: object) -> Format:
     except ValueError:
         allowed = [f.value for f in Format]
         raise InvalidRequest(
-            f"Unknown format {_shown(raw)}.",
+            f"Unknown format {_shown(raw or '')}.",
             f"Use format={' | '.join(allowed)} (default csv).",
             details={"allowed_formats": allowed},
         ) from None
@@ -59,7 +58,8 @@ def dump_variant(raw_format: object, compression: object = None, bom: object = N
     compression = _text(compression, "compression", "Use compression=gzip, or leave it out.")
     packing = (compression or "").strip().lower()
     if packing not in ("", "none", "gzip"):
-        raise InvalidRequest(f"Unknown compression {_shown(compression)}.", "Use compression=gzip, or leave it out.")
+        raise InvalidRequest(f"Unknown compression {_shown(compression or '')}.",
+                             "Use compression=gzip, or leave it out.")
     variant = Variant(fmt, gzip=packing == "gzip", bom=ckan_bool(_text(bom, "bom", "Use bom=true or bom=false.")))
     if variant.gzip and fmt is Format.PARQUET:
         raise InvalidRequest("Parquet files are compressed inside already.", "Drop compression=gzip for parquet.")
@@ -88,11 +88,10 @@ def variant_key(raw: str) -> Variant:
 
 
 def revision(raw: object) -> str:
-    raw = _text(raw, "revision", "A revision is lowercase hex, as the dump URL gives it.")
-    if not REVISION_PATTERN.fullmatch(raw or ""):
-        raise InvalidRequest(f"Invalid revision {_shown(raw or '')}.",
-                             "A revision is lowercase hex, as the dump URL gives it.")
-    return raw
+    text = _text(raw, "revision", "A revision is lowercase hex, as the dump URL gives it.") or ""
+    if not REVISION_PATTERN.fullmatch(text):
+        raise InvalidRequest(f"Invalid revision {_shown(text)}.", "A revision is lowercase hex, as the dump URL gives it.")
+    return text
 
 
 MAX_ATTEMPT = 1_000_000

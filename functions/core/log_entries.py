@@ -33,13 +33,13 @@ def logged_url(path: str, query: str) -> str:
 def request_entry(*, method: str, path: str, query: str, status: int, response_size: int | None, seconds: float,
                   user_agent: str, remote_ip: str, fields: Mapping[str, object]) -> dict:
     """`fields`: what the door noted (resource, variant, revision, outcome, authorizer, task details)."""
-    http_request = {"requestMethod": method[:16], "requestUrl": logged_url(path, query), "status": status,
+    http_request: dict[str, object] = {"requestMethod": method[:16], "requestUrl": logged_url(path, query), "status": status,
                     "latency": latency(seconds), "userAgent": user_agent[:MAX_TEXT], "remoteIp": remote_ip[:64]}
     if response_size is not None:
         http_request["responseSize"] = str(response_size)  # LogEntry's int64 fields are JSON strings
     noted = {key: value for key, value in fields.items() if value is not None}
     outcome = noted.get("outcome") or ("error" if status >= 400 else "")
-    message = " ".join(part for part in (method[:16], http_request["requestUrl"], str(status), str(outcome)) if part)
+    message = " ".join(part for part in (method[:16], logged_url(path, query), str(status), str(outcome)) if part)
     return {**noted, **({"outcome": outcome} if outcome else {}), "severity": severity(status), "message": message,
             "httpRequest": http_request}
 

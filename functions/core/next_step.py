@@ -47,9 +47,9 @@ def next_step(state: RevisionState, failure: Failure | None, now: datetime, cool
               queued: int = 0) -> Step:
     """`queued`: the attempt this caller already queued (0: none). A failure of that attempt is reported at
     once unless it is transient; an older failure is reported for `cooldown`, after which a new attempt is due."""
-    if state.published:
+    if state.published and state.published.manifest:
         return Serve(state.published.number, state.published.manifest.name)
-    if state.failed and state.failed.number >= queued:
+    if state.failed and state.failed.failure and state.failed.number >= queued:
         failure = failure or Failure("the export failed")
         if failure.retryable:
             return Queue(state.next_attempt)

@@ -177,4 +177,5 @@ def revision_state(objects: list[ObjectInfo]) -> RevisionState:
 
 def may_retry(failed: Attempt, now: datetime, cooldown: timedelta) -> bool:
     """A failure is reported to callers for `cooldown`; after that the next request tries a new attempt."""
+    assert failed.failure is not None  # a failed attempt is one with its failure record
     return now - failed.failure.updated >= cooldown

@@ -45,7 +45,8 @@ def settings_of(cls: type) -> tuple[Setting, ...]:
 
 def read_settings(cls: type[T], env: Mapping[str, str]) -> T:
     """Every setting of `cls` read and checked now, so a bad one fails at start-up with its name."""
-    return cls(**{f.name: f.metadata[SETTING].read(env) for f in fields(cls) if SETTING in f.metadata})
+    declared = fields(cls)  # type: ignore[arg-type]  # a dataclass: TypeVar bounds cannot say so
+    return cls(**{f.name: f.metadata[SETTING].read(env) for f in declared if SETTING in f.metadata})
 
 
 def positive_int(raw: str) -> int:

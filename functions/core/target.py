@@ -34,7 +34,7 @@ class Target:
     def task_payload(self, attempt: int) -> dict:
         payload = {"resource_id": self.resource_id, **self.variant.query, "revision": self.rev, "attempt": attempt}
         if self.is_query:
-            payload["query"] = self.selection.params()  # the worker parses and checks it again
+            payload["query"] = self.selection.canonical()  # the worker reads it back and checks it again
         return payload
 
     def task_name(self, attempt: int) -> str:

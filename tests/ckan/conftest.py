@@ -122,7 +122,7 @@ def bqdump_local(real_ckan, tmp_path_factory):
         json_cast = ", ".join(f"{duckdb_quote(c)}::JSON AS {duckdb_quote(c)}" for c in table.json_columns())
         select = f"SELECT * REPLACE ({json_cast})" if json_cast else "SELECT *"
         duckdb.sql(f"COPY ({select} FROM read_parquet('{arrow_file}')) TO '{typed}' (FORMAT parquet)")
-        app.backend.warehouse.load(rid, typed)
+        app.backend.read_write.warehouse.load(rid, typed)
     with LiveServer(app.doors) as live:
         yield live
     app.close()

@@ -22,7 +22,9 @@ import requests
 from functions.adapters.google.bigquery import GoogleWarehouse
 from functions.core import layout
 from functions.core.assembly import csv_header_line
-from functions.core.dump_query import TableColumn, check_against_columns, parse_dump_query
+from functions.adapters.google.kinds import table_columns
+from functions.core.ckan_params import parse_dump_query
+from functions.core.dump_query import QueryBounds, check_against_columns
 from functions.core.model import ExportJob, Format, JobState, Variant
 from tests.ckan.data import TABLES
 from tests.support.emulators import bigquery_emulator  # noqa: F401 (fixture)
@@ -71,7 +73,7 @@ def bigquery_types(bigquery_emulator):  # noqa: F811
                  job_retry=None).result()
     warehouse = GoogleWarehouse(lambda: client, lambda: client, PROJECT, dataset, BUCKET, "_id")
     schema = client.get_table(f"{PROJECT}.{dataset}.types").schema
-    return warehouse, [TableColumn(f.name, f.field_type, f.mode == "REPEATED") for f in schema], bigquery_emulator
+    return warehouse, table_columns(schema), bigquery_emulator
 
 
 def kind_of(column: str) -> str:
@@ -80,7 +82,7 @@ def kind_of(column: str) -> str:
 
 def exported(bigquery_types, fmt: Format, params: dict) -> bytes:
     warehouse, columns, emulator = bigquery_types
-    query = check_against_columns(parse_dump_query(params), columns)
+    query = check_against_columns(parse_dump_query(params, QueryBounds()), columns)
     variant = Variant(fmt)
     attempt = secrets.token_hex(4)
     job = ExportJob(layout.job_id("types", variant, attempt, 1), "types", fmt,

@@ -9,13 +9,12 @@ import secrets
 
 import pytest
 
-from tests.support.emulators import bigquery_emulator, gcs_emulator, tasks_emulator  # noqa: F401 (fixtures)
 
 PROJECT = "test-project"
 
 
 @pytest.fixture
-def gcs_bucket(gcs_emulator):  # noqa: F811
+def gcs_bucket(gcs_emulator):
     """A fresh bucket on fake-gcs-server for one test; its name."""
     client = gcs_emulator.client(PROJECT)
     name = f"bqdump-test-{secrets.token_hex(6)}"

@@ -18,7 +18,10 @@ from google.cloud import bigquery
 from functions.adapters.google import dump_query_sql as google_sql
 from functions.adapters.local import dump_query_sql as local_sql
 from functions.adapters.google.sql import table_reference
-from functions.core.dump_query import TableColumn, check_against_columns, parse_dump_query
+from functions.adapters.google import kinds as bigquery_kinds
+from functions.adapters.local import kinds as duckdb_kinds
+from functions.core.ckan_params import parse_dump_query
+from functions.core.dump_query import QueryBounds, TableColumn, check_against_columns
 from functions.core.errors import InvalidRequest
 from tests.contract.conftest import PROJECT
 
@@ -56,7 +59,8 @@ def engine(request, tmp_path_factory) -> Engine:
             "note": [r[5] for r in ROWS], "odd name": [r[6] for r in ROWS]}), path)
         connection = duckdb.connect()
         source = f"read_parquet('{path}')"
-        columns = [TableColumn(name, kind) for name, kind, *_ in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+        described = connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        columns = [duckdb_kinds.table_column(name, type_name) for name, type_name, *_ in described]
 
         def run(params: dict) -> list[tuple]:
             select = local_sql.select_statement(source, checked(params, columns), columns)
@@ -74,7 +78,7 @@ def engine(request, tmp_path_factory) -> Engine:
         f"AS STRING) AS note, CAST({_literal(o)} AS STRING) AS `odd name`" for i, c, m, d, a, n, o in ROWS)
     client.query(f"CREATE TABLE `{PROJECT}.{dataset}.flights` AS SELECT * FROM ({rows})", job_retry=None).result()
     schema = client.get_table(f"{PROJECT}.{dataset}.flights").schema
-    columns = [TableColumn(f.name, f.field_type, f.mode == "REPEATED") for f in schema]
+    columns = bigquery_kinds.table_columns(schema)
     table = table_reference(PROJECT, dataset, "flights")
 
     def run(params: dict) -> list[tuple]:
@@ -86,7 +90,7 @@ def engine(request, tmp_path_factory) -> Engine:
 
 
 def checked(params: dict, columns: list[TableColumn]):
-    return check_against_columns(parse_dump_query(params), columns)
+    return check_against_columns(parse_dump_query(params, QueryBounds()), columns)
 
 
 def ids(engine: Engine, **params) -> list[int]:

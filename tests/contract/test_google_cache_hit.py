@@ -9,11 +9,10 @@ import threading
 import pytest
 import requests
 
-from functions.catalogue import ExportCatalogue
 from functions.core import identifiers
 from functions.core.next_step import Serve
 from tests.contract import keys
-from tests.support.app import HeldQueue
+from tests.support.app import HeldQueue, rebuilt
 from tests.support.google_app import ProxiedGoogleApp
 from tests.support.meeting import MeetsOthers
 
@@ -61,10 +60,9 @@ def test_the_metadata_call_and_the_listing_are_both_under_way_before_either_answ
     google.publish()
     app = google.app
     barrier = threading.Barrier(2, timeout=10)  # one call after the other: the first waits alone and it breaks
-    tables = MeetsOthers(app.backend.tables, "table_modified", barrier)
-    bucket = MeetsOthers(app.backend.bucket, "list", barrier)
-    catalogue = ExportCatalogue(tables, bucket, app.backend.queue, app.clock, app.catalogue.cooldown,
-                                app.catalogue.poll_seconds, app.catalogue.lookups)
+    tables = MeetsOthers(app.backend.read_only.tables, "table_modified", barrier)
+    bucket = MeetsOthers(app.backend.read_only.bucket, "list", barrier)
+    catalogue = rebuilt(app, tables=tables, bucket=bucket).catalogue
     google.reset_counts()
     _, step = catalogue.request_current(google.rid, CSV)
     assert isinstance(step, Serve) and tables.threads[0] is not bucket.threads[0]

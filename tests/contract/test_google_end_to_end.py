@@ -13,8 +13,6 @@ Both identities are recording credentials, so the test also proves which identit
 from __future__ import annotations
 
 import secrets
-import threading
-from dataclasses import replace
 
 import pytest
 import requests
@@ -22,15 +20,15 @@ from google.auth import crypt
 from google.auth.credentials import AnonymousCredentials, Signing
 
 from functions.adapters.google.clients import READ_ONLY, READ_WRITE
-from functions.adapters.google.factory import build_google_backend
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.auth import build_authorizer
 from functions.local_server import make_local_server
-from functions.wiring import assemble
+from functions.wiring import assemble, build_backend
+from tests.support.app import with_ports
 from functions.settings import load_settings
 from tests.contract import keys
 from tests.contract.conftest import PROJECT
-from tests.support.emulators import free_port
+from tests.support.servers import ServerThread, free_port
 from tests.support.export_bridge import BridgedWarehouse
 
 ROWS = 3000  # ~60 KiB of CSV: bqemulator splits exports at 64 KiB of result, so NDJSON comes in several files
@@ -83,18 +81,16 @@ def deployment(request, bigquery_emulator, gcs_emulator, tasks_emulator, gcs_buc
     identities = {READ_ONLY: RecordingCredentials("ro"), READ_WRITE: RecordingCredentials("rw", key)}
     settings, clock = load_settings(env), SYSTEM_CLOCK
     config = settings.core
-    backend = build_google_backend(settings.google, config.token_secret, clock, credentials=identities)
-    bridged = BridgedWarehouse(backend.warehouse, bigquery_emulator.export_root,
+    backend = build_backend(settings, clock, credentials=identities)
+    bridged = BridgedWarehouse(backend.read_write.warehouse, bigquery_emulator.export_root,
                                gcs_emulator.client(PROJECT).bucket(gcs_bucket))
     authorizer = build_authorizer(settings.auth, requests.Session())
-    app = assemble(config, replace(backend, tables=bridged, warehouse=bridged), authorizer, clock)
+    app = assemble(config, with_ports(backend, tables=bridged, warehouse=bridged), authorizer, clock)
     server = make_local_server(app.doors, "127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    running = ServerThread(server, "google-e2e")
     yield {"url": f"http://127.0.0.1:{port}", "app": app, "identities": identities, "key": key,
            "bq": bq, "dataset": dataset}
-    server.shutdown()
-    server.server_close()
+    running.stop()
     app.close()
     tasks.transport.close()
 
@@ -136,7 +132,7 @@ def test_a_dump_is_exported_published_signed_and_downloaded(deployment):
 
     again = requests.get(f"{base}/datastore/dump/numbers", params={"format": "csv"}, allow_redirects=False, timeout=60)
     assert again.status_code == 302 and again.headers["ETag"] == first.headers["ETag"]
-    assert len(deployment["app"].backend.warehouse.started) == 1  # the cached export, not a second one
+    assert len(deployment["app"].backend.read_write.warehouse.started) == 1  # the cached export, not a second one
 
     ro, rw = deployment["identities"][READ_ONLY], deployment["identities"][READ_WRITE]
     assert ro.calls and all(method == "GET" for method, _ in ro.calls), ro.calls  # only reads

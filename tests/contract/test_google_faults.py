@@ -60,12 +60,12 @@ def deliver(google, attempt: int, last: bool = False):
 
 
 def objects(google) -> list[str]:
-    return [o.name for o in google.app.backend.store.list(layout.variant_prefix(google.rid, CSV))]
+    return [o.name for o in google.app.backend.read_write.store.list(layout.variant_prefix(google.rid, CSV))]
 
 
 def failure_of(google, attempt: int) -> dict:
     name = next(n for n in objects(google) if n.endswith(f"/{attempt}/{layout.FAILURE}"))
-    return json.loads(google.app.backend.store.read_bytes(name))
+    return json.loads(google.app.backend.read_write.store.read_bytes(name))
 
 
 def assert_recovers(google, attempt: int) -> None:

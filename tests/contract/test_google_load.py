@@ -134,14 +134,23 @@ def test_null_marks_null_as_it_does_locally(dataset, bigquery_emulator, tmp_path
 def bad_files(folder: Path) -> dict[str, tuple[str, ...]]:
     folder.mkdir(exist_ok=True)
     (folder / "notes.docx").write_bytes(b"PK\x03\x04")
+    (folder / "ragged.csv").write_text("id,name,score\n1,ann,1.5\n2,bob\n")
+    (folder / "empty.csv").write_text("")
+    (folder / "broken.ndjson").write_text('{"id": 1}\n{"id": 2,\n')
+    (folder / "fake.parquet").write_text("id,name\n1,ann\n")
     return {
         "no such file": ("people", str(folder / "missing.csv")),
         "unknown format": ("people", str(folder / "notes.docx")),
         "bad resource id": ("../etc", str(files(folder)["csv"])),
+        "ragged rows": ("people", str(folder / "ragged.csv")),  # functions/source_files.py's checks, both backends
+        "empty file": ("people", str(folder / "empty.csv")),
+        "malformed line": ("people", str(folder / "broken.ndjson")),
+        "not what its name says": ("people", str(folder / "fake.parquet")),
     }
 
 
-@pytest.mark.parametrize("case", ["no such file", "unknown format", "bad resource id"])
+@pytest.mark.parametrize("case", ["no such file", "unknown format", "bad resource id", "ragged rows", "empty file",
+                                  "malformed line", "not what its name says"])
 def test_a_bad_file_is_refused_with_the_local_loaders_message(case, dataset, bigquery_emulator, tmp_path):
     args = bad_files(tmp_path / "files")[case]
     on_google = load(google_env(bigquery_emulator, tmp_path), *args)
@@ -158,3 +167,17 @@ def test_without_a_dataset_it_says_which_settings_to_give(tmp_path):
     refused = load(env, "people", str(files(tmp_path / "files")["csv"]))
     assert refused.returncode == 2
     assert "BIGQUERY_PROJECT and BIGQUERY_DATASET" in refused.stderr and "Traceback" not in refused.stderr
+
+
+def test_a_refused_file_leaves_the_bigquery_table_as_it_was(dataset, bigquery_emulator, tmp_path):
+    resource_id = f"people-kept-{secrets.token_hex(3)}"
+    env = google_env(bigquery_emulator, tmp_path)
+    assert load(env, resource_id, str(files(tmp_path / "files")["csv"])).returncode == 0
+    before = dataset.get_table(f"{PROJECT}.{DATASET}.{resource_id}")
+    ragged = tmp_path / "files" / "ragged.csv"
+    ragged.write_text("id,name,score,day\n1,ann,1.5,2024-01-02\n2,bob\n")
+    refused = load(env, resource_id, str(ragged))
+    assert refused.returncode == 2 and "ragged.csv" in refused.stderr
+    after = dataset.get_table(f"{PROJECT}.{DATASET}.{resource_id}")
+    assert after.modified == before.modified and after.schema == before.schema
+    assert len(rows(dataset, resource_id)) == len(PEOPLE)

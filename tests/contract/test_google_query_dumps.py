@@ -31,7 +31,7 @@ def test_a_filtered_sorted_dump_runs_as_a_parameterised_export(deployment):  # n
     first, body = download(deployment, **params)
     assert body.content == b"label,_id\r\nrow-1000,1000\nrow-5,5\nrow-2,2\n"  # CKAN's CRLF header line
     assert body.headers["Content-Disposition"] == 'attachment; filename="numbers.csv"'
-    warehouse = deployment["app"].backend.warehouse
+    warehouse = deployment["app"].backend.read_write.warehouse
     reordered, again = download(deployment, fields="label,_id", sort="_id  DESC", q='{"label":"row-"}',
                                 filters='{"doubled":[2000,10,4]}')
     assert reordered.headers["ETag"] == first.headers["ETag"] and again.content == body.content
@@ -72,7 +72,7 @@ def test_bad_input_is_refused_against_bigquerys_schema(deployment):  # noqa: F81
     assert unknown.status_code == 400 and unknown.json()["valid_fields"] == ["_id", "label", "doubled"]
     wrong_type = dump(deployment, filters='{"doubled": "many"}')
     assert wrong_type.status_code == 400 and "doubled" in wrong_type.json()["message"]
-    assert not deployment["app"].backend.warehouse.started
+    assert not deployment["app"].backend.read_write.warehouse.started
 
 
 def test_q_as_text_and_distinct_on_bigquery(deployment):  # noqa: F811

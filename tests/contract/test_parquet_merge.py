@@ -26,7 +26,7 @@ from functions.settings import CORE_SETTINGS
 from jobs import assemble, parquet_footer
 from tests.contract.conftest import PROJECT
 from tests.contract.test_object_store_contract import RecordingSession
-from tests.support.observed_store import ObservedStore
+from tests.support.observed import Observed
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFIX = "dumps/t/parquet/r/1/"
@@ -36,7 +36,7 @@ PARQUET = "application/vnd.apache.parquet"
 @pytest.fixture(params=["local", "gcs"])
 def store(request, tmp_path):
     if request.param == "local":
-        return ObservedStore(LocalObjectStore(tmp_path / "bucket"))
+        return Observed(LocalObjectStore(tmp_path / "bucket"))
     return gcs_store(request.getfixturevalue("gcs_emulator"), request.getfixturevalue("gcs_bucket"))[0]
 
 
@@ -45,7 +45,7 @@ def gcs_store(emulator, bucket: str):
     session = RecordingSession()
     client = storage.Client(project=PROJECT, credentials=AnonymousCredentials(),
                             client_options={"api_endpoint": emulator.endpoint}, _http=session)
-    return ObservedStore(GcsObjectStore(lambda: client, bucket, lambda: session)), client
+    return Observed(GcsObjectStore(lambda: client, bucket, lambda: session)), client
 
 
 def duckdb_shards(folder: Path, rows: int) -> list[Path]:
@@ -142,7 +142,7 @@ def test_duckdb_shards_join_by_compose_and_read_back_exactly(store, tmp_path):
     assert len(paths) == 3
     shards = upload(store, paths)
     merged = assemble.merge_parquet(store, shards, PREFIX + "download.parquet", PARQUET)
-    assert store.whole_reads == 0 and store.bytes_read == sum(footer_bytes(p) for p in paths)
+    assert store.count("read_bytes", "open_reader") == 0 and store.bytes_read == sum(footer_bytes(p) for p in paths)
     local = download(store, merged.name, tmp_path)
     assert merged.size == sum(s.size for s in shards) + footer_bytes(local)  # the files whole, then one footer
     assert_reads_as_the_files(local, paths)
@@ -155,7 +155,7 @@ def test_pyarrow_shards_with_a_page_index_join_and_read_back_exactly(store, tmp_
     paths = pyarrow_shards(tmp_path)
     shards = upload(store, paths)
     merged = assemble.merge_parquet(store, shards, PREFIX + "download.parquet", PARQUET)
-    assert store.whole_reads == 0 and store.bytes_read == sum(footer_bytes(p) for p in paths)
+    assert store.count("read_bytes", "open_reader") == 0 and store.bytes_read == sum(footer_bytes(p) for p in paths)
     local = download(store, merged.name, tmp_path)
     assert not pq.ParquetFile(local).metadata.row_group(3).column(0).has_offset_index  # dropped, not left dangling
     assert_reads_as_the_files(local, paths)
@@ -228,8 +228,8 @@ def test_a_thousand_files_assemble_in_one_delivery_on_fake_gcs(gcs_emulator, gcs
     elapsed = time.monotonic() - started
     assert elapsed < delivery_budget_seconds(), f"{elapsed:.0f} s"
     assert len(pieces) == 1 and len(leftovers) == 1000
-    assert store.composes == 34  # 1,001 sources (the files and the footer) in a chain of 33, then the if-absent copy
-    assert store.whole_reads == 0 and store.bytes_read < 1000 * 1024  # footers only
+    assert store.count("compose") == 34  # 1,001 sources (the files and the footer) in a chain of 33, then the if-absent copy
+    assert store.count("read_bytes", "open_reader") == 0 and store.bytes_read < 1000 * 1024  # footers only
     merged = pq.ParquetFile(download(store, pieces[0].name, tmp_path))
     assert merged.num_row_groups == 1000
     assert merged.read().column("id").to_pylist() == list(range(3000))
@@ -247,9 +247,9 @@ def test_the_worker_publishes_a_split_parquet_export_joined_by_footer(make_app, 
         result = worker(app).deliver(task(app, "numbers", "parquet"))
     assert (type(result), result.body()["status"]) == (Done, "published")
     assert not [r for r in caplog.records if "re-encoding" in r.message]
-    store = app.backend.store
+    store = app.backend.read_write.store
     published = [o for o in store.list("dumps/numbers/") if o.name.endswith(".parquet")]
     assert len(published) == 1 and "part-" not in published[0].name  # the shards are leftovers, deleted
     merged = pq.ParquetFile(download(store, published[0].name, tmp_path))
     assert merged.num_row_groups == 3
-    assert merged.read().equals(pq.read_table(app.backend.warehouse.table_file("numbers")))
+    assert merged.read().equals(pq.read_table(app.backend.read_write.warehouse.table_file("numbers")))

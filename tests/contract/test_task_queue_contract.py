@@ -21,6 +21,7 @@ from functions.adapters.local.task_queue import InProcessTaskQueue
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.core.delivery import Done, Retry
 from tests.contract.conftest import PROJECT
+from tests.support.servers import ServerThread
 
 
 def as_outcome(status: int):
@@ -66,11 +67,10 @@ class HttpReceiver(Receiver):
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/tasks/export"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.running = ServerThread(self.server, "task-receiver")
 
     def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.running.stop()
 
 
 @dataclass

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from pathlib import Path
 
 from functions.local_server import make_local_server
+from functions.ports import Backend, ReadOnlyPorts, ReadWritePorts
 from functions.routes import Doors
+from functions.wiring import App, assemble
+from tests.support.servers import ServerThread
 
 
 def local_env(root: Path, **overrides) -> dict:
@@ -24,31 +26,36 @@ class LiveServer:
         self.doors = doors
         self.server = make_local_server(doors, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.server.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.running: ServerThread | None = None
 
     def __enter__(self):
-        self.thread.start()
+        self.running = ServerThread(self.server, "local-server")
         return self
 
     def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
+        if self.running is not None:
+            self.running.stop()
 
 
-def doors_with_catalogue(app, *, tables=None, bucket=None, queue=None) -> Doors:
-    """The app's doors, reading through another read-only tables or bucket view or queueing into another queue
-    (with the app's lookup pool)."""
-    from functions.catalogue import ExportCatalogue
+def with_ports(backend: Backend, *, tables=None, bucket=None, warehouse=None, store=None, queue=None,
+               signer=None) -> Backend:
+    """The backend with some ports replaced (an observed, held or bridged view); the others as its factory built them."""
+    reads, writes = backend.read_only, backend.read_write
+    return replace(backend,
+                   read_only=ReadOnlyPorts(tables or reads.tables, bucket or reads.bucket),
+                   read_write=ReadWritePorts(warehouse or writes.warehouse, store or writes.store,
+                                             queue or writes.queue, signer or writes.signer))
 
-    catalogue = ExportCatalogue(tables or app.backend.tables, bucket or app.backend.bucket,
-                                queue or app.backend.queue, app.clock, app.catalogue.cooldown,
-                                app.catalogue.poll_seconds, app.catalogue.lookups, app.catalogue.touch_interval,
-                                app.catalogue.changes)
-    doors = app.doors
-    return replace(doors, dump=replace(doors.dump, catalogue=catalogue),
-                   stream=replace(doors.stream, catalogue=catalogue),
-                   prewarm=replace(doors.prewarm, catalogue=catalogue))
+
+def rebuilt(app: App, **ports) -> App:
+    """The app assembled again by the wiring, over some replaced ports (see `with_ports`)."""
+    return assemble(app.config, with_ports(app.backend, **ports), app.doors.dump.authorizer, app.clock)
+
+
+def doors_with_catalogue(app: App, *, tables=None, bucket=None, queue=None) -> Doors:
+    """The doors of the app rebuilt to read through another read-only tables or bucket view, or to queue into
+    another queue."""
+    return rebuilt(app, tables=tables, bucket=bucket, queue=queue).doors
 
 
 class HeldQueue:

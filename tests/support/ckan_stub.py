@@ -8,23 +8,16 @@ first), garbage (200, not JSON), no_success (200, JSON without `success`). "Down
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from tests.support.servers import ServerThread
 
 ANY_TOKEN = object()
 BEHAVIOURS = ("allowed", "denied", "missing", "slow", "garbage", "no_success")
-
-
-def unused_port() -> int:
-    """A port nobody listens on (bound then released), to play a portal that is down."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class CkanStub:
@@ -35,7 +28,7 @@ class CkanStub:
         self._lock = threading.Lock()
         self._stopped = False
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
+        self._running: ServerThread | None = None
 
     @property
     def url(self) -> str:
@@ -53,7 +46,7 @@ class CkanStub:
         return self
 
     def start(self) -> "CkanStub":
-        self._thread.start()
+        self._running = ServerThread(self._server, "ckan-stub")
         return self
 
     def stop(self) -> None:
@@ -61,8 +54,8 @@ class CkanStub:
         if self._stopped:
             return
         self._stopped = True
-        self._server.shutdown()
-        self._server.server_close()
+        if self._running is not None:
+            self._running.stop()
 
     def _answer(self, resource_id: str, authorization: str | None) -> str:
         with self._lock:

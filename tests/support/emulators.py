@@ -76,7 +76,6 @@ import ctypes
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -86,6 +85,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.support.servers import free_port
 
 __all__ = ["gcs_emulator", "bigquery_emulator", "tasks_emulator"]
 
@@ -101,13 +101,6 @@ DEFAULT_SHARD_THRESHOLD_BYTES = 64 * 1024
 # --------------------------------------------------------------------------
 # process plumbing
 # --------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    """A port nothing listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _die_with_parent() -> None:

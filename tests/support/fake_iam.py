@@ -13,6 +13,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from tests.contract import keys
+from tests.support.servers import ServerThread
 
 
 class FakeIam:
@@ -23,7 +24,7 @@ class FakeIam:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, name="fake-iam", daemon=True).start()
+        self.running = ServerThread(self.server, "fake-iam")
 
     @property
     def sign_calls(self) -> int:
@@ -31,8 +32,7 @@ class FakeIam:
             return len(self.calls)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.running.stop()
 
     def __enter__(self) -> "FakeIam":
         return self

@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+from tests.support.servers import ServerThread
 
 ERROR, STALL, CUT = "error", "stall", "cut"
 PIECE = 64 * 1024
@@ -69,18 +70,16 @@ class FaultProxy:
         self._server.daemon_threads = True
         self.port = self._server.server_port
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread: threading.Thread | None = None
+        self._running: ServerThread | None = None
 
     def start(self) -> "FaultProxy":
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"fault-proxy-{self.port}",
-                                        daemon=True)
-        self._thread.start()
+        self._running = ServerThread(self._server, f"fault-proxy-{self.port}")
         return self
 
     def stop(self) -> None:
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
+        if self._running is not None:
+            self._running.stop()
         with self._lock:
             for sock in list(self._open):  # idle keep-alive connections: their threads stop reading
                 try:

@@ -7,10 +7,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import requests
+from tests.support.servers import wait_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS_FRAMEWORK = Path(sys.executable).with_name("functions-framework")
@@ -29,16 +28,14 @@ class FunctionProcess:
                 start_new_session=True)
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"{self.target} exited {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                requests.get(self.url + "/healthz", timeout=1)
-                return
-            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow on a busy machine
-                time.sleep(0.1)
-        raise AssertionError(f"{self.target} not serving after {timeout} s:\n{self.log.read_text()}")
+        try:
+            wait_serving(self.url, timeout, self._check_alive)
+        except AssertionError as exc:
+            raise AssertionError(f"{self.target}: {exc}:\n{self.log.read_text()}") from None
+
+    def _check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise AssertionError(f"{self.target} exited {self.process.returncode}:\n{self.log.read_text()}")
 
     def stop(self) -> None:
         if self.process.poll() is None:

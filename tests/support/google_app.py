@@ -9,26 +9,25 @@ this process on a free port. Used by tests/contract/test_google_cache_hit.py and
 from __future__ import annotations
 
 import secrets
-import threading
-from dataclasses import replace
 
 import requests
 from google.auth.credentials import AnonymousCredentials
 from google.oauth2.credentials import Credentials
 
 from functions.adapters.google.clients import READ_ONLY, READ_WRITE
-from functions.adapters.google.factory import build_google_backend
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.auth import build_authorizer
 from functions.core import identifiers
 from functions.core.target import Target
 from functions.local_server import make_local_server
 from functions.settings import load_settings
-from functions.wiring import assemble
+from functions.wiring import assemble, build_backend
+from tests.support.app import with_ports
 from tests.contract import keys
 from tests.support.export_bridge import BridgedWarehouse
 from tests.support.fake_iam import FakeIam
 from tests.support.fault_proxy import FaultProxy
+from tests.support.servers import ServerThread
 
 PROJECT = "test-project"
 CALL_KINDS = {  # kind: (which proxy, method, path pattern)
@@ -63,15 +62,13 @@ class ProxiedGoogleApp:
             "STORAGE_API_ENDPOINT": self.storage_proxy.url, **(env or {})})
         config = settings.core
         identities = {READ_ONLY: AnonymousCredentials(), READ_WRITE: Credentials(token="runtime-token")}  # no key
-        backend = build_google_backend(settings.google, config.token_secret, SYSTEM_CLOCK, credentials=identities,
-                                       iam_endpoint=self.iam.url)
-        bridged = BridgedWarehouse(backend.warehouse, bq.export_root, gcs.client(PROJECT).bucket(self.bucket))
-        self.app = assemble(config, replace(backend, warehouse=bridged, queue=queue or backend.queue),
+        backend = build_backend(settings, SYSTEM_CLOCK, credentials=identities, iam_endpoint=self.iam.url)
+        bridged = BridgedWarehouse(backend.read_write.warehouse, bq.export_root, gcs.client(PROJECT).bucket(self.bucket))
+        self.app = assemble(config, with_ports(backend, warehouse=bridged, queue=queue),
                             build_authorizer(settings.auth, requests.Session()), SYSTEM_CLOCK)
         self.server = make_local_server(self.app.doors, "127.0.0.1", 0)
         self.url = f"http://127.0.0.1:{self.server.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.running = ServerThread(self.server, "google-app")
 
     def replace_table(self, select: str) -> None:
         """CREATE OR REPLACE: bqemulator moves the table's `modified` on it (not on DML)."""
@@ -101,9 +98,7 @@ class ProxiedGoogleApp:
         return counted
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(10)
+        self.running.stop()
         self.app.close()
         self.storage_proxy.stop()
         self.bigquery_proxy.stop()

@@ -8,7 +8,7 @@ from functions.core.publish import parse_manifest, revision_state
 
 def published_bytes(app, resource_id: str, variant_key: str) -> bytes:
     """The one published attempt of the variant's current revision, joined (header copies skipped)."""
-    store = app.backend.store
+    store = app.backend.read_write.store
     objects = store.list(f"{layout.ROOT}{resource_id}/{variant_key}/")
     state = revision_state(objects)
     assert state.published is not None, f"{resource_id}/{variant_key} is not published"
@@ -18,5 +18,5 @@ def published_bytes(app, resource_id: str, variant_key: str) -> bytes:
 
 def attempts(app, resource_id: str, variant_key: str) -> set[str]:
     """The attempt folders of every revision of the variant: one export made means one attempt."""
-    objects = app.backend.store.list(f"{layout.ROOT}{resource_id}/{variant_key}/")
+    objects = app.backend.read_write.store.list(f"{layout.ROOT}{resource_id}/{variant_key}/")
     return {"/".join(o.name.split("/")[-3:-1]) for o in objects}

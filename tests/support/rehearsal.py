@@ -14,6 +14,7 @@ from typing import Callable
 
 import requests
 from google.auth import crypt, jwt
+from tests.support.servers import ServerThread
 
 
 Handler = Callable[[str, str, dict, bytes], tuple[int, dict, bytes]]  # method, path, headers, body -> answer
@@ -45,12 +46,10 @@ class LocalHttp:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
+        self._running = ServerThread(self._server, "local-http")
 
     def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._running.stop()
 
 
 def json_answer(value, status: int = 200) -> tuple[int, dict, bytes]:

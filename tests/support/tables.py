@@ -27,7 +27,7 @@ EXPECTED_NDJSON = (
 def load_csv(app, rid, text, tmp_path):
     source = tmp_path / f"{rid}.csv"
     source.write_text(text)
-    app.backend.warehouse.load(rid, source)
+    app.backend.read_write.warehouse.load(rid, source)
 
 
 def load_numbers(app, rid, rows, tmp_path):
@@ -35,7 +35,7 @@ def load_numbers(app, rid, rows, tmp_path):
     source = tmp_path / f"{rid}.parquet"
     duckdb.sql(f"COPY (SELECT range AS id, 'row-' || lpad(range::VARCHAR, 8, '0') AS label, "
                f"TIMESTAMP '2020-01-01' + to_seconds(range) AS at FROM range({rows})) TO '{source}' (FORMAT parquet)")
-    app.backend.warehouse.load(rid, source)
+    app.backend.read_write.warehouse.load(rid, source)
 
 
 def get_dump(live, rid, headers=None, **params):

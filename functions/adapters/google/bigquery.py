@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime
-from typing import Callable
+from typing import Any, Callable
 
 from google.api_core import exceptions as api_errors
 from google.auth.exceptions import GoogleAuthError
@@ -14,7 +14,7 @@ from google.cloud import bigquery
 
 from functions.adapters.google import sql as bigquery_sql
 from functions.adapters.google.dump_query_sql import select_statement
-from functions.core.dump_query import TableColumn
+from functions.adapters.google.kinds import table_columns
 from functions.core import identifiers
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.core.errors import NotFound, Unavailable
@@ -35,11 +35,6 @@ def columns_of(schema) -> list[bigquery_sql.Column]:
             for f in schema]
 
 
-def table_columns(schema) -> list[TableColumn]:
-    """What a CKAN query is checked against: a RECORD or REPEATED column holds no single comparable value."""
-    return [TableColumn(f.name, f.field_type, repeated=(f.mode or "").upper() == "REPEATED") for f in schema]
-
-
 def job_status(error_result: dict | None) -> JobStatus:
     """A finished job's errorResult as a failure kind: table gone, too large, transient, or failed."""
     if not error_result:
@@ -58,7 +53,8 @@ def job_status(error_result: dict | None) -> JobStatus:
 def _unavailable(exc: Exception) -> Unavailable:
     """An API error's message is the service's; an OSError's names local files (a key file, a socket): kind only."""
     log.warning("BigQuery call failed: %r", exc)
-    detail = f": {exc.message}" if isinstance(exc, api_errors.GoogleAPIError) and getattr(exc, "message", "") else ""
+    message = getattr(exc, "message", "") if isinstance(exc, api_errors.GoogleAPIError) else ""
+    detail = f": {message}" if message else ""
     return Unavailable(f"BigQuery could not answer: {type(exc).__name__}{detail}",
                        "Try again in a minute; if it persists, tell the portal's administrators.")
 
@@ -66,7 +62,7 @@ def _unavailable(exc: Exception) -> Unavailable:
 class GoogleWarehouse:
     """`reader` answers table metadata (read-only identity); `writer` runs and watches exports (read-write)."""
 
-    def __init__(self, reader: Callable[[], object], writer: Callable[[], object], project: str, dataset: str,
+    def __init__(self, reader: Callable[[], bigquery.Client], writer: Callable[[], bigquery.Client], project: str, dataset: str,
                  bucket: str, order_column: str = "_id", clock: Clock = SYSTEM_CLOCK):
         self._reader, self._writer = reader, writer
         self.project, self.dataset, self.bucket = project, dataset, bucket
@@ -119,7 +115,7 @@ class GoogleWarehouse:
             raise _unavailable(exc) from exc
         table = self._table(client, job.resource_id)
         self._remember(job.job_id, table.location)
-        parameters = []
+        parameters: list = []
         try:
             if job.selection.whole_table:
                 sql = bigquery_sql.export_statement(self.project, self.dataset, job.resource_id,
@@ -133,7 +129,7 @@ class GoogleWarehouse:
                 self._refused[job.job_id] = JobStatus(JobState.FAILED, f"The table cannot be exported: {exc}.")
             return
         try:
-            config = {"job_config": bigquery.QueryJobConfig(query_parameters=parameters)} if parameters else {}
+            config: dict[str, Any] = {"job_config": bigquery.QueryJobConfig(query_parameters=parameters)} if parameters else {}
             client.query(sql, job_id=job.job_id, location=table.location, job_retry=None, **config)
         except api_errors.Conflict:
             pass  # inserted meanwhile by a duplicate delivery: the same export

@@ -7,7 +7,7 @@ uses, so the read-only identity can never silently fall back to Application Defa
 from __future__ import annotations
 
 import threading
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from functions.adapters.google.config import CredentialSource, GoogleConfig
 
@@ -25,7 +25,8 @@ def load_credentials(source: CredentialSource):
     if source.kind == "adc":
         credentials, _project = google.auth.default(scopes=SCOPES)
         return credentials
-    if source.info.get("type") == "service_account":
+    info = source.info or {}
+    if info.get("type") == "service_account":
         from google.oauth2 import service_account
 
         return service_account.Credentials.from_service_account_info(source.info, scopes=SCOPES)
@@ -39,7 +40,7 @@ class GoogleClients:
     def __init__(self, config: GoogleConfig, credentials: Mapping[str, object] | None = None):
         self.config = config
         self._given = dict(credentials or {})
-        self._built: dict[tuple[str, str], object] = {}
+        self._built: dict[tuple[str, str], Any] = {}
         self._lock = threading.RLock()
 
     def _once(self, key: tuple[str, str], build: Callable[[], object]):

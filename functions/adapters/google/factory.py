@@ -1,8 +1,9 @@
 """The Google backend's adapters: which identity each one acts as is decided here, and only here.
 
-Read-only identity: table metadata (revisions) and the bucket as `Backend.tables`/`Backend.bucket` (cache
-lookups, streaming). Read-write identity: export jobs and the bucket as `Backend.warehouse`/`Backend.store`
-(post-export listing, writes, GC), URL signing and task creation. Clients are built on first use, not here.
+Read-only identity (`Backend.read_only`): table metadata (revisions) and the bucket (cache lookups, streaming).
+Read-write identity (`Backend.read_write`): export jobs and the bucket (post-export listing, writes, GC), URL
+signing and task creation. Nothing local is built: downloads are Cloud Storage's signed URLs and Cloud Tasks
+calls the worker over HTTP. Clients are built on first use, not here.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from functions.adapters.google.storage import GcsObjectStore
 from functions.adapters.google.tasks import CloudTasksQueue, NoTaskQueue
 from functions.core import keys
 from functions.core.errors import Forbidden
-from functions.ports import Backend, Clock, allow_every_caller
+from functions.ports import Backend, Clock, ReadOnlyPorts, ReadWritePorts, TaskQueue, allow_every_caller
+
+
+POLL_SECONDS = (0.25, 1.0)  # first and longest pause while a request waits for an export (each look is a listing)
 
 
 def refuse_prewarm(headers: Mapping[str, str]) -> None:
@@ -37,19 +41,16 @@ def build_google_backend(google: GoogleConfig, token_secret: str, clock: Clock, 
     reader = GcsObjectStore(lambda: clients.storage(READ_ONLY), google.bucket, lambda: clients.session(READ_ONLY))
     signer = GcsUrlSigner(lambda: clients.storage(READ_WRITE), google.bucket, lambda: clients.credentials(READ_WRITE),
                           clock.now, google.signing_service_account, iam_endpoint)
+    queue: TaskQueue = NoTaskQueue()
     if google.tasks_queue:
         queue = CloudTasksQueue(clients.tasks, google.tasks_queue, google.worker_url, google.tasks_service_account,
                                 google.worker_audience, google.dispatch_deadline_seconds)
-    else:
-        queue = NoTaskQueue()
     check_task_caller = allow_every_caller
     if google.worker_audience:
         check_task_caller = OidcCallerCheck(google.worker_audience, google.tasks_service_account, certs_url)
     check_prewarm_caller = refuse_prewarm
     if google.prewarm_audience:
         check_prewarm_caller = OidcCallerCheck(google.prewarm_audience, google.prewarm_service_account, certs_url)
-    secret = token_secret.encode()
-    return Backend(warehouse, reader, warehouse, store, queue, signer, keys.derive(secret, keys.STREAM_TOKENS),
-                   keys.derive(secret, keys.DOWNLOAD_SIGNATURES),
-                   check_task_caller=check_task_caller, check_prewarm_caller=check_prewarm_caller,
-                   closers=[clients.close])
+    return Backend(ReadOnlyPorts(warehouse, reader), ReadWritePorts(warehouse, store, queue, signer),
+                   keys.derive(token_secret.encode(), keys.STREAM_TOKENS), check_task_caller, check_prewarm_caller,
+                   POLL_SECONDS, None, closers=[clients.close], changes=None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from google.api_core import exceptions as api_errors
 
@@ -21,6 +21,9 @@ from functions.adapters.local.warehouse import LocalWarehouse
 from functions.core import identifiers
 from functions.core.errors import InvalidRequest
 from functions.ports import Clock
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 UPLOAD_SHARE = 50.0  # progress: reading and checking the file is the first half, the load job the second
 
@@ -49,7 +52,7 @@ class BigQueryLoader:
     """Loads files into `project.dataset`; `client` is a BigQuery client of an identity allowed to write tables
     there (the operator's own credentials: the deployed identities may not)."""
 
-    def __init__(self, client: Callable[[], object], project: str, dataset: str, clock: Clock):
+    def __init__(self, client: Callable[[], bigquery.Client], project: str, dataset: str, clock: Clock):
         self._client, self.project, self.dataset, self._clock = client, project, dataset, clock
 
     def table_path(self, resource_id: str) -> str:

@@ -48,7 +48,7 @@ class OidcCallerCheck:
             raise _refused("The token was not issued by Google.")
         if self.service_account and (claims.get("email") != self.service_account or not claims.get("email_verified")):
             raise _refused("The token belongs to another identity.")
-        return claims
+        return dict(claims)
 
 
 def _refused(message: str) -> Unauthorized:

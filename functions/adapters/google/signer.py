@@ -6,7 +6,7 @@ import base64
 import json
 import math
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 from urllib.parse import quote
 
 from google.api_core import exceptions as api_errors
@@ -14,6 +14,10 @@ from google.auth import credentials as auth_credentials
 from google.auth.exceptions import GoogleAuthError
 
 from functions.core.errors import Unavailable
+
+if TYPE_CHECKING:
+    from google.auth.transport.requests import AuthorizedSession
+    from google.cloud.storage import Client as StorageClient
 
 MAX_URL_SECONDS = 7 * 24 * 3600  # V4 signed URLs live at most 7 days
 IAM_ENDPOINT = "https://iamcredentials.googleapis.com"
@@ -43,7 +47,7 @@ class IamSigningCredentials(auth_credentials.Signing):
         self._source = source
         self._email = email
         self._endpoint = endpoint.rstrip("/")
-        self._session = None
+        self._session: AuthorizedSession | None = None
 
     @property
     def signer_email(self) -> str:
@@ -58,8 +62,9 @@ class IamSigningCredentials(auth_credentials.Signing):
 
         if self._session is None:
             self._session = AuthorizedSession(self._source)
+        session = self._session
         url = f"{self._endpoint}/v1/projects/-/serviceAccounts/{quote(self._email, safe='@')}:signBlob"
-        response = self._session.post(url, json={"payload": base64.b64encode(message).decode()}, timeout=30)
+        response = session.post(url, json={"payload": base64.b64encode(message).decode()}, timeout=30)
         if response.status_code != 200:
             raise Unavailable(f"IAM signBlob as {self._email} answered {response.status_code}.",
                               "The signing identity needs roles/iam.serviceAccountTokenCreator on itself.")
@@ -69,7 +74,7 @@ class IamSigningCredentials(auth_credentials.Signing):
 class GcsUrlSigner:
     """V4 signed GET URLs of export objects. The port's `base_url` is ignored: GCS serves the object itself."""
 
-    def __init__(self, client: Callable[[], object], bucket: str, credentials: Callable[[], object],
+    def __init__(self, client: Callable[[], StorageClient], bucket: str, credentials: Callable[[], object],
                  clock: Callable[[], datetime], signing_email: str = "", iam_endpoint: str = IAM_ENDPOINT):
         self._client = client
         self._bucket = bucket

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 from urllib.parse import quote
 
+import requests
 from google.api_core import exceptions as api_errors
 from google.auth.exceptions import GoogleAuthError
+from google.cloud.storage import Client as StorageClient
 
 from functions.core.errors import NotFound, Unavailable
 from functions.core.model import ObjectInfo
@@ -29,7 +31,7 @@ def _unavailable(action: str, exc: Exception) -> Unavailable:
 class GcsObjectStore:
     """One identity's view of the export bucket; `client` builds (once) the storage client of that identity."""
 
-    def __init__(self, client: Callable[[], object], bucket: str, session: Callable[[], object]):
+    def __init__(self, client: Callable[[], StorageClient], bucket: str, session: Callable[[], requests.Session]):
         """`session`: a requests session authorised as the same identity, for ranged streaming reads."""
         self._client = client
         self._session = session
@@ -100,7 +102,7 @@ class GcsObjectStore:
         except (api_errors.GoogleAPIError, GoogleAuthError, OSError) as exc:
             raise _unavailable(f"set the headers of {name}", exc) from exc
 
-    def compose(self, sources: list[str], destination: str, content_type: str = "application/octet-stream", *,
+    def compose(self, sources: Sequence[str], destination: str, content_type: str = "application/octet-stream", *,
                 if_absent: bool = False) -> bool:
         """1 to 32 sources of this bucket; with `if_absent`, False when `destination` exists already."""
         bucket = self._bucket()

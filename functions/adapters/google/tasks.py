@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from google.api_core import exceptions as api_errors
 from google.auth.exceptions import GoogleAuthError
 
 from functions.core.errors import Unavailable
 
+if TYPE_CHECKING:
+    from google.cloud import tasks_v2
+
 class CloudTasksQueue:
-    def __init__(self, client: Callable[[], object], queue: str, worker_url: str, service_account: str = "",
+    def __init__(self, client: Callable[[], tasks_v2.CloudTasksClient], queue: str, worker_url: str, service_account: str = "",
                  audience: str = "", deadline_seconds: int = 600):
         self._client = client
         self.queue = queue

@@ -9,7 +9,7 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from functions.core.errors import InvalidRequest, NotFound
 from functions.core.model import ObjectInfo
@@ -96,7 +96,7 @@ class LocalObjectStore:
     def set_download_headers(self, name: str, *, content_type: str, filename: str) -> None:
         """Nothing to store: the local signed URL carries the file name, and the type follows from it."""
 
-    def compose(self, sources: list[str], destination: str, content_type: str = "", *, if_absent: bool = False) -> bool:
+    def compose(self, sources: Sequence[str], destination: str, content_type: str = "", *, if_absent: bool = False) -> bool:
         if if_absent and len(sources) == 1:
             try:
                 os.link(self._path(sources[0]), self._path(destination))  # atomic create-if-absent, no copy
@@ -122,7 +122,7 @@ class LocalObjectStore:
             partial.unlink(missing_ok=True)
             self.changes.moved()
 
-    def _append(self, sources: list[str], out) -> None:
+    def _append(self, sources: Sequence[str], out) -> None:
         for source in sources:
             with open(self._path(source), "rb") as handle:
                 shutil.copyfileobj(handle, out, 1 << 20)

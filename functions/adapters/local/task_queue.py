@@ -54,6 +54,7 @@ class InProcessTaskQueue:
         return not wait(pending, timeout=timeout).not_done
 
     def _run(self, name: str, payload: dict) -> None:
+        assert self.deliver is not None, "the wiring connects the queue to this process's worker"
         for attempt in range(1, self.max_attempts + 1):
             if self._closed.is_set():
                 return

@@ -30,6 +30,7 @@ from functions.source_files import source_format
 from functions.adapters.local.dump_query_sql import select_statement
 from functions.adapters.local.object_store import PARTIAL_PREFIX
 from functions.adapters.local.sql import column_expression, export_statement, quote_literal
+from functions.adapters.local.kinds import table_column
 from functions.core.dump_query import TableColumn
 from functions.ports import Clock
 from jobs.parallel_gzip import gzip_file
@@ -172,7 +173,7 @@ class LocalWarehouse:
             with duckdb.connect() as con:
                 _run_with_progress(con, f"COPY (SELECT * FROM {reader}) TO {quote_literal(str(partial))} "
                                         "(FORMAT parquet, COMPRESSION zstd)", progress)
-                rows = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(str(partial))})").fetchone()[0]
+                [rows] = con.execute(f"SELECT count(*) FROM read_parquet({quote_literal(str(partial))})").fetchall()[0]
             if expected_rows is not None and rows != expected_rows:
                 raise InvalidRequest(f"{Path(source).name}: DuckDB read {rows:,} rows where the file holds "
                                      f"{expected_rows:,}; the table was left as it was.",
@@ -207,7 +208,7 @@ def _described(path: str) -> tuple[TableColumn, ...]:
     on one shared in-memory database: opening a database per call costs ~15 ms, a cursor almost nothing."""
     with _schema_database().cursor() as cursor:
         described = cursor.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(path)})").fetchall()
-    return tuple(TableColumn(name, kind) for name, kind, *_ in described)
+    return tuple(table_column(name, type_name) for name, type_name, *_ in described)
 
 
 @functools.lru_cache(maxsize=1)
@@ -289,6 +290,7 @@ def _reader(source: Path, null_string: str | None, ragged: str = "refuse") -> st
         return f"read_parquet({path})"
     if kind.format == "ndjson":
         return f"read_json({path}, format = 'newline_delimited')"
+    assert kind.delimiter is not None  # csv and tsv: the formats left
     nulls = f", nullstr = {quote_literal(null_string)}" if null_string else ""
     padding = ", null_padding = true, parallel = false" if ragged == "pad" else ""  # parallel: quoted line breaks
     return (f"read_csv({path}, delim = {quote_literal(kind.delimiter)}, header = true, quote = '\"', "
