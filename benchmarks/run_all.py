@@ -36,6 +36,7 @@ BENCHMARKS = {
     "cache_hit_google": ("bench_cache_hit_google.py", [], ["--requests", "40"]),
     "parquet_merge": ("bench_parquet_merge.py", [], ["--rows", "1000000"]),
     "concurrency": ("bench_concurrency.py", [], ["--idle", "50", "--busy-seconds", "5", "--before-seconds", "45"]),
+    "follow": ("bench_follow.py", [], ["--rows", "1000000", "--followers", "20"]),
 }
 
 
@@ -217,6 +218,19 @@ def summary_rows(results: dict) -> list[list[str]]:
                          verdict(r[f"{label}_ok"])])
         rows.append(["parquet merge by footer, 1,000 files", f"{r['thousand_composes']} compose calls",
                      "", f"{r['thousand_seconds']:.2f} s local", "", ""])
+    if "follow" in results:
+        r = results["follow"]
+        for fmt in ("csv", "json", "parquet"):
+            if f"{fmt}_export_s" in r:
+                rows.append([f"cold {fmt} download, {r['rows'] / 1e6:g}M rows: first / last byte",
+                             f"{r[f'{fmt}_first_byte_s']:.1f} s / {r[f'{fmt}_last_byte_s']:.1f} s",
+                             f"the export alone {r[f'{fmt}_export_s']:.1f} s", f"{r[f'{fmt}_ratio']:.2f}x",
+                             "last <= 1.2x" + (", first <= 2 s" if fmt == "csv" else ""),
+                             verdict(r[f"{fmt}_ratio"] <= 1.2 and r[f"{fmt}_same_bytes"]
+                                     and (fmt != "csv" or r["csv_first_byte_s"] <= 2))])
+        rows.append([f"{r['followers']} cold followers of one csv export", f"{r['follower_jobs']} export(s)",
+                     f"{r['follower_ok']} complete", f"{r['follower_KiB']:.0f} KiB per follower", "1 export",
+                     verdict(r["follower_jobs"] == 1 and r["follower_ok"] == r["followers"])])
     if "concurrency" in results:
         r = results["concurrency"]
         busy = f"{r['in_flight']} other requests in flight"

@@ -1,4 +1,5 @@
-"""One byte-serving path for both the joined export stream and single objects: length, Range, 64 KiB chunks."""
+"""One byte-serving path for both the joined export stream and single objects: length, Range, 64 KiB chunks;
+and a followed export's bytes as its pieces become final (`followed_response`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,12 @@ from typing import Generator, Iterator, Sequence
 
 from werkzeug.wrappers import Request, Response
 
+from functions.core.errors import NotFound
+from functions.core.next_step import Serve
+from functions.core.progress import continues
 from functions.core.ranges import content_range, requested_range
 from functions.core.shards import Piece, joined_length, segments_for_range
+from functions.http import client_gone, cut_connection
 from functions.ports import ObjectStore
 
 CHUNK_SIZE = 64 * 1024
@@ -102,11 +107,8 @@ def _prepended(first: bytes, rest):
 
 
 def _followed(environ, catalogue, target, attempt: int, records: list, deadline: float) -> Iterator[bytes]:
-    from functions.core.errors import NotFound
-    from functions.core.next_step import Serve
-    from functions.core.progress import continues
-    from functions.http import client_gone, cut_connection
-
+    """The recorded pieces in order, then whatever the published file holds past them. Before the first byte an
+    error propagates (an error answer); after it, the connection is cut."""
     store, clock = catalogue.bucket, catalogue.clock
     sent, seen, started = 0, 0, False
     try:

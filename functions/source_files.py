@@ -136,49 +136,37 @@ def _check_delimited(path: Path, kind: SourceFormat, ragged: str) -> SourceFile:
         raise _empty(path, kind)
     header_line, header = first
     _check_header(path, header_line, header)
-    counted = _count_delimited(path, kind, header, ragged)
+    counted = _count_delimited(path, kind, header) if ragged == "refuse" else None  # pad: the scan counts them
     if counted is not None:
-        return SourceFile(path, kind, tuple(header), *counted)
+        return SourceFile(path, kind, tuple(header), counted)
     return _scan_delimited(path, kind, ragged, records, header_line, header)  # finds the line, and says what
 
 
-def _count_delimited(path: Path, kind: SourceFormat, header: list[str], ragged: str) -> tuple[int, int] | None:
-    """(rows, padded rows) when every row fits the header, else None. Arrow's parser in C++ reads the well-formed
-    file ~8x faster than Python's csv module; it cannot name a bad row's line, so a file it finds fault with is
-    read again by the Python scan, which does."""
+def _count_delimited(path: Path, kind: SourceFormat, header: list[str]) -> int | None:
+    """The rows, when every row fits the header; else None. Arrow's parser in C++ reads a well-formed file ~4x
+    faster than Python's csv module; it cannot name a bad row's line, so a file it refuses is read again by the
+    Python scan, which does. No invalid-row handler: with DuckDB loaded in the process, a Python handler called
+    from Arrow's reader aborted the process at exit now and then ("terminate called without an active
+    exception"); one thread, and the reader closed, for the same reason."""
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    padded = 0
-    misfit = False
-
-    def invalid_row(row) -> str:
-        nonlocal padded, misfit
-        if ragged == "pad" and row.actual_columns < row.expected_columns:
-            padded += 1
-            return "skip"
-        misfit = True
-        return "skip"  # not "error": a parse stopped by an error left Arrow's reader to abort the process at exit
-
-    # One thread: the handler above is Python, and a reader abandoned on an error with its threads still
-    # running aborted the process at exit ("terminate called without an active exception").
     stream = pa.input_stream(str(path), compression="gzip" if kind.gzip else None)
     try:
         reader = pa_csv.open_csv(
             stream,
             read_options=pa_csv.ReadOptions(block_size=1 << 22, use_threads=False),
             parse_options=pa_csv.ParseOptions(delimiter=kind.delimiter, quote_char='"', double_quote=True,
-                                              newlines_in_values=True, invalid_row_handler=invalid_row),
+                                              newlines_in_values=True),
             convert_options=pa_csv.ConvertOptions(column_types={name: pa.string() for name in header}))
         try:
-            rows = sum(batch.num_rows for batch in reader)
+            return sum(batch.num_rows for batch in reader)
         finally:
             reader.close()
-    except (pa.ArrowException, OSError, EOFError, ValueError):  # not UTF-8, a misfit, damaged gzip: see the scan
+    except (pa.ArrowException, OSError, EOFError, ValueError):  # a misfit, not UTF-8, damaged gzip: see the scan
         return None
     finally:
         stream.close()
-    return None if misfit else (rows + padded, padded)
 
 
 def _scan_delimited(path: Path, kind: SourceFormat, ragged: str, records: Iterator[tuple[int, list[str]]],

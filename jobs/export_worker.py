@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from functions.core import gc, identifiers, layout, pieces
 from functions.core.dump_query import DumpQuery, check_against_columns
@@ -147,11 +147,7 @@ class ExportWorker:
         root = layout.query_root(resource_id)
         eviction = gc.evicted_queries(self.store.list(root), root, keep, self.settings.query_cap, self.clock.now(),
                                       self.settings.protected_for)
-        for obj in eviction.doomed:
-            try:
-                self.store.delete(obj.name)
-            except Exception:  # best effort, as GC: the next make_room picks it up
-                log.exception("could not delete %s", obj.name)
+        self.delete_all(obj.name for obj in eviction.doomed)  # what fails, the next make_room picks up
         return eviction
 
     def current_rev(self, target: Target) -> str:
@@ -213,8 +209,7 @@ class ExportWorker:
                 return Done("published", report)
             return self.assembly_failed(prefix, error, report)
         assembled = self.clock.monotonic()
-        for name in leftovers + progress.record_names(self.store, prefix):  # composed or merged; streamed records
-            self.delete_quietly(name)
+        self.delete_all(leftovers + progress.record_names(self.store, prefix))  # composed or merged; streamed records
         self.collect_garbage(target)
         seconds = {"export": exported_at - started, "assemble": assembled - exported_at,
                    "cleanup": self.clock.monotonic() - assembled}
@@ -268,8 +263,7 @@ class ExportWorker:
             if self.published(target):  # a duplicate delivery joined them first
                 return Done("published", report)
             raise
-        for name in shards + list(plan.sources):
-            self.delete_quietly(name)
+        self.delete_all(shards + list(plan.sources))  # the files and pieces, composed into the download
         self.collect_garbage(target)
         return Done("published", {**report, "files": len(manifest.pieces), "bytes": manifest.total_size})
 
@@ -311,11 +305,17 @@ class ExportWorker:
         self.record_failure(prefix, reason, FailureKind.FAILED)
         return Done("failed", {**report, "reason": reason})
 
-    def delete_quietly(self, name: str) -> None:
-        try:
-            self.store.delete(name)
-        except Exception:  # published already; GC or the bucket's lifecycle rule removes it later
-            log.exception("could not delete %s", name)
+    def delete_all(self, names: Iterable[str]) -> int:
+        """Deletes each object; one that cannot be is logged and left for the next GC run or the bucket's
+        lifecycle rule (deleting is best effort: correctness never depends on it). Answers how many went."""
+        deleted = 0
+        for name in names:
+            try:
+                self.store.delete(name)
+                deleted += 1
+            except Exception:
+                log.exception("could not delete %s", name)
+        return deleted
 
     def record_failure(self, prefix: str, reason: str, kind: FailureKind) -> None:
         record = failure_bytes(reason, kind, self.clock.now())
@@ -345,14 +345,8 @@ class ExportWorker:
     def collect_garbage(self, target: Target) -> int:
         """Deletes what GC selects; a failed delete is logged and left for the next run or the lifecycle rule."""
         objects = self.store.list(layout.variant_prefix(target.resource_id, target.variant))
-        deleted = 0
-        for obj in gc.stale_objects(objects, self.clock.now(), self.settings.url_lifetime):
-            try:
-                self.store.delete(obj.name)
-                deleted += 1
-            except Exception:  # GC is best effort; correctness never depends on it
-                log.exception("could not delete %s", obj.name)
-        return deleted
+        return self.delete_all(obj.name for obj in gc.stale_objects(objects, self.clock.now(),
+                                                                    self.settings.url_lifetime))
 
 
 def _piece(payload: Mapping) -> tuple[int, int]:

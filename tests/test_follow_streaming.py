@@ -92,9 +92,13 @@ def test_a_failure_after_the_first_byte_cuts_the_transfer(make_app, serve, tmp_p
     app, gate = gated(make_app, tmp_path, fail=True)  # the manifest write fails as on a full disk
     live = serve(app)
     follow = get_dump(live, "numbers").headers["Location"]
-    gate.gate.set()
-    with pytest.raises(requests.exceptions.ChunkedEncodingError):
-        _ = requests.get(follow, timeout=60).content
+    with requests.get(follow, stream=True, timeout=60) as answer:
+        chunks = answer.iter_content(1000)
+        assert answer.status_code == 200 and next(chunks)  # the first bytes are out
+        gate.gate.set()
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            for _ in chunks:
+                pass
     again = requests.get(follow, timeout=60)  # the attempt failed before this follower's first byte: its status
     assert again.status_code == 502 and again.json()["error"] == "export_failed"
 
@@ -103,8 +107,11 @@ def test_curl_reports_a_cut_transfer(make_app, serve, tmp_path):
     app, gate = gated(make_app, tmp_path, fail=True)
     live = serve(app)
     follow = get_dump(live, "numbers").headers["Location"]
-    curl = subprocess.Popen(["curl", "-sS", "-o", str(tmp_path / "out"), follow], stderr=subprocess.PIPE)
-    assert gate.reached.wait(60)
+    out = tmp_path / "out"
+    curl = subprocess.Popen(["curl", "-sS", "-o", str(out), follow], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not (out.exists() and out.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.01)  # readiness: curl has the first bytes (the headers went out with them)
     gate.gate.set()
     assert curl.wait(60) == 18  # CURLE_PARTIAL_FILE: transfer closed with outstanding read data remaining
 
