@@ -83,9 +83,10 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
     catalogue = ExportCatalogue(reads.tables, reads.bucket, writes.queue, clock,
                                 timedelta(seconds=config.failure_cooldown_seconds), backend.poll_seconds, lookups,
                                 touch_interval, backend.changes)
+    piece_queue = None if getattr(writes.queue, "queues_nothing", False) else writes.queue
     worker = ExportWorker(writes.warehouse, writes.store, clock,
                           WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime,
-                                         config.query_cap, touch_interval))
+                                         config.query_cap, touch_interval), piece_queue)
     signer = writes.signer
     if config.signed_url_window_seconds:
         signer = CachingUrlSigner(signer, clock.now, timedelta(seconds=config.signed_url_window_seconds))

@@ -77,21 +77,37 @@ def ckan_fields(schema: pa.Schema, json_columns: Iterable[str] = ()) -> list[dic
 
 def json_chunks(batches: Iterable[pa.RecordBatch], fields: list[dict], bom: bool = False) -> Iterator[bytes]:
     """`{"fields": [...], "records": [[...], ...]}` laid out byte for byte as CKAN's JSONWriter does."""
-    head = '{\n  "fields": %s,\n  "records": [' % _dumps(fields)
-    yield (BOM if bom else b"") + head.encode()
+    yield json_head(fields, bom)
     first = True
-    for body in _rendered(batches, fields, _json_row):  # each row is ",\n    [...]"
+    for body in json_rows(batches, fields):
         if first:
             body, first = body[1:], False  # the first row follows "[" with no comma
         yield body
     yield JSON_TAIL
 
 
+def json_head(fields: list[dict], bom: bool = False) -> bytes:
+    return (BOM if bom else b"") + ('{\n  "fields": %s,\n  "records": [' % _dumps(fields)).encode()
+
+
+def json_rows(batches: Iterable[pa.RecordBatch], fields: list[dict]) -> Iterator[bytes]:
+    """The records of each non-empty batch, every one after ",\n    ": one bytes object per batch."""
+    return _rendered(batches, fields, _json_row)
+
+
 def xml_chunks(batches: Iterable[pa.RecordBatch], fields: list[dict], bom: bool = False) -> Iterator[bytes]:
     """`<data>` with one `<row _id="...">` per record, as CKAN's XMLWriter (ElementTree) serialises it."""
-    yield (BOM if bom else b"") + f'<data xmlns:xsi="{XSI_NAMESPACE}">\n'.encode()
-    yield from _rendered(batches, fields, _xml_row)
+    yield xml_head(bom)
+    yield from xml_rows(batches, fields)
     yield XML_TAIL
+
+
+def xml_head(bom: bool = False) -> bytes:
+    return (BOM if bom else b"") + f'<data xmlns:xsi="{XSI_NAMESPACE}">\n'.encode()
+
+
+def xml_rows(batches: Iterable[pa.RecordBatch], fields: list[dict]) -> Iterator[bytes]:
+    return _rendered(batches, fields, _xml_row)
 
 
 def with_bom(chunks: Iterable[bytes]) -> Iterator[bytes]:

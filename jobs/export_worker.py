@@ -13,16 +13,17 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Iterable, Mapping
 
-from functions.core import gc, identifiers, layout
+from functions.core import gc, identifiers, layout, pieces
 from functions.core.dump_query import DumpQuery, check_against_columns
 from functions.core.delivery import Done, Outcome, Retry
 from functions.core.errors import DumpError, InvalidRequest, NotFound
-from functions.core.model import ExportJob, FailureKind, JobState, JobStatus
+from functions.core.model import ExportJob, FailureKind, Format, JobState, JobStatus
 from functions.core.next_step import Serve, Wait, next_step
 from functions.core.publish import Manifest, failure_bytes, manifest_bytes, revision_state
+from functions.core.shards import Piece, order_shards
 from functions.core.target import Target
-from functions.ports import Clock, ObjectStore, Warehouse
-from jobs import assemble, progress
+from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse
+from jobs import assemble, ckan_step, progress
 
 RECORD_SECONDS = 0.05  # how often a running local export is checked for newly final files
 
@@ -51,8 +52,10 @@ class WorkerSettings:
 class ExportWorker:
     """`warehouse` runs exports and `store` is the bucket, both as the read-write identity."""
 
-    def __init__(self, warehouse: Warehouse, store: ObjectStore, clock: Clock, settings: WorkerSettings):
-        self.warehouse, self.store, self.clock, self.settings = warehouse, store, clock, settings
+    def __init__(self, warehouse: Warehouse, store: ObjectStore, clock: Clock, settings: WorkerSettings,
+                 queue: TaskQueue | None = None):
+        """`queue`: where the json/xml step of a multi-file export queues its pieces (None: written in one go)."""
+        self.warehouse, self.store, self.clock, self.settings, self.queue = warehouse, store, clock, settings, queue
 
     def deliver(self, payload: Mapping, last: bool = False) -> Outcome:
         """`last`: the queue will not deliver this task again (its retries are spent). Then a Retry ends as a
@@ -67,12 +70,13 @@ class ExportWorker:
                                                        payload.get("bom")), query_key=query_key)
             target = Target(resource_id, variant, identifiers.revision(payload.get("revision")))
             attempt = identifiers.attempt(payload.get("attempt"))
+            piece = _piece(payload) if "piece" in payload else None
         except InvalidRequest as error:
             return Done("rejected", {"reason": error.message})  # retrying cannot fix it
         try:
             target = Target.of(resource_id, variant, target.rev, self.selection(resource_id, query_key,
                                                                                  payload.get("query")))
-            outcome = self.export_revision(target, attempt)
+            outcome = self.export_revision(target, attempt) if piece is None else self.piece(target, attempt, *piece)
         except InvalidRequest as error:
             return Done("rejected", {"reason": error.message})  # the task's query does not fit the table
         except NotFound as error:
@@ -192,6 +196,10 @@ class ExportWorker:
             return Done("failed", {**report, "reason": status.error})
         if self.published(target):
             return Done("published", report)  # a duplicate delivery got there first
+        if target.variant.format.written_by_worker and self.queue is not None and target.selection.limit != 0:
+            shards = self.shards(prefix)
+            if len(shards) > 1:
+                return self.fan_out(target, attempt, prefix, shards, report)
         try:
             manifest, leftovers = self.publish(target, attempt, prefix, plan)
         except Superseded as moved:
@@ -208,6 +216,59 @@ class ExportWorker:
         return Done("published", {**report, "files": len(manifest.pieces),
                                   "bytes": sum(piece.length for piece in manifest.pieces),
                                   "seconds": {phase: round(value, 3) for phase, value in seconds.items()}})
+
+    def shards(self, prefix: str) -> list[str]:
+        names = [o.name for o in self.store.list(prefix) if o.name.rsplit("/", 1)[-1].startswith("part-")]
+        return order_shards(names)
+
+    def fan_out(self, target: Target, attempt: int, prefix: str, shards: list[str], report: dict) -> Outcome:
+        """CKAN's json/xml of a multi-file export in pieces: the frame now, then one task per Parquet file. A
+        duplicate delivery writes nothing new and queues nothing new (the task names are taken)."""
+        assert self.queue is not None  # export() fans out only with a queue
+        ckan_step.write_frame(self.store, shards[0], prefix, target.variant, self.json_columns(target))
+        payload = target.task_payload(attempt)
+        for index in range(len(shards)):
+            self.queue.enqueue(f"{target.task_name(attempt)}-piece-{index}",
+                               {**payload, "piece": index, "pieces": len(shards)})
+        return Done("pieces queued", {**report, "pieces": len(shards)})
+
+    def piece(self, target: Target, attempt: int, index: int, count: int) -> Outcome:
+        """One piece of a json/xml file from its Parquet file; the delivery that finds every piece landed joins
+        them (each lists after its own write, so the last to land sees them all)."""
+        report = {"attempt": attempt, "piece": index, "pieces": count}
+        current = self.current_rev(target)
+        if current != target.rev:
+            return Done("superseded", {**report, "current_revision": current})
+        state = revision_state(self.store.list(target.prefix))
+        if state.published is not None:
+            return Done("published", report)
+        if state.failed is not None and state.failed.number >= attempt:
+            return Done("failed", report)
+        prefix = layout.attempt_prefix(target.resource_id, target.variant, target.rev, attempt)
+        shards = self.shards(prefix)
+        if len(shards) != count or not target.variant.format.written_by_worker:
+            return Done("rejected", {**report, "reason": f"the export has {len(shards)} files, not {count}"})
+        names = {o.name for o in self.store.list(prefix)}
+        if pieces.rows_name(prefix, index) not in names:
+            ckan_step.write_piece(self.store, shards[index], prefix, index, target.variant, self.json_columns(target))
+            names = {o.name for o in self.store.list(prefix)}
+        plan = pieces.join_plan(names, prefix, count, separated=target.variant.format is Format.JSON)
+        if isinstance(plan, pieces.Missing):
+            return Done("piece written", {**report, "missing": len(plan.pieces)})
+        try:
+            destination = layout.single_object_name(prefix, target.variant)
+            joined = assemble.compose(self.store, list(plan.sources), destination, target.variant.content_type)
+            manifest = self.publish_pieces(target, attempt, prefix, [Piece(joined.name, joined.size)])
+        except Exception:
+            if self.published(target):  # a duplicate delivery joined them first
+                return Done("published", report)
+            raise
+        self.delete_all(shards + list(plan.sources))  # the files and pieces, composed into the download
+        self.collect_garbage(target)
+        return Done("published", {**report, "files": len(manifest.pieces), "bytes": manifest.total_size})
+
+    def json_columns(self, target: Target) -> list[str]:
+        return [c.name for c in self.warehouse.shape(target.resource_id).columns if c.type.upper() == "JSON"]
 
     def wait_recording(self, job: ExportJob, target: Target, prefix: str, plan: assemble.Plan) -> JobStatus:
         """Waits for the export job as `wait_export` does; where files are final before the job ends
@@ -263,22 +324,36 @@ class ExportWorker:
     def publish(self, target: Target, attempt: int, prefix: str, plan: assemble.Plan) -> tuple[Manifest, list[str]]:
         """Assembles the download from the export's files, then writes the manifest last and only if absent:
         a duplicate delivery racing us cannot replace a published manifest."""
-        pieces, leftovers = assemble.assemble(self.store, self.warehouse, target, prefix, plan)
+        parts, leftovers = assemble.assemble(self.store, self.warehouse, target, prefix, plan)
         if plan.header_object and self.current_rev(target) != target.rev:
             # The header came from the table as it is now: if the table moved since the export read it, the
             # header may not match the rows. This revision is superseded anyway; leave it unpublished.
             raise Superseded(f"{target.resource_id} changed while it was exported.",
                              "The new revision will be exported.")
-        manifest = Manifest(target.resource_id, target.variant, target.rev, attempt, tuple(pieces),
+        return self.publish_pieces(target, attempt, prefix, parts), leftovers
+
+    def publish_pieces(self, target: Target, attempt: int, prefix: str, parts: list[Piece]) -> Manifest:
+        """The manifest, written last and only if absent: a duplicate delivery cannot replace a published one."""
+        manifest = Manifest(target.resource_id, target.variant, target.rev, attempt, tuple(parts),
                             self.clock.now().isoformat())
         if manifest.single_object:  # the signed URL serves the object itself: it must carry its own headers
-            self.store.set_download_headers(pieces[0].name, content_type=target.variant.content_type,
+            self.store.set_download_headers(parts[0].name, content_type=target.variant.content_type,
                                             filename=layout.download_filename(target.resource_id, target.variant))
         self.store.write_bytes(prefix + layout.MANIFEST, manifest_bytes(manifest), "application/json", if_absent=True)
-        return manifest, leftovers
+        return manifest
 
     def collect_garbage(self, target: Target) -> int:
         """Deletes what GC selects; a failed delete is logged and left for the next run or the lifecycle rule."""
         objects = self.store.list(layout.variant_prefix(target.resource_id, target.variant))
         return self.delete_all(obj.name for obj in gc.stale_objects(objects, self.clock.now(),
                                                                     self.settings.url_lifetime))
+
+
+def _piece(payload: Mapping) -> tuple[int, int]:
+    """A piece task's (index, count): small non-negative JSON integers, index below count."""
+    index, count = payload.get("piece"), payload.get("pieces")
+    if not isinstance(index, int) or not isinstance(count, int) or isinstance(index, bool) or \
+            isinstance(count, bool) or not 0 <= index < count <= pieces.MAX_PIECES:
+        raise InvalidRequest("The task's piece and pieces are not an index below a count.",
+                             "Queue pieces from the worker's fan-out.")
+    return index, count

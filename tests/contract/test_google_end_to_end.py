@@ -178,3 +178,27 @@ def test_without_compose_several_files_stream_as_one_through_the_read_only_ident
     assert part.status_code == 206 and part.content == whole.content[100:70100]
     streamed = ro.calls[before:]
     assert any("alt=media" in url for _, url in streamed)  # the bytes came through the read-only identity
+
+
+def test_json_and_xml_of_a_multi_file_export_are_written_in_pieces_by_cloud_tasks_and_joined(deployment):
+    """The table becomes several Parquet files (bqemulator splits at 64 KiB of result): the worker queues one Cloud
+    Tasks task per file, each delivery (over HTTP) writes its piece, and the last one composes them in order."""
+    base, bq, dataset, app = deployment["url"], deployment["bq"], deployment["dataset"], deployment["app"]
+    rows = 20_000
+    bq.query(f"CREATE OR REPLACE TABLE `{PROJECT}.{dataset}.numbers` AS SELECT x AS _id, CONCAT('row-', "
+             f"CAST(x AS STRING)) AS label, x * 2 AS doubled FROM UNNEST(GENERATE_ARRAY(1, {rows})) AS x",
+             job_retry=None).result()
+    fanned = []
+    fan_out = app.worker.fan_out
+    app.worker.fan_out = lambda *args: fanned.append(len(args[3])) or fan_out(*args)  # observe the file count
+    as_json = requests.get(f"{base}/datastore/dump/numbers", params={"format": "json"}, timeout=180)
+    assert as_json.status_code == 200, as_json.text
+    body = as_json.json()
+    assert body["records"] == [[i, f"row-{i}", i * 2] for i in range(1, rows + 1)]
+    assert as_json.text.startswith('{\n  "fields": [{"id":"_id","type":"int"},') and as_json.text.endswith("\n]}\n")
+    as_xml = requests.get(f"{base}/datastore/dump/numbers", params={"format": "xml"}, timeout=180)
+    assert as_xml.status_code == 200, as_xml.text
+    lines = as_xml.text.split("\n")
+    assert len(lines) == rows + 3 and lines[rows] == (f'<row _id="{rows}"><label>row-{rows}</label>'
+                                                     f'<doubled>{rows * 2}</doubled></row>')
+    assert len(fanned) == 2 and min(fanned) > 1, fanned  # both were written in pieces

@@ -51,6 +51,8 @@ class CloudTasksQueue:
 class NoTaskQueue:
     """For functions deployed without TASKS_QUEUE (the streaming function): they never queue exports."""
 
+    queues_nothing = True  # the worker then writes a json/xml file in one delivery instead of queueing pieces
+
     def enqueue(self, name: str, payload: Mapping) -> bool:
         raise Unavailable("This function cannot queue exports (TASKS_QUEUE and WORKER_URL are not set).",
                           "Request the dump URL from the dump function instead.")
