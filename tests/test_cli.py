@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from tests.support.cli import ROOT, run_main
 from tests.support.servers import free_port, wait_serving
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -31,8 +30,7 @@ def server(tmp_path):
 
 
 def run_load(env, *args):
-    return subprocess.run([sys.executable, "main.py", "load", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return run_main(env, "load", *args)
 
 
 def test_load_works_while_the_server_runs_and_moves_the_revision(server, tmp_path):

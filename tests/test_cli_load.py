@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
@@ -16,20 +14,12 @@ import pytest
 
 from functions.core.errors import InvalidRequest
 from functions.source_files import check
-
-ROOT = Path(__file__).resolve().parent.parent
-
+from tests.support.cli import local_env, run_main
 
 @pytest.fixture
 def cli(tmp_path):
-    env = dict(os.environ, DUMP_LOCAL_DIR=str(tmp_path / "state"), HOME=str(tmp_path))
-    env.pop("DUMP_BACKEND", None)
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
-
-    return run
+    env = local_env(tmp_path)
+    return lambda *args: run_main(env, *args)
 
 
 def write(path: Path, text: str) -> Path:

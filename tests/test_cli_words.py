@@ -4,30 +4,23 @@ and errors that name the flag that was wrong."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.support.tables import SMALL_CSV
-from tests.support.emulators import free_port
-
-ROOT = Path(__file__).resolve().parent.parent
-
+from tests.support.cli import ROOT, local_env, run_main
+from tests.support.servers import free_port, wait_serving
 
 @pytest.fixture
 def cli(tmp_path):
-    env = dict(os.environ, DUMP_LOCAL_DIR=str(tmp_path / "state"), HOME=str(tmp_path))
-    env.pop("DUMP_BACKEND", None)
+    env = local_env(tmp_path)
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "main.py", *args], cwd=ROOT, env=env, capture_output=True,
-                              text=True, timeout=120)
+        return run_main(env, *args)
 
     source = tmp_path / "small.csv"
     source.write_text(SMALL_CSV)
@@ -36,15 +29,12 @@ def cli(tmp_path):
     return run
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:  # not listening yet, or slow on a busy machine
-            time.sleep(0.1)
-    raise AssertionError(f"serve did not become healthy (exit code {process.poll()})")
+def wait_healthy(url: str, process: subprocess.Popen) -> None:
+    def alive() -> None:
+        assert process.poll() is None, f"serve exited with code {process.returncode}"
+
+    wait_serving(url, check_alive=alive)
+    assert requests.get(url + "/healthz", timeout=30).status_code == 200
 
 
 def test_serve_prints_a_download_url_for_every_format_and_how_to_stop(cli):
