@@ -198,7 +198,6 @@ def instrument_modules() -> None:
     worker_module.ExportWorker.publish = CLOCK.wrap("publish", worker_module.ExportWorker.publish)
     worker_module.ExportWorker.collect_garbage = CLOCK.wrap("gc", worker_module.ExportWorker.collect_garbage)
     assemble_module.write_header = CLOCK.wrap("header", assemble_module.write_header)
-    assemble_module.strip_repeated_headers = CLOCK.wrap("strip", assemble_module.strip_repeated_headers)
     assemble_module.compose = CLOCK.wrap("compose", assemble_module.compose)
     assemble_module.merge_parquet = CLOCK.wrap("merge", assemble_module.merge_parquet)
     original_order = assemble_module.order_shards
@@ -362,7 +361,7 @@ def main() -> dict:
         assemble_step = r.get("compose", 0) + r.get("merge", 0)
         rows.append([label, "on" if compose else "off", f"{r.get('export_files', 1):.0f}", ms(r["total"]), ms(r.get("export", 0)),
                      ms(r.get("publish", 0)), ms(r.get("column_names", 0)), ms(r.get("header", 0)),
-                     ms(r.get("strip", 0)), ms(assemble_step), ms(r.get("leftovers", 0)), ms(extra),
+                     ms(assemble_step), ms(r.get("leftovers", 0)), ms(extra),
                      f"{extra / r['export'] * 100:.0f} %"])
         slug = {"csv, 1.5 MB shards": "csv_21", "csv, 750 kB shards (chain)": "csv_42",
                 "csv gzip, 330 kB shards": "csvgz", "ndjson, 3.5 MB shards": "ndjson",
@@ -374,7 +373,7 @@ def main() -> dict:
         summary[f"{tag}_total_ms"] = round(r["total"] * 1000, 1)
         summary[f"{tag}_files"] = r.get("export_files", 1)
     print(table(rows, ["case", "DUMP_COMPOSE", "files", "worker total", "export step", "publish", "(column names)",
-                       "(header obj)", "(header probes)", "compose/merge", "delete leftovers", "extra", "extra/export"]))
+                       "(header obj)", "compose/merge", "delete leftovers", "extra", "extra/export"]))
     summary["duckdb_merge_ms"] = round(duck_merge * 1000, 1)
     one = work[("parquet gen, one file", True)]
     print(f"parquet peers: the same {GEN_ROWS:,}-row table exported as one file: export {one['export'] * 1000:.0f} ms, "

@@ -34,7 +34,6 @@ import jobs.assemble as assemble_module  # noqa: E402
 import jobs.export_worker as worker_module  # noqa: E402
 from functions.adapters.local.sql import export_statement, quote_literal  # noqa: E402
 from functions.core.model import ExportJob, Format, Variant  # noqa: E402
-from jobs.assemble import plan_for  # noqa: E402
 
 RAW_OPTIONS = {"csv": "FORMAT csv, HEADER", "ndjson": "FORMAT json", "parquet": "FORMAT parquet, COMPRESSION zstd"}
 EXT = {"csv": "csv", "ndjson": "json", "parquet": "parquet"}
@@ -50,8 +49,7 @@ def raw_peers(parquet: Path, fmt: str, reps: int) -> dict[str, float]:
                f"({RAW_OPTIONS[fmt]})"
 
     # the job as the worker builds it with DUMP_COMPOSE=true: csv files without a header (a header object is written)
-    job = ExportJob("bench", "flights", Format(fmt), "unused/", 1 << 30,
-                    header=plan_for(Variant(Format(fmt)), True).header_in_every_file)
+    job = ExportJob("bench", "flights", Format(fmt), "unused/", 1 << 30, header=False)
 
     def app(con, out):
         columns = con.execute(f"DESCRIBE SELECT * FROM read_parquet({source})").fetchall()

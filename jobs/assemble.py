@@ -7,20 +7,20 @@ import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Iterable
 from itertools import accumulate
 
 from functions.core import layout
 from functions.core.assembly import BOM, compose_steps, csv_header_line
 from functions.core.errors import DumpError
 from functions.core.model import Format, ObjectInfo, Variant
-from functions.core.shards import Piece, first_record_length, order_shards
+from functions.core.shards import Piece, order_shards
 from functions.core.target import Target
 from functions.ports import ObjectStore, Warehouse, find_object
 from jobs import parquet_footer
 from jobs.parquet_footer import FooterMismatch
 from jobs.ckan_step import write_ckan_file
 
-HEADER_PROBE_BYTES = 64 * 1024
 FOOTER_READERS = 8  # footers read at once: ranged reads are round trips, not bandwidth
 FOOTER_CHUNK = 1 << 20
 
@@ -29,33 +29,27 @@ log = logging.getLogger("bqdump.worker")
 
 @dataclass(frozen=True)
 class Plan:
-    has_header: bool
-    header_object: bool  # the worker writes header.<ext>; the export files carry no header
-    compose: bool  # join every piece into one object behind a signed URL
+    """CSV and TSV always get a header object: CKAN's header line ends with CRLF (Python's csv module) and its rows
+    with LF (PostgreSQL's COPY); no warehouse writes that header, so the files are exported without one."""
 
-    @property
-    def header_in_every_file(self) -> bool:
-        return self.has_header and not self.header_object
+    header_object: bool  # the worker writes header.<ext>
+    compose: bool  # join every piece into one object behind a signed URL
 
 
 def plan_for(variant: Variant, compose: bool) -> Plan:
-    """CSV and TSV always get a header object: CKAN's header line ends with CRLF (Python's csv module) and its rows
-    with LF (PostgreSQL's COPY); no warehouse writes that header, so the files are exported without one."""
-    return Plan(variant.has_header, variant.has_header, compose and variant.concatenates)
+    return Plan(variant.has_header, compose and variant.concatenates)
 
 
 def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: str,
              plan: Plan) -> tuple[list[Piece], list[str]]:
     """The pieces to publish, and the files that become leftovers once the manifest is written."""
     variant: Variant = target.variant
-    found = {o.name: o for o in store.list(prefix) if o.name.rsplit("/", 1)[-1].startswith("part-")}
-    if not found:
+    shards = export_files(store.list(prefix))
+    if not shards:
         raise DumpError(f"The export job finished but wrote no files under {prefix}.", "It will be retried.")
-    shards = [found[name] for name in order_shards(found)]
     destination = layout.single_object_name(prefix, variant)
     if variant.format.written_by_worker:  # CKAN's JSON or XML, written from the exported Parquet
-        json_columns = [c.name for c in warehouse.shape(target.resource_id).columns if c.type.upper() == "JSON"]
-        write_ckan_file(store, [s.name for s in shards], destination, variant, json_columns,
+        write_ckan_file(store, [s.name for s in shards], destination, variant, json_columns(warehouse, target),
                         _scratch_name(destination), tail_only=target.selection.limit == 0)
         written = _stat(store, destination)
         return [Piece(written.name, written.size)], [s.name for s in shards]
@@ -64,8 +58,7 @@ def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: s
             return [Piece(shards[0].name, shards[0].size)], []
         merged = merge_parquet(store, shards, destination, variant.content_type)
         return [Piece(merged.name, merged.size)], [s.name for s in shards]
-    pieces = strip_repeated_headers(store, shards) if plan.header_in_every_file else [
-        Piece(s.name, s.size) for s in shards]
+    pieces = [Piece(s.name, s.size) for s in shards]
     if plan.header_object and target.selection.limit != 0:  # CKAN: limit=0 is an empty csv/tsv, no header
         names = list(target.selection.fields) or warehouse.column_names(target.resource_id)  # a query's fields
         header = write_header(store, names, variant, prefix)
@@ -76,38 +69,15 @@ def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: s
     return pieces, []
 
 
-def strip_repeated_headers(store: ObjectStore, shards: list[ObjectInfo]) -> list[Piece]:
-    """Every file after the first drops its copy of the header, which must match the first file's exactly."""
-    if len(shards) == 1:
-        return [Piece(shards[0].name, shards[0].size)]
-    header = _header(store, shards[0])
-    pieces = [Piece(shards[0].name, shards[0].size)]
-    for shard in shards[1:]:
-        if shard.size == 0:
-            pieces.append(Piece(shard.name, 0))
-            continue
-        if _header(store, shard) != header:
-            raise DumpError(f"{shard.name} does not start with the same header as {shards[0].name}.",
-                            "The export is inconsistent; it will be retried.")
-        pieces.append(Piece(shard.name, shard.size, len(header)))
-    return pieces
+def export_files(listed: Iterable[ObjectInfo]) -> list[ObjectInfo]:
+    """The export job's files (`part-*`) among `listed`, in row order."""
+    found = {o.name: o for o in listed if o.name.rsplit("/", 1)[-1].startswith("part-")}
+    return [found[name] for name in order_shards(found)]
 
 
-def first_line(store: ObjectStore, shard: ObjectInfo) -> bytes:
-    """A CSV/TSV file's header record, line end included."""
-    return _header(store, shard)
-
-
-def _header(store: ObjectStore, shard: ObjectInfo) -> bytes:
-    probe = min(shard.size, HEADER_PROBE_BYTES)
-    while True:
-        data = b"".join(store.read_range(shard.name, 0, probe, HEADER_PROBE_BYTES))
-        length = first_record_length(data)
-        if length is not None:
-            return data[:length]
-        if probe >= shard.size:
-            return data  # a header without a line end: the whole file is the header
-        probe = min(shard.size, probe * 4)
+def json_columns(warehouse: Warehouse, target: Target) -> list[str]:
+    """Columns CKAN's json/xml writers render as nested JSON rather than as text."""
+    return [c.name for c in warehouse.shape(target.resource_id).columns if c.type.upper() == "JSON"]
 
 
 def write_header(store: ObjectStore, names: list[str], variant: Variant, prefix: str) -> ObjectInfo:

@@ -20,7 +20,7 @@ from functions.core.errors import DumpError, InvalidRequest, NotFound
 from functions.core.model import ExportJob, FailureKind, Format, JobState, JobStatus
 from functions.core.next_step import Serve, Wait, next_step
 from functions.core.publish import Manifest, failure_bytes, manifest_bytes, revision_state
-from functions.core.shards import Piece, order_shards
+from functions.core.shards import Piece
 from functions.core.target import Target
 from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse
 from jobs import assemble, ckan_step, progress
@@ -182,7 +182,7 @@ class ExportWorker:
         plan = assemble.plan_for(target.variant, self.settings.compose)
         exported = target.variant.format.exported_as  # json and xml: Parquet, written out by the worker
         job = ExportJob(layout.job_id(target.resource_id, target.variant, target.rev, attempt), target.resource_id,
-                        exported, prefix, self.settings.shard_bytes, header=plan.header_in_every_file,
+                        exported, prefix, self.settings.shard_bytes, header=False,
                         gzip=target.variant.gzip and exported is target.variant.format, selection=target.selection)
         started = self.clock.monotonic()
         self.warehouse.start_export(job)
@@ -218,14 +218,14 @@ class ExportWorker:
                                   "seconds": {phase: round(value, 3) for phase, value in seconds.items()}})
 
     def shards(self, prefix: str) -> list[str]:
-        names = [o.name for o in self.store.list(prefix) if o.name.rsplit("/", 1)[-1].startswith("part-")]
-        return order_shards(names)
+        return [o.name for o in assemble.export_files(self.store.list(prefix))]
 
     def fan_out(self, target: Target, attempt: int, prefix: str, shards: list[str], report: dict) -> Outcome:
         """CKAN's json/xml of a multi-file export in pieces: the frame now, then one task per Parquet file. A
         duplicate delivery writes nothing new and queues nothing new (the task names are taken)."""
         assert self.queue is not None  # export() fans out only with a queue
-        ckan_step.write_frame(self.store, shards[0], prefix, target.variant, self.json_columns(target))
+        ckan_step.write_frame(self.store, shards[0], prefix, target.variant,
+                              assemble.json_columns(self.warehouse, target))
         payload = target.task_payload(attempt)
         for index in range(len(shards)):
             self.queue.enqueue(f"{target.task_name(attempt)}-piece-{index}",
@@ -239,18 +239,21 @@ class ExportWorker:
         current = self.current_rev(target)
         if current != target.rev:
             return Done("superseded", {**report, "current_revision": current})
-        state = revision_state(self.store.list(target.prefix))
+        listed = self.store.list(target.prefix)  # the revision: its state, and this attempt's files and pieces
+        state = revision_state(listed)
         if state.published is not None:
             return Done("published", report)
         if state.failed is not None and state.failed.number >= attempt:
             return Done("failed", report)
         prefix = layout.attempt_prefix(target.resource_id, target.variant, target.rev, attempt)
-        shards = self.shards(prefix)
+        in_attempt = [o for o in listed if o.name.startswith(prefix)]
+        shards = [o.name for o in assemble.export_files(in_attempt)]
         if len(shards) != count or not target.variant.format.written_by_worker:
             return Done("rejected", {**report, "reason": f"the export has {len(shards)} files, not {count}"})
-        names = {o.name for o in self.store.list(prefix)}
+        names = {o.name for o in in_attempt}
         if pieces.rows_name(prefix, index) not in names:
-            ckan_step.write_piece(self.store, shards[index], prefix, index, target.variant, self.json_columns(target))
+            ckan_step.write_piece(self.store, shards[index], prefix, index, target.variant,
+                                  assemble.json_columns(self.warehouse, target))
             names = {o.name for o in self.store.list(prefix)}
         plan = pieces.join_plan(names, prefix, count, separated=target.variant.format is Format.JSON)
         if isinstance(plan, pieces.Missing):
@@ -266,9 +269,6 @@ class ExportWorker:
         self.delete_all(shards + list(plan.sources))  # the files and pieces, composed into the download
         self.collect_garbage(target)
         return Done("published", {**report, "files": len(manifest.pieces), "bytes": manifest.total_size})
-
-    def json_columns(self, target: Target) -> list[str]:
-        return [c.name for c in self.warehouse.shape(target.resource_id).columns if c.type.upper() == "JSON"]
 
     def wait_recording(self, job: ExportJob, target: Target, prefix: str, plan: assemble.Plan) -> JobStatus:
         """Waits for the export job as `wait_export` does; where files are final before the job ends

@@ -28,7 +28,6 @@ class Recorder:
     def __init__(self, store: ObjectStore, warehouse: Warehouse, target: Target, prefix: str, plan: assemble.Plan):
         self.store, self.warehouse, self.target, self.prefix, self.plan = store, warehouse, target, prefix, plan
         self.recorded = self._found()
-        self.header_skip = 0
 
     def _found(self) -> Recorded:
         records = progress.records_after(self.store.list(self.prefix), self.prefix, 0)
@@ -45,9 +44,7 @@ class Recorder:
             names = list(self.target.selection.fields) or self.warehouse.column_names(self.target.resource_id)
             written = assemble.write_header(self.store, names, self.target.variant, self.prefix)
             header = Piece(written.name, written.size)
-        if self.plan.header_in_every_file and final and not self.header_skip:
-            self.header_skip = len(assemble.first_line(self.store, final[0]))
-        pieces = progress.pieces_to_record(final, self.recorded, header, self.header_skip)
+        pieces = progress.pieces_to_record(final, self.recorded, header)
         if not pieces:
             return
         number = self.recorded.records + 1

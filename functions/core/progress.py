@@ -70,15 +70,11 @@ class Recorded:
     files: int = 0
 
 
-def pieces_to_record(final: Sequence[ObjectInfo], recorded: Recorded, header: Piece | None,
-                     header_skip: int) -> list[Piece]:
+def pieces_to_record(final: Sequence[ObjectInfo], recorded: Recorded, header: Piece | None) -> list[Piece]:
     """The pieces of the next record, from the export's final files in order (the first `recorded.files` were
-    recorded already): the header object first, before any file; then each file, dropping its own copy of the
-    header (`header_skip` bytes) after the first file when every file carries one."""
+    recorded already): the header object first, before any file; then each file whole (files carry no header)."""
     pieces = [header] if header is not None and recorded.records == 0 else []
-    for index, shard in enumerate(final[recorded.files:], start=recorded.files):
-        pieces.append(Piece(shard.name, shard.size, header_skip if index > 0 and shard.size else 0))
-    return pieces
+    return pieces + [Piece(shard.name, shard.size) for shard in final[recorded.files:]]
 
 
 def continues(sent: int, published_total: int) -> bool:
