@@ -187,7 +187,10 @@ class ExportCatalogue:
             if seen is not None:
                 records = progress.records_after(listed, prefix, seen)
                 if records:
-                    return Progress(step, self._recorded(records, prefix))
+                    try:
+                        return Progress(step, self._recorded(records, prefix))
+                    except NotFound:  # published since the listing, its records deleted with the leftovers: the
+                        pass  # next look finds the manifest (written before anything is deleted)
             left = deadline - self.clock.monotonic()
             if left <= 0 or gone():
                 return Progress(step)

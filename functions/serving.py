@@ -116,17 +116,17 @@ def _followed(environ, catalogue, target, attempt: int, records: list, deadline:
             for piece in [p for record in records for p in record]:
                 try:
                     chunks = store.read_range(piece.name, piece.skip, piece.length, CHUNK_SIZE)
-                except NotFound:  # joined into the published file meanwhile: it goes on from there
-                    break
-                try:
-                    for chunk in chunks:
-                        sent += len(chunk)
-                        started = True
-                        yield chunk
-                finally:
-                    close = getattr(chunks, "close", None)
-                    if close:
-                        close()
+                    try:
+                        for chunk in chunks:
+                            sent += len(chunk)
+                            started = True
+                            yield chunk
+                    finally:
+                        close = getattr(chunks, "close", None)
+                        if close:
+                            close()
+                except NotFound:  # joined into the published file and deleted meanwhile (before or while it was
+                    break  # read, as a store may find out either way): the published file goes on from `sent`
             seen += len(records)
             if not started:
                 yield b""  # nothing to send yet (empty pieces): the caller still gets its first item

@@ -13,8 +13,8 @@ import time
 import pytest
 import requests
 
-from functions.core import layout
-from tests.support.app import HeldQueue, doors_with_catalogue
+from functions.core import layout, progress
+from tests.support.app import HeldQueue, doors_with_catalogue, rebuilt
 from tests.support.published import published_bytes
 from tests.support.tables import get_dump, load_numbers
 
@@ -129,3 +129,35 @@ def test_a_follower_whose_client_goes_away_ends(make_app, serve, tmp_path, caplo
     while not any("client-gone" in r.getMessage() for r in caplog.records) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert any("client-gone" in r.getMessage() and "/follow/numbers" in r.getMessage() for r in caplog.records)
+
+
+class LateRecordReader:
+    """The followers' bucket, reading a streamed record only once the worker has published the attempt and deleted
+    its records with the leftovers: the race of a follower that listed the records just before the publish."""
+
+    def __init__(self, inner):
+        self.inner, self.reading = inner, threading.Event()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def read_bytes(self, name):
+        if progress.RECORD.fullmatch(name.rsplit("/", 1)[-1]):
+            self.reading.set()  # lets the worker publish (its manifest write waits for this)
+            deadline = time.monotonic() + 60
+            folder = name.rsplit("/", 1)[0] + "/"
+            while any(o.name == name for o in self.inner.list(folder)) and time.monotonic() < deadline:
+                time.sleep(0.01)  # readiness: until the worker's cleanup has deleted the record
+        return self.inner.read_bytes(name)
+
+
+def test_a_follower_whose_records_went_with_the_publish_gets_the_published_file(make_app, serve, tmp_path):
+    app, gate = gated(make_app, tmp_path)
+    reader = LateRecordReader(app.backend.read_only.bucket)
+    gate.gate = reader.reading  # the manifest is written once a follower reads a record listed before it
+    following = rebuilt(app, bucket=reader)
+    following.worker.store = gate  # the rebuilt app's worker is the one the queue delivers to
+    live = serve(following.doors)
+    answer = requests.get(live.url + "/datastore/dump/numbers?format=csv", timeout=60)
+    assert reader.reading.is_set() and gate.reached.is_set()
+    assert answer.status_code == 200 and answer.content == published_bytes(app, "numbers", "csv")
