@@ -24,6 +24,7 @@ from functions.core.shards import Piece
 from functions.core.target import Target
 from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse
 from jobs import assemble, ckan_step, progress
+from jobs.concurrent_calls import call_each
 
 RECORD_SECONDS = 0.05  # how often a running local export is checked for newly final files
 
@@ -226,10 +227,10 @@ class ExportWorker:
         assert self.queue is not None  # export() fans out only with a queue
         ckan_step.write_frame(self.store, shards[0], prefix, target.variant,
                               assemble.json_columns(self.warehouse, target))
-        payload = target.task_payload(attempt)
-        for index in range(len(shards)):
-            self.queue.enqueue(f"{target.task_name(attempt)}-piece-{index}",
-                               {**payload, "piece": index, "pieces": len(shards)})
+        payload, queue = target.task_payload(attempt), self.queue
+        tasks = [(f"{target.task_name(attempt)}-piece-{index}", {**payload, "piece": index, "pieces": len(shards)})
+                 for index in range(len(shards))]
+        call_each(lambda task: queue.enqueue(*task), tasks)  # jobs.concurrent_calls; an error: the delivery is retried
         return Done("pieces queued", {**report, "pieces": len(shards)})
 
     def piece(self, target: Target, attempt: int, index: int, count: int) -> Outcome:
@@ -306,16 +307,18 @@ class ExportWorker:
         return Done("failed", {**report, "reason": reason})
 
     def delete_all(self, names: Iterable[str]) -> int:
-        """Deletes each object; one that cannot be is logged and left for the next GC run or the bucket's
-        lifecycle rule (deleting is best effort: correctness never depends on it). Answers how many went."""
-        deleted = 0
-        for name in names:
+        """Deletes each object, a few at a time (jobs.concurrent_calls); one that cannot be is logged and left for
+        the next GC run or the bucket's lifecycle rule (deleting is best effort: correctness never depends on it).
+        Answers how many went."""
+        def delete(name: str) -> bool:
             try:
                 self.store.delete(name)
-                deleted += 1
+                return True
             except Exception:
                 log.exception("could not delete %s", name)
-        return deleted
+                return False
+
+        return sum(call_each(delete, names))
 
     def record_failure(self, prefix: str, reason: str, kind: FailureKind) -> None:
         record = failure_bytes(reason, kind, self.clock.now())
