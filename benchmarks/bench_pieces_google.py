@@ -130,6 +130,9 @@ def main() -> None:
           f"{'complete and correct' if ok else 'WRONG'} after {total:.1f} s (status {answer.status_code})")
     print(table([[reason, str(len(values)), f"{max(values):.2f}", f"{sum(values) / len(values):.2f}"]
                  for reason, values in sorted(by_reason.items())], ["delivery outcome", "count", "max s", "mean s"]))
+    if "published" not in by_reason:
+        print("the joining delivery had not ended 120 s after the download was served (still deleting the files and "
+              "pieces): its duration is longer than that")
     print(f"slowest delivery {slowest:.2f} s beside the worker's deadline {deadline} s (the dispatch deadline the "
           f"settings give: DUMP_WORKER_WAIT_SECONDS {settings.core.worker_wait_seconds:g} + assembly); every Cloud "
           f"Storage call and task creation +{args.delay_ms:g} ms; {len(storage_proxy.calls)} storage calls, "
