@@ -23,7 +23,7 @@ _PARAMETER_TYPES = {"text": "STRING", "integer": "INT64", "float": "FLOAT64", "b
 
 
 class BigQueryDialect:
-    no_limit = 2**63 - 1  # GoogleSQL has no OFFSET without LIMIT
+    no_limit: int | None = 2**63 - 1  # GoogleSQL has no OFFSET without LIMIT
     lower_case_first = True
 
     def quote(self, name: str) -> str:

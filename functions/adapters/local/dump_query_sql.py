@@ -16,7 +16,7 @@ from functions.core.dump_query_sql import select_statement as render
 
 
 class DuckDBDialect:
-    no_limit = None
+    no_limit: int | None = None
     lower_case_first = False
 
     def quote(self, name: str) -> str:
