@@ -67,18 +67,17 @@ class Lookup:
 
     target: Target
     step: Step | None
-    marker: ObjectInfo | None = None
+    marker: ObjectInfo | None
 
 
 class ExportCatalogue:
     """`tables` answers table metadata and `bucket` listings and reads, both as the read-only identity."""
 
-    def __init__(self, tables: Warehouse, bucket: ObjectStore, queue: TaskQueue, clock: Clock,
-                 cooldown: timedelta, poll_seconds: tuple[float, float] = (0.25, 1.0),
-                 lookups: LookupPool | NoPool = NoPool(), touch_interval: timedelta = timedelta(minutes=5),
-                 changes: Changes | None = None):
+    def __init__(self, tables: Warehouse, bucket: ObjectStore, queue: TaskQueue, clock: Clock, cooldown: timedelta,
+                 poll_seconds: tuple[float, float], lookups: LookupPool | NoPool, touch_interval: timedelta,
+                 changes: Changes):
         self.tables, self.bucket, self.queue, self.clock = tables, bucket, queue, clock
-        self.changes = changes or ClockPauses(clock)  # wakes a waiting request when the bucket changes
+        self.changes = changes  # wakes a waiting request when the bucket changes (ClockPauses where it cannot)
         self.cooldown = cooldown
         self.poll_seconds = poll_seconds  # first and longest pause while a request waits for an export
         self.lookups = lookups  # functions.lookup_pool: where the listing runs beside the metadata call
@@ -100,9 +99,9 @@ class ExportCatalogue:
             target = Target.of(resource_id, variant, layout.revision_of(shape.modified),
                                check_against_columns(query, shape.columns))
         if conditional.unchanged(target):
-            return Lookup(target, None)
+            return Lookup(target, None, None)
         if not target.is_query:
-            return Lookup(target, self.request(target))
+            return Lookup(target, self.request(target), None)
         # one listing of the query's prefix: its variants and revisions (bounded by GC) and its `requested` marker
         listed = self.bucket.list(layout.query_prefix(target.resource_id, target.variant.query_key))
         marker = layout.requested_marker(target.resource_id, target.variant.query_key)
@@ -116,12 +115,13 @@ class ExportCatalogue:
         except BaseException:
             listing.abandon()
             raise
-        return Lookup(target, self._requested(target, listing.result()))
+        return Lookup(target, self._requested(target, listing.result()), None)
 
     def current(self, resource_id: str, variant: Variant) -> Target:
         """The whole table's target, from one metadata call (on every request: a table modified a moment ago is
         served at its new revision)."""
-        return Target.of(resource_id, variant, layout.revision_of(self.tables.table_modified(resource_id)))
+        return Target.of(resource_id, variant, layout.revision_of(self.tables.table_modified(resource_id)),
+                         DumpQuery())
 
     def note_request(self, found: Lookup) -> None:
         """A query dump served from the cache: queue a touch of its `requested` marker when it is absent or older
@@ -154,10 +154,9 @@ class ExportCatalogue:
         return Look(state)
 
     def decide(self, target: Target, queued: int = 0) -> Step:
-        return self._decided(self.bucket.list(target.prefix), queued)
+        return self._next(self.look(target), queued)
 
-    def _decided(self, listed: list[ObjectInfo], queued: int = 0) -> Step:
-        look = self._look(listed)
+    def _next(self, look: Look, queued: int = 0) -> Step:
         return next_step(look.state, look.failure, self.clock.now(), self.cooldown, queued)
 
     def request(self, target: Target) -> Step:
@@ -166,7 +165,7 @@ class ExportCatalogue:
 
     def _requested(self, target: Target, listed: list[ObjectInfo]) -> Step:
         """`listed`: objects under the target's revision prefix or a prefix of it (its variant's, its query's)."""
-        step = self._decided([o for o in listed if o.name.startswith(target.prefix)])
+        step = self._next(self._look([o for o in listed if o.name.startswith(target.prefix)]))
         if isinstance(step, Queue):
             self.queue_attempt(target, step.attempt)
         return step
@@ -206,7 +205,7 @@ class ExportCatalogue:
         while True:
             mark = self.changes.mark()
             listed = self.bucket.list(target.prefix)
-            step = self._decided(listed, queued=attempt)
+            step = self._next(self._look(listed), queued=attempt)
             if isinstance(step, Queue):
                 step = Fail(Failure("the export was interrupted", FailureKind.TRANSIENT), 1)
             if not isinstance(step, Wait):

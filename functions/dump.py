@@ -32,7 +32,7 @@ class DumpSettings:
     stream_token_seconds: int
     public_url: str
     stream_url: str
-    bounds: QueryBounds = QueryBounds()  # what a CKAN query may ask
+    bounds: QueryBounds  # what a CKAN query may ask
 
 
 @dataclass(frozen=True)

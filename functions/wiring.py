@@ -19,7 +19,7 @@ import requests
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.access_log import logs_deliveries
 from functions.auth import build_authorizer
-from functions.catalogue import ExportCatalogue
+from functions.catalogue import ClockPauses, ExportCatalogue
 from functions.core.follow import follow_wait_seconds
 from functions.dump import DumpDoor, DumpSettings
 from functions.lookup_pool import LookupPool
@@ -28,7 +28,7 @@ from functions.ports import Authorizer, Backend, Clock
 from functions.prewarm import PrewarmDoor
 from functions.routes import Doors
 from functions.settings import Config, Settings, load_settings
-from functions.signing_cache import CachingUrlSigner
+from functions.signing_cache import MAX_URLS, CachingUrlSigner
 from functions.stream import StreamDoor
 from functions.worker_door import WorkerDoor
 from jobs.export_worker import ExportWorker, WorkerSettings
@@ -82,14 +82,14 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
     reads, writes = backend.read_only, backend.read_write
     catalogue = ExportCatalogue(reads.tables, reads.bucket, writes.queue, clock,
                                 timedelta(seconds=config.failure_cooldown_seconds), backend.poll_seconds, lookups,
-                                touch_interval, backend.changes)
+                                touch_interval, backend.changes or ClockPauses(clock))
     piece_queue = None if getattr(writes.queue, "queues_nothing", False) else writes.queue
     worker = ExportWorker(writes.warehouse, writes.store, clock,
                           WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime,
                                          config.query_cap, touch_interval), piece_queue)
     signer = writes.signer
     if config.signed_url_window_seconds:
-        signer = CachingUrlSigner(signer, clock.now, timedelta(seconds=config.signed_url_window_seconds))
+        signer = CachingUrlSigner(signer, clock.now, timedelta(seconds=config.signed_url_window_seconds), MAX_URLS)
     dump = DumpDoor(catalogue, signer, authorizer, backend.stream_key, clock,
                     DumpSettings(config.wait_seconds, url_lifetime, config.stream_token_seconds, config.public_url,
                                  config.stream_url, config.bounds))

@@ -68,7 +68,7 @@ class ExportWorker:
                 return self.touch_task(resource_id, query_key)
             variant = replace(identifiers.dump_variant(payload.get("format"), payload.get("compression"),
                                                        payload.get("bom")), query_key=query_key)
-            target = Target(resource_id, variant, identifiers.revision(payload.get("revision")))
+            target = Target(resource_id, variant, identifiers.revision(payload.get("revision")), DumpQuery())
             attempt = identifiers.attempt(payload.get("attempt"))
             piece = _piece(payload) if "piece" in payload else None
         except InvalidRequest as error:

@@ -37,7 +37,7 @@ def meeting_catalogue(app, lookups, parties=2):
     tables = MeetsOthers(app.backend.read_only.tables, "table_modified", barrier)
     bucket = MeetsOthers(app.backend.read_only.bucket, "list", barrier)
     catalogue = ExportCatalogue(tables, bucket, app.backend.read_write.queue, app.clock, app.catalogue.cooldown,
-                                app.catalogue.poll_seconds, lookups)
+                                app.catalogue.poll_seconds, lookups, app.catalogue.touch_interval, app.catalogue.changes)
     return catalogue, tables, bucket
 
 
@@ -85,7 +85,8 @@ def test_as_many_requests_as_threads_with_a_smaller_pool_neither_deadlock_nor_st
         barrier = threading.Barrier(requests_at_once, timeout=MEETING_TIMEOUT)
         bucket = MeetsOthers(app.backend.read_only.bucket, "list", barrier)
         catalogue = ExportCatalogue(app.backend.read_only.tables, bucket, app.backend.read_write.queue, app.clock,
-                                    app.catalogue.cooldown, app.catalogue.poll_seconds, pool)
+                                    app.catalogue.cooldown, app.catalogue.poll_seconds, pool,
+                                    app.catalogue.touch_interval, app.catalogue.changes)
         steps, errors = [], []
 
         def one_request():

@@ -10,13 +10,13 @@ import pytest
 
 from functions.core import layout
 from functions.core.delivery import Done
-from functions.core.ckan_params import parse_dump_query
-from functions.core.dump_query import DumpQuery, QueryBounds, check_against_columns
+from functions.core.dump_query import DumpQuery, check_against_columns
 from functions.core.model import Format, Variant
 from functions.wiring import build_app
 from tests.support.app import doors_with_catalogue, local_env
 from tests.support.clock import FakeClock
 from tests.support.tables import get_dump
+from tests.support.queries import checked_query, parsed
 from functions.catalogue import Lookup
 from functions.core.next_step import Serve
 from functions.core.target import Target
@@ -41,13 +41,8 @@ def clocked(tmp_path):
         app.close()
 
 
-def checked_query(params, columns) -> DumpQuery:
-    """As the dump function checks a request's parameters."""
-    return check_against_columns(parse_dump_query(params, QueryBounds()), columns)
-
-
 def by_carrier(carrier) -> DumpQuery:
-    return parse_dump_query({"filters": f'{{"carrier": "{carrier}"}}'}, QueryBounds())
+    return parsed({"filters": f'{{"carrier": "{carrier}"}}'})
 
 
 def target(app, carrier, fmt=Format.CSV) -> Target:
@@ -124,7 +119,7 @@ def test_the_marker_is_touched_at_most_once_per_interval(clocked):
     request()
     assert len(queued) == 2 and app.backend.read_write.store.list(marker)[0].updated > first
     whole = app.catalogue.current("flights", Variant(Format.CSV))
-    app.catalogue.note_request(Lookup(whole, None))
+    app.catalogue.note_request(Lookup(whole, None, None))
     assert len(queued) == 2  # a whole-table dump has no marker
 
 

@@ -20,6 +20,7 @@ from google.cloud import storage
 from functions.adapters.google.storage import GcsObjectStore
 from functions.adapters.local.object_store import LocalObjectStore
 from functions.adapters.local.sql import export_statement, quote_literal
+from functions.core.dump_query import DumpQuery
 from functions.core.model import ExportJob, Format, Variant
 from functions.core.target import Target
 from functions.settings import CORE_SETTINGS
@@ -221,7 +222,7 @@ def test_a_thousand_files_assemble_in_one_delivery_on_fake_gcs(gcs_emulator, gcs
     for index in range(1000):  # the same small schema, 3 rows a file, as a 1 TB export's 1,000 files
         pq.write_table(pa.table({"id": pa.array([3 * index, 3 * index + 1, 3 * index + 2], pa.int64())}), one)
         client.bucket(gcs_bucket).blob(f"{PREFIX}part-{index}.parquet").upload_from_filename(str(one))
-    target = Target("t", Variant(Format.PARQUET), "r")
+    target = Target("t", Variant(Format.PARQUET), "r", DumpQuery())
     started = time.monotonic()
     pieces, leftovers = assemble.assemble(store, None, target, PREFIX,  # Parquet asks no warehouse for headers
                                           assemble.plan_for(target.variant, compose=True))

@@ -104,7 +104,7 @@ def backend(request):
             queue_path = f"{location}/queues/contract-{secrets.token_hex(4)}"
             client.create_queue(parent=location, queue={"name": queue_path})
             return CloudTasksQueue(lambda: client, queue_path, receiver.url,
-                                   "bqdump-tasks@test-project.iam.gserviceaccount.com"), receiver
+                                   "bqdump-tasks@test-project.iam.gserviceaccount.com", receiver.url, 600), receiver
 
         yield Backend("cloud-tasks", make, dedups=False)
     for close in reversed(closers):
