@@ -163,7 +163,7 @@ class ExportWorker:
         if isinstance(step, Finish):
             return self.finish(step, prefix, target)
         if isinstance(step, worker_step.FanOut):
-            return self.fan_out(target, attempt, list(step.shards), report)
+            return self.fan_out(target, attempt, prefix, list(step.shards), report)
         try:
             with phases.phase("assemble"):
                 manifest, leftovers = self.publisher.assemble_and_publish(target, attempt, prefix, plan, phases)
@@ -182,11 +182,10 @@ class ExportWorker:
         return Outcome(Status.PUBLISHED, {**report, "files": len(manifest.pieces), "bytes": manifest.total_size,
                                           "seconds": phases.seconds()})
 
-    def fan_out(self, target: Target, attempt: int, shards: list[str], report: dict) -> Outcome:
+    def fan_out(self, target: Target, attempt: int, prefix: str, shards: list[str], report: dict) -> Outcome:
         """CKAN's json/xml of a multi-file export in pieces: the frame now, then one task per Parquet file. A
         duplicate delivery writes nothing new and queues nothing new (the task names are taken)."""
         assert self.queue is not None  # publish_step fans out only with a queue
-        prefix = layout.attempt_prefix(target.resource_id, target.variant, target.rev, attempt)
         ckan_step.write_frame(self.store, shards[0], prefix, target.variant,
                               assemble.json_columns(self.warehouse, target))
         payload = target.task_payload(attempt)
