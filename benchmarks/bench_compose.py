@@ -13,7 +13,7 @@ request, so the 302 is included) and total time; 1 client (sequential downloads)
 clients; composed and streamed rounds alternate; medians.
 
 Part 2, the worker. In this process, the app built as `main.py serve` builds it (functions.wiring.build_app),
-one per DUMP_COMPOSE value; each task is run by calling jobs.export_worker.deliver_task directly with
+one per DUMP_COMPOSE value; each task is run by calling the app's worker (app.worker.deliver) directly with
 the payload the HTTP function queues, on an empty dumps/ folder and a new attempt number (so every run
 is cold). Timed by wrapping, from here, the warehouse's `_export` (connect + DESCRIBE + COPY: the export
 step); the worker's own phases come from the recorder the app is built with (jobs.phases: `assemble` =
