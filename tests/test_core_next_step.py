@@ -1,4 +1,4 @@
-"""The one decision of what to do next for a target, shared by the dump function, the worker and pre-warming."""
+"""The one decision of what to do next for a target, shared by the dump function and pre-warming."""
 
 from __future__ import annotations
 

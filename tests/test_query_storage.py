@@ -9,7 +9,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from functions.core import layout
-from functions.core.delivery import Done
 from functions.core.dump_query import DumpQuery, check_against_columns
 from functions.core.model import Format, Variant
 from functions.wiring import build_app
@@ -148,7 +147,7 @@ def test_the_worker_checks_the_tasks_query_again(clocked):
     missing = {key: value for key, value in payload.items() if key != "query"}
     for bad in (tampered, unknown, as_parameters, malformed, missing):
         outcome = app.worker.deliver(bad)
-        assert isinstance(outcome, Done) and outcome.body()["status"] == "rejected"
+        assert outcome.done and outcome.body()["status"] == "rejected"
     assert app.backend.read_write.store.list("dumps/") == []
     assert app.worker.deliver(payload).body()["status"] == "published"
 

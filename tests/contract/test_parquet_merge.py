@@ -25,6 +25,7 @@ from functions.core.model import ExportJob, Format, Variant
 from functions.core.target import Target
 from functions.settings import CORE_SETTINGS
 from jobs import assemble, parquet_footer
+from jobs.phases import PhaseTimes
 from tests.contract.conftest import PROJECT
 from tests.contract.test_object_store_contract import RecordingSession
 from tests.support.observed import Observed
@@ -225,7 +226,7 @@ def test_a_thousand_files_assemble_in_one_delivery_on_fake_gcs(gcs_emulator, gcs
     target = Target("t", Variant(Format.PARQUET), "r", DumpQuery())
     started = time.monotonic()
     pieces, leftovers = assemble.assemble(store, None, target, PREFIX,  # Parquet asks no warehouse for headers
-                                          assemble.plan_for(target.variant, compose=True))
+                                          assemble.plan_for(target.variant, compose=True), PhaseTimes(time.monotonic))
     elapsed = time.monotonic() - started
     assert elapsed < delivery_budget_seconds(), f"{elapsed:.0f} s"
     assert len(pieces) == 1 and len(leftovers) == 1000
@@ -238,7 +239,6 @@ def test_a_thousand_files_assemble_in_one_delivery_on_fake_gcs(gcs_emulator, gcs
 
 def test_the_worker_publishes_a_split_parquet_export_joined_by_footer(make_app, tmp_path, caplog):
     """The local backend end to end: one delivery exports 3 files, joins them by footer, deletes them."""
-    from functions.core.delivery import Done
     from tests.support.tables import load_numbers
     from tests.test_worker import task, worker
 
@@ -246,7 +246,7 @@ def test_the_worker_publishes_a_split_parquet_export_joined_by_footer(make_app, 
     load_numbers(app, "numbers", 300_000, tmp_path)
     with caplog.at_level(logging.WARNING, logger="bqdump.worker"):
         result = worker(app).deliver(task(app, "numbers", "parquet"))
-    assert (type(result), result.body()["status"]) == (Done, "published")
+    assert (result.done, result.body()["status"]) == (True, "published")
     assert not [r for r in caplog.records if "re-encoding" in r.message]
     store = app.backend.read_write.store
     published = [o for o in store.list("dumps/numbers/") if o.name.endswith(".parquet")]

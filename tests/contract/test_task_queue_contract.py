@@ -19,14 +19,14 @@ import pytest
 from functions.adapters.google.tasks import CloudTasksQueue
 from functions.adapters.local.task_queue import InProcessTaskQueue
 from functions.adapters.system_clock import SYSTEM_CLOCK
-from functions.core.delivery import Done, Retry
+from functions.core.delivery import Outcome, Status
 from tests.contract.conftest import PROJECT
 from tests.support.servers import ServerThread
 
 
 def as_outcome(status: int):
     """The local queue reads a delivery's outcome where Cloud Tasks reads the HTTP status it becomes."""
-    return Done("ok") if 200 <= status < 300 else Retry(f"answered {status}")
+    return Outcome(Status.PUBLISHED) if 200 <= status < 300 else Outcome(Status.RETRY, {"reason": f"answered {status}"})
 
 
 class Receiver:
