@@ -16,7 +16,7 @@ from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, layout, tokens
 from functions.core.ckan_params import parse_dump_query
 from functions.core.dump_query import DumpQuery, QueryBounds, check_against_columns
-from functions.core.follow import MissAnswer, plan_miss
+from functions.core.follow import FOLLOW_STREAMED_AFTER, MissAnswer, plan_miss
 from functions.core.next_step import Fail, Queue, Serve, failure_error
 from functions.core.publish import Manifest
 from functions.core.target import Target
@@ -70,7 +70,8 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     waited = isinstance(step, Queue)
     miss = plan_miss(request.method, request.headers.get("Prefer"), door.settings.wait_seconds)
     if isinstance(step, Queue):
-        step = door.catalogue.wait_for(target, step.attempt, miss.wait_seconds)
+        step = door.catalogue.wait_for(target, step.attempt, miss.wait_seconds,
+                                       FOLLOW_STREAMED_AFTER if miss.answer is MissAnswer.FOLLOW else None)
     if isinstance(step, Serve):
         door.catalogue.note_request(target, marker)
         note(request, outcome="waited" if waited else "hit", attempt=step.attempt)
