@@ -4,21 +4,13 @@ import pytest
 
 from functions.core.errors import RangeNotSatisfiable
 from functions.core.ranges import requested_range
-from functions.core.shards import Piece, first_record_length, joined_length, order_shards, segments_for_range
+from functions.core.shards import Piece, joined_length, order_shards, segments_for_range
 
 
 def test_natural_shard_order():
     assert order_shards(["p/part-10.csv", "p/part-2.csv", "p/part-1.csv"]) == ["p/part-1.csv", "p/part-2.csv",
                                                                             "p/part-10.csv"]
     assert order_shards(["000000000001.csv", "000000000000.csv"]) == ["000000000000.csv", "000000000001.csv"]
-
-
-def test_first_record_length_honours_quotes_and_crlf():
-    assert first_record_length(b"a,b\n1,2\n") == 4
-    assert first_record_length(b"a,b\r\n1,2\r\n") == 5
-    assert first_record_length(b'"multi\nline",b\n1,2\n') == 15
-    assert first_record_length(b'"a""b",c\nx') == 9
-    assert first_record_length(b"no end") is None
 
 
 def test_segments_match_a_naive_join_for_every_range():

@@ -17,18 +17,6 @@ def order_shards(names):
     return sorted(names, key=shard_order_key)
 
 
-def first_record_length(data: bytes, quote: bytes = b'"') -> int | None:
-    """Bytes of the first CSV record including its line end, honouring quoted newlines; None if not all in `data`."""
-    in_quotes = False
-    q = quote[0]
-    for index, byte in enumerate(data):
-        if byte == q:
-            in_quotes = not in_quotes
-        elif byte == 0x0A and not in_quotes:  # \n (also ends \r\n)
-            return index + 1
-    return None
-
-
 @dataclass(frozen=True)
 class Piece:
     """Bytes [skip, size) of one object belong to the joined stream."""
