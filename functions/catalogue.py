@@ -173,23 +173,30 @@ class ExportCatalogue:
     def queue_attempt(self, target: Target, attempt: int) -> bool:
         return self.queue.enqueue(target.task_name(attempt), target.task_payload(attempt))
 
-    def wait_for(self, target: Target, attempt: int, seconds: float) -> Step:
+    def wait_for(self, target: Target, attempt: int, seconds: float, streamed_after: float | None = None) -> Step:
         """Looks again, with growing pauses (cut short when the bucket tells of a change), until attempt `attempt`
-        is published or failed or `seconds` pass; a transient failure queues the next attempt at once and waits
-        for that one."""
+        is published or failed or `seconds` pass, or (`streamed_after`: the caller then follows the export) that
+        many seconds passed and its first piece is final (functions.core.progress); a transient failure queues
+        the next attempt at once and waits for that one."""
         poll_first, poll_max = self.poll_seconds
-        deadline, pause = self.clock.monotonic() + seconds, poll_first
+        started = self.clock.monotonic()
+        deadline, pause = started + seconds, poll_first
         mark = self.changes.mark()
         while self.clock.monotonic() < deadline:
             self.changes.wait(mark, min(pause, max(0.0, deadline - self.clock.monotonic())))
             pause = min(pause * 2, poll_max)
             mark = self.changes.mark()
-            step = self.decide(target, queued=attempt)
+            listed = self.bucket.list(target.prefix)
+            step = self._next(self._look(listed), queued=attempt)
             if isinstance(step, Queue):
                 self.queue_attempt(target, step.attempt)
                 attempt = step.attempt
             elif not isinstance(step, Wait):
                 return step
+            elif streamed_after is not None and self.clock.monotonic() - started >= streamed_after and \
+                    progress.records_after(listed, layout.attempt_prefix(target.resource_id, target.variant,
+                                                                         target.rev, attempt), 0):
+                return step  # a follower gets bytes at once: waiting on for the published file delays them
         return Wait(attempt)
 
     def follow(self, target: Target, attempt: int, seconds: float, seen: int | None = None,

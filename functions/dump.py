@@ -17,7 +17,7 @@ from functions.core import identifiers, layout, tokens
 from functions.core.ckan_params import parse_dump_query
 from functions.core.conditional import Conditional
 from functions.core.dump_query import QueryBounds
-from functions.core.follow import MissAnswer, plan_miss
+from functions.core.follow import FOLLOW_STREAMED_AFTER, MissAnswer, plan_miss
 from functions.core.next_step import Fail, Queue, Serve, failure_error
 from functions.core.publish import Manifest
 from functions.core.target import Target
@@ -69,7 +69,8 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     waited = isinstance(step, Queue)
     miss = plan_miss(request.method, request.headers.get("Prefer"), door.settings.wait_seconds)
     if isinstance(step, Queue):
-        step = door.catalogue.wait_for(target, step.attempt, miss.wait_seconds)
+        step = door.catalogue.wait_for(target, step.attempt, miss.wait_seconds,
+                                       FOLLOW_STREAMED_AFTER if miss.answer is MissAnswer.FOLLOW else None)
     if isinstance(step, Serve):
         door.catalogue.note_request(found)
         note(request, outcome="waited" if waited else "hit", attempt=step.attempt)

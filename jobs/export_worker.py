@@ -149,7 +149,8 @@ class ExportWorker:
         exported = target.variant.format.exported_as  # json and xml: Parquet, written out by the worker
         job = ExportJob(layout.job_id(target.resource_id, target.variant, target.rev, attempt), target.resource_id,
                         exported, prefix, self.settings.shard_bytes, header=False,
-                        gzip=target.variant.gzip and exported is target.variant.format, selection=target.selection)
+                        gzip=target.variant.gzip and exported is target.variant.format, selection=target.selection,
+                        early=progress.streams_early(target.variant, self.warehouse))
         with phases.phase("export"):
             self.warehouse.start_export(job)
             status = self.wait_recording(job, target, prefix, plan)

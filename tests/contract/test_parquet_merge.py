@@ -238,7 +238,9 @@ def test_a_thousand_files_assemble_in_one_delivery_on_fake_gcs(gcs_emulator, gcs
 
 
 def test_the_worker_publishes_a_split_parquet_export_joined_by_footer(make_app, tmp_path, caplog):
-    """The local backend end to end: one delivery exports 3 files, joins them by footer, deletes them."""
+    """The local backend end to end: one delivery exports 4 files (rows [0, 16,384), the rest of the first
+    122,880-row group, the second group, then the rest, each its own COPY; one row group per file at
+    DUMP_SHARD_BYTES=1), joins them by footer, deletes them."""
     from tests.support.tables import load_numbers
     from tests.test_worker import task, worker
 
@@ -252,5 +254,5 @@ def test_the_worker_publishes_a_split_parquet_export_joined_by_footer(make_app, 
     published = [o for o in store.list("dumps/numbers/") if o.name.endswith(".parquet")]
     assert len(published) == 1 and "part-" not in published[0].name  # the shards are leftovers, deleted
     merged = pq.ParquetFile(download(store, published[0].name, tmp_path))
-    assert merged.num_row_groups == 3
+    assert merged.num_row_groups == 4
     assert merged.read().equals(pq.read_table(app.backend.read_write.warehouse.table_file("numbers")))
