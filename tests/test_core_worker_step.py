@@ -66,12 +66,12 @@ def test_the_job_status_decides_retry_failure_or_publish():
 
 def test_a_done_job_publishes_fans_out_json_and_xml_or_finds_a_duplicate_published_first():
     shards = ["p/part-0.parquet", "p/part-1.parquet"]
-    whole = Target("t", JSON, "abc")
+    whole = Target("t", JSON, "abc", DumpQuery())
     assert publish_step(whole, state(), shards, True, REPORT) == FanOut(tuple(shards))
     assert publish_step(whole, state(), shards, False, REPORT) == Publish()  # no queue: in one go
     assert publish_step(whole, state(), shards[:1], True, REPORT) == Publish()
     assert publish_step(Target("t", JSON, "abc", DumpQuery(limit=0)), state(), shards, True, REPORT) == Publish()
-    assert publish_step(Target("t", CSV, "abc"), state(), shards, True, REPORT) == Publish()
+    assert publish_step(Target("t", CSV, "abc", DumpQuery()), state(), shards, True, REPORT) == Publish()
     duplicate = publish_step(whole, state("1/manifest.json", variant=JSON), shards, True, REPORT)
     assert duplicate == Finish(Outcome(Status.PUBLISHED, REPORT))
 
