@@ -54,10 +54,12 @@ class Progress:
 
 @dataclass(frozen=True)
 class Look:
-    """A revision's state, with its failure record when the latest attempt failed."""
+    """A revision's state, with its failure record when the latest attempt failed, and the listing it was read
+    from (a follower's wait also looks there for streamed pieces)."""
 
     state: RevisionState
-    failure: Failure | None = None
+    failure: Failure | None
+    listed: tuple[ObjectInfo, ...]
 
 
 @dataclass(frozen=True)
@@ -150,8 +152,8 @@ class ExportCatalogue:
         """`listed`: the revision's objects."""
         state = revision_state(listed)
         if state.failed and state.failed.failure:
-            return Look(state, parse_failure(self.bucket.read_bytes(state.failed.failure.name)))
-        return Look(state)
+            return Look(state, parse_failure(self.bucket.read_bytes(state.failed.failure.name)), tuple(listed))
+        return Look(state, None, tuple(listed))
 
     def decide(self, target: Target, queued: int = 0) -> Step:
         return self._next(self.look(target), queued)
@@ -186,16 +188,16 @@ class ExportCatalogue:
             self.changes.wait(mark, min(pause, max(0.0, deadline - self.clock.monotonic())))
             pause = min(pause * 2, poll_max)
             mark = self.changes.mark()
-            listed = self.bucket.list(target.prefix)
-            step = self._next(self._look(listed), queued=attempt)
+            look = self.look(target)
+            step = self._next(look, queued=attempt)
             if isinstance(step, Queue):
                 self.queue_attempt(target, step.attempt)
                 attempt = step.attempt
             elif not isinstance(step, Wait):
                 return step
             elif streamed_after is not None and self.clock.monotonic() - started >= streamed_after and \
-                    progress.records_after(listed, layout.attempt_prefix(target.resource_id, target.variant,
-                                                                         target.rev, attempt), 0):
+                    progress.records_after(look.listed, layout.attempt_prefix(target.resource_id, target.variant,
+                                                                              target.rev, attempt), 0):
                 return step  # a follower gets bytes at once: waiting on for the published file delays them
         return Wait(attempt)
 
@@ -211,14 +213,14 @@ class ExportCatalogue:
         deadline, pause = self.clock.monotonic() + seconds, poll_first
         while True:
             mark = self.changes.mark()
-            listed = self.bucket.list(target.prefix)
-            step = self._next(self._look(listed), queued=attempt)
+            look = self.look(target)
+            step = self._next(look, queued=attempt)
             if isinstance(step, Queue):
                 step = Fail(Failure("the export was interrupted", FailureKind.TRANSIENT), 1)
             if not isinstance(step, Wait):
                 return Progress(step)
             if seen is not None:
-                records = progress.records_after(listed, prefix, seen)
+                records = progress.records_after(look.listed, prefix, seen)
                 if records:
                     try:
                         return Progress(step, self._recorded(records, prefix))
