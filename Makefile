@@ -29,12 +29,14 @@ run: demo
 	@$(PY) main.py serve
 
 # The scanners, emulators, the real CKAN of tests/ckan, the linter and the type checker live in virtualenvs of their
-# own (their pins clash with ours).
+# own (their pins clash with ours); headless Chromium (a download client of tests/test_follow_clients.py) comes from
+# Debian's apt, as root only.
 tools: venv
 	PYTHON=$(PYTHON) bash scripts/setup-terraform-tools.sh
 	PYTHON=$(PYTHON) bash scripts/setup-emulators.sh
 	PYTHON=$(PYTHON) bash scripts/setup-ckan.sh
 	PYTHON=$(PYTHON) bash scripts/setup-lint-tools.sh
+	bash scripts/setup-browser.sh
 
 # ruff and mypy, configured in pyproject.toml; mypy reads the project's packages from $(VENV).
 lint: tools

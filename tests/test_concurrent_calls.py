@@ -11,7 +11,7 @@ import pytest
 
 from functions.core import layout
 from jobs.concurrent_calls import PARALLEL_CALLS, call_each
-from jobs.export_worker import ExportWorker
+from functions.wiring import build_worker
 from tests.test_ckan_pieces import RecordingQueue, load, part_files
 
 WAIT = 30  # a barrier's timeout: only reached when the calls do not run at the same moment (the test then fails)
@@ -72,7 +72,7 @@ def test_a_fan_out_queues_its_pieces_at_the_same_moment(make_app, tmp_path):
     files = len(part_files(app))  # before the export: none; DuckDB writes three (one row group each)
     writes = app.backend.read_write
     queue = MeetingQueue(parties=3)
-    worker = ExportWorker(writes.warehouse, writes.store, app.clock, app.worker.settings, queue)
+    worker = build_worker(writes.warehouse, writes.store, queue, app.clock, app.worker.settings)
     revision = layout.revision_of(app.backend.read_only.tables.table_modified("wide"))
     outcome = worker.deliver({"resource_id": "wide", "format": "json", "revision": revision, "attempt": 1})
     assert outcome.reason == "pieces queued", outcome
@@ -85,7 +85,7 @@ def test_a_delivery_deletes_its_leftovers_at_the_same_moment(make_app):
     names = [f"dumps/x/csv/1/1/part-{i}.csv" for i in range(PARALLEL_CALLS)]
     for name in names:
         store.write_bytes(name, b"a\n", "text/csv")
-    worker = ExportWorker(app.backend.read_write.warehouse, MeetingStore(store, PARALLEL_CALLS), app.clock,
+    worker = build_worker(app.backend.read_write.warehouse, MeetingStore(store, PARALLEL_CALLS), None, app.clock,
                           app.worker.settings)
-    assert worker.delete_all(names) == PARALLEL_CALLS
+    assert worker.collector.delete_all(names) == PARALLEL_CALLS
     assert store.list("dumps/x/") == []

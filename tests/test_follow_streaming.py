@@ -40,10 +40,10 @@ class GatedStore:
 
 
 def gated(make_app, tmp_path, fail=False, **env):
-    app = make_app(DUMP_WAIT_SECONDS=0, DUMP_SHARD_BYTES=300_000, **env)  # many pieces
+    app = make_app(**{"DUMP_WAIT_SECONDS": 0, "DUMP_SHARD_BYTES": 300_000, **env})  # many pieces
     load_numbers(app, "numbers", 60_000, tmp_path)
     gate = GatedStore(app.backend.read_write.store, fail)
-    app.worker.store = gate  # the worker's read-write view; followers read the real bucket
+    app.worker.publisher.store = gate  # the worker's manifest writes; followers read the real bucket
     return app, gate
 
 
@@ -67,6 +67,22 @@ def test_a_follower_gets_the_pieces_before_publish_and_the_published_files_bytes
         gate.gate.set()  # now the worker publishes
         body = first + answer.raw.read()
     assert body == published_bytes(app, "numbers", key)
+
+
+def test_a_dump_request_that_waits_is_redirected_to_follow_once_the_first_piece_is_final(make_app, serve,
+                                                                                      tmp_path):
+    """A download does not wait the dump function's whole wait (25 s by default) while the export's first pieces
+    could be on their way: it is sent to the follow route as soon as one is final, here with the publish held."""
+    app, gate = gated(make_app, tmp_path, DUMP_WAIT_SECONDS=600)
+    live = serve(app)
+    answer = get_dump(live, "numbers", format="csv")  # at most 30 s: the manifest is held for 60
+    assert answer.status_code == 302 and "/follow/numbers" in answer.headers["Location"]
+    with requests.get(answer.headers["Location"], stream=True, timeout=60) as followed:
+        first = followed.raw.read(1000)
+        assert len(first) == 1000 and not gate.gate.is_set()
+        gate.gate.set()
+        body = first + followed.raw.read()
+    assert body == published_bytes(app, "numbers", "csv")
 
 
 def answer_variant(key):
@@ -156,7 +172,7 @@ def test_a_follower_whose_records_went_with_the_publish_gets_the_published_file(
     reader = LateRecordReader(app.backend.read_only.bucket)
     gate.gate = reader.reading  # the manifest is written once a follower reads a record listed before it
     following = rebuilt(app, bucket=reader)
-    following.worker.store = gate  # the rebuilt app's worker is the one the queue delivers to
+    following.worker.publisher.store = gate  # the rebuilt app's worker is the one the queue delivers to
     live = serve(following.doors)
     answer = requests.get(live.url + "/datastore/dump/numbers?format=csv", timeout=60)
     assert reader.reading.is_set() and gate.reached.is_set()

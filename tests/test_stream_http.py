@@ -51,7 +51,9 @@ def test_client_disconnect_stops_the_upstream_reads(make_app, serve, tmp_path):
     app = make_app(DUMP_SHARD_BYTES=2_000_000, DUMP_COMPOSE="false")
     load_numbers(app, "numbers", 400_000, tmp_path)
     live = serve(app)
-    location = get_dump(live, "numbers").headers["Location"]
+    published = get_dump(live, "numbers", {"Prefer": "respond-async, wait=25"})  # a long export would be followed
+    location = published.headers["Location"]
+    assert "/stream/numbers?" in location
     counting = Observed(app.backend.read_only.bucket)
     counted = serve(doors_with_catalogue(app, bucket=counting))  # the streaming function reads the read-only view
     total = sum(o.size for o in counting.list("dumps/numbers/csv/"))

@@ -49,6 +49,11 @@ def plan_miss(method: str, prefer: str | None, wait_seconds: float) -> MissPlan:
     return MissPlan(MissAnswer.FOLLOW, 0.0 if method == "HEAD" else wait_seconds)
 
 
+FOLLOW_STREAMED_AFTER = 0.5
+"""A download that waits for its export goes to the follow route once it waited this long and the export's first
+piece is final (functions.core.progress), rather than waiting on for the published file: a short export is still
+answered with the published file (its length known, ranges served), a long one sends bytes within two seconds."""
+
 SEND_RESERVE_SHARE = 6  # of the request timeout, kept for sending the file once the wait ends: 1/6
 MIN_RETRY_AFTER = 5
 

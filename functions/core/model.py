@@ -136,6 +136,7 @@ class ExportJob:
     header: bool = True  # CSV/TSV: a header row in every file (False when the worker writes one header object)
     gzip: bool = False
     selection: DumpQuery = DumpQuery()  # the rows and columns to export, checked against the table
+    early: bool = False  # a follower sends the files as they are final: make the first one final early
 
 
 class JobState(enum.Enum):

@@ -7,15 +7,11 @@ file keeps a consistent snapshot of it.
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import os
-import shutil
-import tempfile
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, TimeoutError as FutureTimeout
-from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -27,13 +23,9 @@ from functions.core.errors import InvalidRequest, NotFound
 from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, ObjectInfo, TableShape
 from functions.core.shards import order_shards
 from functions.source_files import source_format
-from functions.adapters.local.dump_query_sql import select_statement
-from functions.adapters.local.object_store import PARTIAL_PREFIX
-from functions.adapters.local.sql import column_expression, export_statement, quote_literal
-from functions.adapters.local.kinds import table_column
-from functions.core.dump_query import TableColumn
+from functions.adapters.local.export import InterruptedAttempt, described, export as _export
+from functions.adapters.local.sql import quote_literal
 from functions.ports import Clock
-from jobs.parallel_gzip import gzip_file
 
 POINTER = "current.json"
 
@@ -83,7 +75,7 @@ class LocalWarehouse:
         """The pointer's time and the DuckDB types of the file it names: one consistent snapshot."""
         pointer = self._pointer(identifiers.resource_id(resource_id))
         return TableShape(layout.from_micros(int(pointer["modified_us"])),
-                          _described(str(self._data_file(resource_id, pointer))))
+                          described(str(self._data_file(resource_id, pointer))))
 
     def list_tables(self) -> list[str]:
         if not self.tables.is_dir():
@@ -102,36 +94,23 @@ class LocalWarehouse:
             self._prefixes[job.job_id] = job.destination_prefix
 
     def final_files(self, job_id: str) -> list[ObjectInfo] | None:
-        """The job's files that will not change again, in row order: all of them once it is done; while it runs,
-        the leading ones before the last that no file handle of this process holds open any more (DuckDB writes
-        files in order and never reopens a closed one). Measured with DuckDB 2.0: its COPY keeps the first file
-        open (and adds to it) until the COPY ends, so in practice the files are final when the job ends; the rule
-        stays exact if that changes. Without /proc (not Linux): only once the job is done. None for a job this
-        process does not run."""
+        """The job's files that will not change again, in row order: every file it has written so far (each lands
+        under its name only when complete, functions.adapters.local.export), none once it failed. None for a job
+        this process does not run."""
         with self._lock:
             future, prefix = self._jobs.get(job_id), self._prefixes.get(job_id)
         if future is None or prefix is None:
             return None
-        done = future.done()
-        if done and future.exception() is not None:
+        if future.done() and future.exception() is not None:
             return []
         folder = self.bucket_root / prefix
         try:
-            names = order_shards(entry.name for entry in os.scandir(folder) if entry.name.startswith("part-"))
+            entries = {entry.name: entry.stat() for entry in os.scandir(folder) if entry.name.startswith("part-")}
         except FileNotFoundError:
             return []
-        if not done:
-            held = _open_files()
-            if held is None:
-                return []
-            real = os.path.realpath(folder)
-            closed = [name for name in names[:-1] if os.path.join(real, name) not in held]
-            names = names[:next((i for i, name in enumerate(names[:-1]) if name not in closed), len(names) - 1)]
-        files = []
-        for name in names:
-            stat = (folder / name).stat()
-            files.append(ObjectInfo(prefix + name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc)))
-        return files
+        return [ObjectInfo(prefix + name, entries[name].st_size,
+                           datetime.fromtimestamp(entries[name].st_mtime, timezone.utc))
+                for name in order_shards(entries)]
 
     def wait_export(self, job_id: str, timeout: float) -> JobStatus:
         with self._lock:
@@ -200,85 +179,6 @@ class LocalWarehouse:
 
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=True)
-
-
-@functools.lru_cache(maxsize=256)
-def _described(path: str) -> tuple[TableColumn, ...]:
-    """Cached per table file: each load writes a new, immutable file, so a cached schema is never stale. A cursor
-    on one shared in-memory database: opening a database per call costs ~15 ms, a cursor almost nothing."""
-    with _schema_database().cursor() as cursor:
-        described = cursor.execute(f"DESCRIBE SELECT * FROM read_parquet({quote_literal(path)})").fetchall()
-    return tuple(table_column(name, type_name) for name, type_name, *_ in described)
-
-
-@functools.lru_cache(maxsize=1)
-def _schema_database():
-    return duckdb.connect()
-
-
-@functools.lru_cache(maxsize=1)
-def _export_database():
-    """One in-memory database for every export (a cursor each): opening one per export cost ~15 ms."""
-    database = duckdb.connect()
-    database.execute("SET threads = 1")  # one writer keeps row order across the files, as BigQuery's ORDER BY does
-    return database
-
-
-class InterruptedAttempt(Exception):
-    """Files of this attempt exist but no job in this process wrote them: an export cut off by a restart."""
-
-
-def _export(source: Path, destination: Path, job: ExportJob, scratch: Path | None = None) -> None:
-    """`scratch`: a folder outside the bucket for a gzip export's plain files (default: a new temporary one)."""
-    if destination.is_dir() and any(destination.iterdir()):
-        raise InterruptedAttempt("an earlier export into this attempt was interrupted (server restart); "
-                                 "the next request retries with a new attempt")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    if not job.gzip:
-        _copy(source, destination, job)
-        return
-    # gzip on every core: DuckDB's COPY compresses on its one writer thread; the plain files are written outside
-    # the bucket, then each lands in the attempt compressed as gzip members, under its final name when complete.
-    scratch = scratch or Path(tempfile.mkdtemp(prefix="bqdump-plain-"))
-    shutil.rmtree(scratch, ignore_errors=True)  # what a crashed export left
-    scratch.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        _copy(source, scratch, replace(job, gzip=False))
-        destination.mkdir(parents=True, exist_ok=True)
-        for plain in sorted(scratch.iterdir()):
-            partial = destination / f"{PARTIAL_PREFIX}{plain.name}.gz"
-            with open(partial, "wb") as out:
-                gzip_file(plain, out)
-            os.replace(partial, destination / f"{plain.name}.gz")
-            plain.unlink()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def _copy(source: Path, destination: Path, job: ExportJob) -> None:
-    table = list(_described(str(source)))  # the schema of this immutable file, usually cached already
-    with _export_database().cursor() as con:
-        if job.selection.whole_table:
-            con.execute(export_statement(str(source), [(c.name, c.type) for c in table], job, str(destination)))
-            return
-        select = select_statement(f"read_parquet({quote_literal(str(source))})", job.selection, table,
-                                  lambda column: column_expression(column.name, column.type, job.format))
-        con.execute(export_statement(str(source), [], job, str(destination), select.sql), select.parameters)
-
-
-def _open_files() -> set[str] | None:
-    """Paths this process holds open (Linux /proc); None where that cannot be read."""
-    try:
-        descriptors = os.listdir("/proc/self/fd")
-    except OSError:
-        return None
-    held = set()
-    for descriptor in descriptors:
-        try:
-            held.add(os.readlink(f"/proc/self/fd/{descriptor}"))
-        except OSError:
-            continue  # closed meanwhile
-    return held
 
 
 def _reader(source: Path, null_string: str | None, ragged: str = "refuse") -> str:
