@@ -89,3 +89,22 @@ def test_a_delivery_deletes_its_leftovers_at_the_same_moment(make_app):
                           app.worker.settings)
     assert worker.collector.delete_all(names) == PARALLEL_CALLS
     assert store.list("dumps/x/") == []
+
+
+def test_calls_still_run_while_the_process_exits():
+    """A delivery that cleans up while its process stops (the local server shutting down, its main thread done)
+    still makes its calls: an executor would refuse them ('cannot schedule new futures after interpreter
+    shutdown') and the delivery would fail."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import threading, time\n"
+              "from jobs.concurrent_calls import call_each\n"
+              "def late():\n"
+              "    time.sleep(0.2)\n"
+              "    print(sum(call_each(lambda n: n, range(40))), flush=True)\n"
+              "threading.Thread(target=late).start()\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parent.parent,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == str(sum(range(40))), done.stderr
