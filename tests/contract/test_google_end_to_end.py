@@ -23,7 +23,7 @@ from functions.adapters.google.clients import READ_ONLY, READ_WRITE
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.auth import build_authorizer
 from functions.local_server import make_local_server
-from functions.wiring import assemble, build_backend
+from functions.wiring import assemble, build_backend, build_worker
 from tests.support.app import with_ports
 from functions.settings import load_settings
 from tests.contract import keys
@@ -245,7 +245,6 @@ def test_piece_deliveries_duplicated_cut_and_lost_never_publish_a_wrong_file(dep
 
     from functions.core import layout
     from functions.core.model import Format, Variant
-    from jobs.export_worker import ExportWorker
 
     base, bq, dataset, app = deployment["url"], deployment["bq"], deployment["dataset"], deployment["app"]
     rows = 20_000  # bqemulator splits at 64 KiB of result: 9 files
@@ -254,7 +253,7 @@ def test_piece_deliveries_duplicated_cut_and_lost_never_publish_a_wrong_file(dep
              job_retry=None).result()
     writes = app.backend.read_write
     held, store = HeldTasks(), CutOnce(writes.store, "piece-000002.rows")
-    worker = ExportWorker(writes.warehouse, store, SYSTEM_CLOCK, app.worker.settings, held)
+    worker = build_worker(writes.warehouse, store, held, SYSTEM_CLOCK, app.worker.settings)
     revision = layout.revision_of(app.backend.read_only.tables.table_modified("numbers"))
     task = {"resource_id": "numbers", "format": "json", "revision": revision, "attempt": 1}
     assert worker.deliver(task).reason == "pieces queued"
