@@ -30,6 +30,7 @@ from tests.contract import keys
 from tests.contract.conftest import PROJECT
 from tests.support.servers import ServerThread, free_port
 from tests.support.export_bridge import BridgedWarehouse
+from tests.support.held_tasks import HeldTasks
 
 ROWS = 3000  # ~60 KiB of CSV: bqemulator splits exports at 64 KiB of result, so NDJSON comes in several files
 
@@ -219,19 +220,6 @@ class CutOnce:
             self.cut += 1
             raise ConnectionError(f"cut while writing {name}")
         return self.store.open_writer(name, content_type)
-
-
-class HeldTasks:
-    """The worker's queue for piece tasks, holding them so the test delivers each in any order, twice, or late."""
-
-    def __init__(self):
-        self.tasks: dict[str, dict] = {}
-
-    def enqueue(self, name, payload):
-        if name in self.tasks:
-            return False
-        self.tasks[name] = dict(payload)
-        return True
 
 
 def test_piece_deliveries_duplicated_cut_and_lost_never_publish_a_wrong_file(deployment):
