@@ -38,8 +38,7 @@ class GarbageCollector:
         return eviction
 
     def delete_all(self, names: Iterable[str]) -> int:
-        """Deletes a few at a time (jobs.concurrent_calls: a 1,000-file join deletes ~4,000 objects); answers how
-        many went."""
+        """A few at a time (jobs.concurrent_calls: a 1,000-file join deletes ~4,000 objects); answers how many went."""
         def delete(name: str) -> bool:
             try:
                 self.store.delete(name)

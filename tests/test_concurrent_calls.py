@@ -12,7 +12,8 @@ import pytest
 from functions.core import layout
 from jobs.concurrent_calls import PARALLEL_CALLS, call_each
 from functions.wiring import build_worker
-from tests.test_ckan_pieces import RecordingQueue, load, part_files
+from tests.support.held_tasks import HeldTasks
+from tests.test_ckan_pieces import load, part_files
 
 WAIT = 30  # a barrier's timeout: only reached when the calls do not run at the same moment (the test then fails)
 
@@ -39,7 +40,7 @@ def test_the_first_error_is_raised_once_the_calls_already_started_have_ended():
     # calls not started yet are not made (a fan-out's delivery is retried and queues them then)
 
 
-class MeetingQueue(RecordingQueue):
+class MeetingQueue(HeldTasks):
     """Records the piece tasks; each enqueue waits until `parties` of them are in flight."""
 
     def __init__(self, parties: int):

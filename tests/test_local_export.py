@@ -32,6 +32,14 @@ def test_ranges_start_small_then_grow_by_row_groups_and_cover_every_row_once():
     assert export.row_ranges([0, 0]) == []
 
 
+def test_the_first_range_is_smaller_where_rows_are_wide():
+    assert export.first_rows(122_880, 24_000_000) == 16_384  # ~200-byte rows: 3 MB
+    assert export.first_rows(2_000, 200_000_000) == 41  # 100 KB rows: 4 MiB of them
+    assert export.first_rows(10, 10 << 30) == 1
+    assert export.first_rows(0, 0) == 16_384
+    assert export.row_ranges([2_000] * 3, first_rows=41)[:2] == [(0, 41), (41, 2_000)]
+
+
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """Small row groups, so a small table is exported in many ranges; values every format writes its own way."""

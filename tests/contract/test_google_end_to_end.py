@@ -23,13 +23,14 @@ from functions.adapters.google.clients import READ_ONLY, READ_WRITE
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.auth import build_authorizer
 from functions.local_server import make_local_server
-from functions.wiring import assemble, build_backend
+from functions.wiring import assemble, build_backend, build_worker
 from tests.support.app import with_ports
 from functions.settings import load_settings
 from tests.contract import keys
 from tests.contract.conftest import PROJECT
 from tests.support.servers import ServerThread, free_port
 from tests.support.export_bridge import BridgedWarehouse
+from tests.support.held_tasks import HeldTasks
 
 ROWS = 3000  # ~60 KiB of CSV: bqemulator splits exports at 64 KiB of result, so NDJSON comes in several files
 
@@ -221,19 +222,6 @@ class CutOnce:
         return self.store.open_writer(name, content_type)
 
 
-class HeldTasks:
-    """The worker's queue for piece tasks, holding them so the test delivers each in any order, twice, or late."""
-
-    def __init__(self):
-        self.tasks: dict[str, dict] = {}
-
-    def enqueue(self, name, payload):
-        if name in self.tasks:
-            return False
-        self.tasks[name] = dict(payload)
-        return True
-
-
 def test_piece_deliveries_duplicated_cut_and_lost_never_publish_a_wrong_file(deployment):
     """Cloud Storage and BigQuery are the emulators; the deliveries are made by the test so that it controls them:
     the export delivery twice (the second queues nothing new), every piece twice in a shuffled order, one piece cut
@@ -245,7 +233,6 @@ def test_piece_deliveries_duplicated_cut_and_lost_never_publish_a_wrong_file(dep
 
     from functions.core import layout
     from functions.core.model import Format, Variant
-    from functions.wiring import build_worker
 
     base, bq, dataset, app = deployment["url"], deployment["bq"], deployment["dataset"], deployment["app"]
     rows = 20_000  # bqemulator splits at 64 KiB of result: 9 files

@@ -32,6 +32,7 @@ from functions.core.shards import order_shards
 from jobs.parallel_gzip import gzip_file
 
 FIRST_ROWS = 16_384  # the first piece: a fraction of a second of COPY on any table
+FIRST_BYTES = 4 << 20  # ... and on wide rows: at most this much of the source's uncompressed data
 MAX_GROUPS = 8  # later pieces: 1, 2, 4, then up to 8 of the source's row groups (~1M rows at DuckDB's default)
 ROW_NUMBER = "file_row_number"  # DuckDB's virtual column of a Parquet scan; a real column of that name hides it
 
@@ -66,6 +67,14 @@ def row_ranges(group_rows: Sequence[int], first_rows: int = FIRST_ROWS, max_grou
     return ranges
 
 
+def first_rows(group_rows: int, group_bytes: int, most: int = FIRST_ROWS, size: int = FIRST_BYTES) -> int:
+    """Rows of the first range: FIRST_ROWS, or fewer where the first row group's rows are wide (its uncompressed
+    size, from the footer), so the first piece is as quick on 100 KB rows as on 200-byte ones."""
+    if group_rows <= 0 or group_bytes <= 0:
+        return most
+    return max(1, min(most, size * group_rows // group_bytes))
+
+
 def export(source: Path, destination: Path, job: ExportJob, scratch: Path | None = None) -> None:
     """Each COPY writes into `scratch` (a folder outside the bucket; default a new temporary one), then its files
     land in `destination` in order, as `part-<range>-<file>`, gzip members when the job asks for gzip (compressed on
@@ -96,7 +105,8 @@ def export(source: Path, destination: Path, job: ExportJob, scratch: Path | None
 def _ranges(source: Path, job: ExportJob, table: list[TableColumn]) -> list[RowRange]:
     if not job.early or not job.selection.whole_table or any(c.name.lower() == ROW_NUMBER for c in table):
         return []
-    return row_ranges(_group_rows(str(source)))
+    groups, first_bytes = _row_groups(str(source))
+    return row_ranges(groups, first_rows(groups[0] if groups else 0, first_bytes))
 
 
 def _copy(source: Path, folder: Path, job: ExportJob, table: list[TableColumn], rows: RowRange | None) -> None:
@@ -145,12 +155,13 @@ def described(path: str) -> tuple[TableColumn, ...]:
 
 
 @functools.lru_cache(maxsize=256)
-def _group_rows(path: str) -> tuple[int, ...]:
-    """Rows per row group of an immutable table file, from its footer."""
+def _row_groups(path: str) -> tuple[tuple[int, ...], int]:
+    """Rows per row group of an immutable table file, and the first group's uncompressed bytes, from its footer."""
     import pyarrow.parquet as pq
 
     metadata = pq.read_metadata(path)
-    return tuple(metadata.row_group(index).num_rows for index in range(metadata.num_row_groups))
+    groups = [metadata.row_group(index) for index in range(metadata.num_row_groups)]
+    return tuple(group.num_rows for group in groups), (groups[0].total_byte_size if groups else 0)
 
 
 @functools.lru_cache(maxsize=1)

@@ -105,12 +105,17 @@ class LocalWarehouse:
             return []
         folder = self.bucket_root / prefix
         try:
-            entries = {entry.name: entry.stat() for entry in os.scandir(folder) if entry.name.startswith("part-")}
+            names = order_shards(entry.name for entry in os.scandir(folder) if entry.name.startswith("part-"))
         except FileNotFoundError:
             return []
-        return [ObjectInfo(prefix + name, entries[name].st_size,
-                           datetime.fromtimestamp(entries[name].st_mtime, timezone.utc))
-                for name in order_shards(entries)]
+        files = []
+        for name in names:
+            try:
+                stat = (folder / name).stat()
+            except FileNotFoundError:  # joined and deleted meanwhile (another delivery published): stop there
+                break
+            files.append(ObjectInfo(prefix + name, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc)))
+        return files
 
     def wait_export(self, job_id: str, timeout: float) -> JobStatus:
         with self._lock:
