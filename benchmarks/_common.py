@@ -128,9 +128,9 @@ def temp_dir(label: str):
 # ---------------------------------------------------------------- servers
 
 class InProcessServer:
-    """make_local_server in a thread of this process."""
+    """make_local_server in a thread of this process; `phases`: the worker's phase recorders (jobs.phases)."""
 
-    def __init__(self, env: dict[str, str], access_log: bool = False):
+    def __init__(self, env: dict[str, str], access_log: bool = False, phases=None):
         import logging
 
         from functions.local_server import make_local_server
@@ -138,7 +138,7 @@ class InProcessServer:
 
         if not access_log:
             logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self.app = build_app(env)
+        self.app = build_app(env, phases=phases)
         self.server = make_local_server(self.app.doors, "127.0.0.1", 0)
         self.port = self.server.port
         self.base = f"http://127.0.0.1:{self.port}"

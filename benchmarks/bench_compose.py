@@ -13,11 +13,12 @@ request, so the 302 is included) and total time; 1 client (sequential downloads)
 clients; composed and streamed rounds alternate; medians.
 
 Part 2, the worker. In this process, the app built as `main.py serve` builds it (functions.wiring.build_app),
-one per DUMP_COMPOSE value; each task is run by calling jobs.export_worker.deliver_task directly with
+one per DUMP_COMPOSE value; each task is run by calling the app's worker (app.worker.deliver) directly with
 the payload the HTTP function queues, on an empty dumps/ folder and a new attempt number (so every run
 is cold). Timed by wrapping, from here, the warehouse's `_export` (connect + DESCRIBE + COPY: the export
-step), the worker's `publish` (assemble + manifest), and jobs.assemble's `write_header`, `compose`,
-`merge_parquet`, plus the worker's leftover deletes (store.delete after publish). No app file is edited.
+step); the worker's own phases come from the recorder the app is built with (jobs.phases: `assemble` =
+assemble + manifest, shown as publish; within it `header`, `compose`, `merge`; `leftovers`, the deletes after
+publish). No app file is edited.
 Cases: csv at ~20 and ~40 files, csv with compression=gzip (~21 files), ndjson (~28 files), and parquet: a generated
 1,000,000-row table (12 columns, ~220 B a row in Arrow, 9 row groups of 122,880 rows) with
 DUMP_SHARD_BYTES = 1 so that every row group becomes its own file (DuckDB cuts Parquet files only at
@@ -38,6 +39,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -48,10 +50,10 @@ from _common import (CHUNK, SubprocessServer, emit_result, env_for, load_flights
 
 import functions.adapters.local.warehouse as warehouse_module  # noqa: E402  (sys.path set by _common)
 import jobs.assemble as assemble_module  # noqa: E402
-import jobs.export_worker as worker_module  # noqa: E402
 from functions.adapters.local.sql import quote_literal  # noqa: E402
 from functions.core import identifiers  # noqa: E402
 from functions.wiring import build_app  # noqa: E402
+from jobs.phases import PhaseTimes  # noqa: E402
 
 SPLITS = {"21": 1_500_000, "42": 750_000}  # DUMP_SHARD_BYTES -> about that many csv files of flights
 GEN_ROWS = 1_000_000
@@ -195,11 +197,6 @@ ATTEMPT = 1000  # every worker run gets a new attempt number, so a new job id an
 
 def instrument_modules() -> None:
     warehouse_module._export = CLOCK.wrap("export", warehouse_module._export)
-    worker_module.ExportWorker.publish = CLOCK.wrap("publish", worker_module.ExportWorker.publish)
-    worker_module.ExportWorker.collect_garbage = CLOCK.wrap("gc", worker_module.ExportWorker.collect_garbage)
-    assemble_module.write_header = CLOCK.wrap("header", assemble_module.write_header)
-    assemble_module.compose = CLOCK.wrap("compose", assemble_module.compose)
-    assemble_module.merge_parquet = CLOCK.wrap("merge", assemble_module.merge_parquet)
     original_order = assemble_module.order_shards
 
     def order_shards(names):  # assemble() orders the export's files first: count them here
@@ -213,18 +210,25 @@ def instrument_modules() -> None:
 
 def instrument_app(app) -> None:
     app.backend.read_write.warehouse.column_names = CLOCK.wrap("column_names", app.backend.read_write.warehouse.column_names)
-    original_delete = app.backend.read_write.store.delete
 
-    def delete(name):  # the worker's deletes of leftovers (shards, header) after publishing; not GC's
+
+PHASE_SPANS = {"assemble": "publish", "header": "header", "compose": "compose", "merge": "merge",
+               "leftovers": "leftovers", "gc": "gc"}  # the worker's `export` phase: timed at the COPY instead
+
+
+class BenchPhases(PhaseTimes):
+    """The recorder the app is built with: the log line's times, and each phase added to CLOCK's spans."""
+
+    @contextmanager
+    def phase(self, name):
         start = time.perf_counter()
         try:
-            return original_delete(name)
+            with super().phase(name):
+                yield
         finally:
-            if CLOCK.active and ("/part-" in name or "/header." in name):
-                CLOCK.spans["leftovers"] = CLOCK.spans.get("leftovers", 0.0) + time.perf_counter() - start
-                CLOCK.spans["leftover_count"] = CLOCK.spans.get("leftover_count", 0.0) + 1
-
-    app.backend.read_write.store.delete = delete
+            if CLOCK.active and name in PHASE_SPANS:
+                label = PHASE_SPANS[name]
+                CLOCK.spans[label] = CLOCK.spans.get(label, 0.0) + time.perf_counter() - start
 
 
 def worker_runs(app, rid: str, query: dict, reps: int) -> dict:
@@ -295,7 +299,7 @@ def worker_part(reps: int) -> tuple[dict, float]:
                     key = (shard_bytes, compose)
                     if key not in apps_by:
                         env = env_for(local_dir, shard_bytes, DUMP_COMPOSE="true" if compose else "false")
-                        apps_by[key] = build_app(env)
+                        apps_by[key] = build_app(env, phases=lambda _target: BenchPhases(time.perf_counter))
                         instrument_app(apps_by[key])
                     found[(label, compose)] = worker_runs(apps_by[key], rid, query, reps)
                     r = found[(label, compose)]

@@ -2,11 +2,12 @@
 
 The server runs in THIS process (make_local_server on a free port) so its app object can be
 instrumented from outside the app code: the benchmark wraps, on its own objects and module attributes,
-the queue's enqueue/deliver, the warehouse's `_export` (connect + DESCRIBE + COPY), the worker's
-`publish` and `collect_garbage`, jobs.assemble's `write_header` and `compose`, and the catalogue's `look`
-(the HTTP function's polls). DUMP_COMPOSE is left at its default (true): a csv export gets a header
-object composed with its one file, as the worker does for every csv. Nothing in the app
-is edited. Each repetition loads the table again (a new revision), so every dump request is cold.
+the queue's enqueue/deliver, the warehouse's `_export` (connect + DESCRIBE + COPY) and the catalogue's `look`
+(the HTTP function's polls); the worker's phases come from the recorder the app is built with (jobs.phases:
+`assemble`, shown as publish, holding `header` and `compose`; `gc` after the leftovers are deleted).
+DUMP_COMPOSE is left at its default (true): a csv export gets a header object composed with its one file, as
+the worker does for every csv. Nothing in the app is edited. Each repetition loads the table again (a new
+revision), so every dump request is cold.
 
 Raw peers, all reading the table's own Parquet file (page cache warm for every variant):
   raw COPY, threads=1        COPY (SELECT * FROM read_parquet(..)) TO .. (FORMAT ..)   with SET threads = 1
@@ -24,16 +25,16 @@ import argparse
 import http.client
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from _common import (InProcessServer, emit_result, env_for, flights_csv, load_flights, median, table, temp_dir,
                      time_copy)
 
 import functions.adapters.local.warehouse as warehouse_module  # noqa: E402
-import jobs.assemble as assemble_module  # noqa: E402
-import jobs.export_worker as worker_module  # noqa: E402
 from functions.adapters.local.sql import export_statement, quote_literal  # noqa: E402
 from functions.core.model import ExportJob, Format, Variant  # noqa: E402
+from jobs.phases import PhaseTimes  # noqa: E402
 
 RAW_OPTIONS = {"csv": "FORMAT csv, HEADER", "ndjson": "FORMAT json", "parquet": "FORMAT parquet, COMPRESSION zstd"}
 EXT = {"csv": "csv", "ndjson": "json", "parquet": "parquet"}
@@ -117,7 +118,7 @@ def _format_of(args) -> str:
 
 
 def instrument(app, timeline_ref: list) -> None:
-    """Wraps functions the app calls through module or class attributes or this app's queue; no app file changes."""
+    """Wraps functions the app calls through module attributes or this app's objects; no app file changes."""
     def wrap(label, fn):
         def wrapper(*args, **kwargs):
             fmt = _format_of(args)
@@ -131,10 +132,6 @@ def instrument(app, timeline_ref: list) -> None:
     app.backend.read_write.queue.enqueue = wrap("enqueue", app.backend.read_write.queue.enqueue)
     app.backend.read_write.queue.deliver = wrap("deliver", app.backend.read_write.queue.deliver)
     warehouse_module._export = wrap("copy", warehouse_module._export)
-    worker_module.ExportWorker.publish = wrap("publish", worker_module.ExportWorker.publish)
-    worker_module.ExportWorker.collect_garbage = wrap("gc", worker_module.ExportWorker.collect_garbage)
-    assemble_module.compose = wrap("compose", assemble_module.compose)
-    assemble_module.write_header = wrap("header", assemble_module.write_header)
     original_look = app.catalogue.look
 
     def look(*args, **kwargs):  # whatever the signature, record the calls made on the HTTP function's thread
@@ -145,6 +142,30 @@ def instrument(app, timeline_ref: list) -> None:
         return found
 
     app.catalogue.look = look
+
+
+PHASE_EVENTS = {"assemble": "publish", "header": "header", "compose": "compose", "gc": "gc"}
+
+
+class TimelinePhases(PhaseTimes):
+    """The recorder the app is built with, one per delivery: the log line's times, and each phase's start and end
+    on the current timeline under the format it exports."""
+
+    def __init__(self, target, timeline_ref: list):
+        super().__init__(time.perf_counter)
+        self.fmt, self.timeline_ref = target.variant.key, timeline_ref
+
+    @contextmanager
+    def phase(self, name):
+        label = PHASE_EVENTS.get(name)
+        if label:
+            self.timeline_ref[0].mark(label + ":start", self.fmt)
+        try:
+            with super().phase(name):
+                yield
+        finally:
+            if label:
+                self.timeline_ref[0].mark(label + ":end", self.fmt)
 
 
 def cold_request(port: int, fmt: str, timeline: Timeline) -> None:
@@ -205,7 +226,8 @@ def main() -> dict:
     results: dict[str, dict] = {}
     with temp_dir("export") as local_dir:
         load_flights(local_dir)
-        with InProcessServer(env_for(local_dir)) as server:
+        with InProcessServer(env_for(local_dir),
+                             phases=lambda target: TimelinePhases(target, timeline_ref)) as server:
             instrument(server.app, timeline_ref)
             source_csv = flights_csv()
             runs: dict[str, list[dict]] = {fmt: [] for fmt in formats}

@@ -14,7 +14,6 @@ import sys
 
 from werkzeug.wrappers import Request, Response
 
-from functions.core.delivery import Retry
 from functions.core.log_entries import request_entry, task_entry
 
 NOTES = "bqdump.log_notes"  # WSGI environ key: what the door noted about this request
@@ -76,7 +75,7 @@ def logs_deliveries(deliver, clock):
         started = clock.monotonic()
         outcome = deliver(payload, last=last)
         seconds = clock.monotonic() - started
-        write(task_entry(outcome.body(), retry=isinstance(outcome, Retry), last=last, seconds=seconds))
+        write(task_entry(outcome.body(), retry=not outcome.done, last=last, seconds=seconds))
         return outcome
 
     return logged

@@ -14,9 +14,10 @@ from datetime import timedelta
 
 from functions.core import layout, progress
 from functions.core.shards import Piece
-from functions.core.dump_query import DumpQuery
+from functions.core.conditional import UNCONDITIONAL, Conditional
+from functions.core.dump_query import DumpQuery, check_against_columns
 from functions.core.errors import DumpError, NotFound, Unavailable
-from functions.core.model import ObjectInfo, TableShape, Variant
+from functions.core.model import ObjectInfo, Variant
 from functions.core.model import FailureKind
 from functions.core.next_step import Fail, Queue, Serve, Step, Wait, next_step
 from functions.core.publish import Failure, Manifest, RevisionState, parse_failure, parse_manifest, revision_state
@@ -53,63 +54,81 @@ class Progress:
 
 @dataclass(frozen=True)
 class Look:
-    """A revision's state, with its failure record when the latest attempt failed."""
+    """A revision's state, with its failure record when the latest attempt failed, and the listing it was read
+    from (a follower's wait also looks there for streamed pieces)."""
 
     state: RevisionState
-    failure: Failure | None = None
+    failure: Failure | None
+    listed: tuple[ObjectInfo, ...]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """What a dump request's lookup found: the target at the table's current revision; the next step (None: the
+    caller's copy is current, nothing was listed); a query dump's `requested` marker as listed (None: absent)."""
+
+    target: Target
+    step: Step | None
+    marker: ObjectInfo | None
 
 
 class ExportCatalogue:
     """`tables` answers table metadata and `bucket` listings and reads, both as the read-only identity."""
 
-    def __init__(self, tables: Warehouse, bucket: ObjectStore, queue: TaskQueue, clock: Clock,
-                 cooldown: timedelta, poll_seconds: tuple[float, float] = (0.25, 1.0),
-                 lookups: LookupPool | NoPool = NoPool(), touch_interval: timedelta = timedelta(minutes=5),
-                 changes: Changes | None = None):
+    def __init__(self, tables: Warehouse, bucket: ObjectStore, queue: TaskQueue, clock: Clock, cooldown: timedelta,
+                 poll_seconds: tuple[float, float], lookups: LookupPool | NoPool, touch_interval: timedelta,
+                 changes: Changes):
         self.tables, self.bucket, self.queue, self.clock = tables, bucket, queue, clock
-        self.changes = changes or ClockPauses(clock)  # wakes a waiting request when the bucket changes
+        self.changes = changes  # wakes a waiting request when the bucket changes (ClockPauses where it cannot)
         self.cooldown = cooldown
         self.poll_seconds = poll_seconds  # first and longest pause while a request waits for an export
         self.lookups = lookups  # functions.lookup_pool: where the listing runs beside the metadata call
         self.touch_interval = touch_interval  # a query dump's `requested` marker is touched at most this often
 
-    def current(self, resource_id: str, variant: Variant, selection: DumpQuery = DumpQuery(),
-                shape: TableShape | None = None) -> Target:
-        """One metadata call, on every request: a table modified a moment ago is served at its new revision.
-        `shape`: that call's answer when the caller made it already (to check a query against the columns)."""
-        modified = shape.modified if shape is not None else self.tables.table_modified(resource_id)
-        return Target.of(resource_id, variant, layout.revision_of(modified), selection)
+    def lookup(self, resource_id: str, variant: Variant, query: DumpQuery = DumpQuery(),
+               conditional: Conditional = UNCONDITIONAL) -> Lookup:
+        """A dump request's lookup. For the whole table, unconditionally, its `modified` is asked while the
+        variant's exports (every revision the bucket still holds) are listed: one round trip. Otherwise the
+        metadata call comes alone first: it may answer a conditional request (nothing is listed then), and a query
+        is checked against the columns it gives, only now that the caller was authorized (field names never leak
+        to others), for the key its listing needs."""
+        if query.whole_table and not conditional.asked:
+            return self._whole_table(resource_id, variant)
+        if query.whole_table:
+            target = self.current(resource_id, variant)
+        else:
+            shape = self.tables.shape(resource_id)
+            target = Target.of(resource_id, variant, layout.revision_of(shape.modified),
+                               check_against_columns(query, shape.columns))
+        if conditional.unchanged(target):
+            return Lookup(target, None, None)
+        if not target.is_query:
+            return Lookup(target, self.request(target), None)
+        # one listing of the query's prefix: its variants and revisions (bounded by GC) and its `requested` marker
+        listed = self.bucket.list(layout.query_prefix(target.resource_id, target.variant.query_key))
+        marker = layout.requested_marker(target.resource_id, target.variant.query_key)
+        return Lookup(target, self._requested(target, listed), next((o for o in listed if o.name == marker), None))
 
-    def request_current(self, resource_id: str, variant: Variant,
-                        selection: DumpQuery = DumpQuery()) -> tuple[Target, Step]:
-        """`current` and `request` in one round trip: the variant's exports (every revision the bucket still
-        holds) are listed while the table's `modified` is asked, then the current revision's are picked out."""
-        keyed = replace(variant, query_key=selection.key)
-        listing = self.lookups.start(lambda: self.bucket.list(layout.variant_prefix(resource_id, keyed)))
+    def _whole_table(self, resource_id: str, variant: Variant) -> Lookup:
+        plain = replace(variant, query_key="")
+        listing = self.lookups.start(lambda: self.bucket.list(layout.variant_prefix(resource_id, plain)))
         try:
-            target = self.current(resource_id, variant, selection)
+            target = self.current(resource_id, variant)
         except BaseException:
             listing.abandon()
             raise
-        return target, self.request(target, [o for o in listing.result() if o.name.startswith(target.prefix)])
+        return Lookup(target, self._requested(target, listing.result()), None)
 
-    def shape(self, resource_id: str) -> TableShape:
-        return self.tables.shape(resource_id)
+    def current(self, resource_id: str, variant: Variant) -> Target:
+        """The whole table's target, from one metadata call (on every request: a table modified a moment ago is
+        served at its new revision)."""
+        return Target.of(resource_id, variant, layout.revision_of(self.tables.table_modified(resource_id)),
+                         DumpQuery())
 
-    def request_listed(self, target: Target) -> tuple[Step, ObjectInfo | None]:
-        """`request`, and for a query dump its `requested` marker, from one listing of the query's prefix (its
-        variants and revisions, bounded by GC, and the marker)."""
-        if not target.is_query:
-            return self.request(target), None
-        listed = self.bucket.list(layout.query_prefix(target.resource_id, target.variant.query_key))
-        marker = layout.requested_marker(target.resource_id, target.variant.query_key)
-        return (self.request(target, [o for o in listed if o.name.startswith(target.prefix)]),
-                next((o for o in listed if o.name == marker), None))
-
-    def note_request(self, target: Target, marker: ObjectInfo | None) -> None:
-        """A query dump served from the cache: queue a touch of its `requested` marker (`marker`: as listed,
-        None when absent) when it is older than the touch interval; the read-write worker writes it, at most
-        once per interval."""
+    def note_request(self, found: Lookup) -> None:
+        """A query dump served from the cache: queue a touch of its `requested` marker when it is absent or older
+        than the touch interval; the read-write worker writes it, at most once per interval."""
+        target, marker = found.target, found.marker
         if not target.is_query:
             return
         key = target.variant.query_key
@@ -126,20 +145,29 @@ class ExportCatalogue:
     def list_tables(self) -> list[str]:
         return self.tables.list_tables()
 
-    def look(self, target: Target, listed: list[ObjectInfo] | None = None) -> Look:
-        """`listed`: the revision's objects when the caller listed them already."""
-        state = revision_state(self.bucket.list(target.prefix) if listed is None else listed)
-        if state.failed and state.failed.failure:
-            return Look(state, parse_failure(self.bucket.read_bytes(state.failed.failure.name)))
-        return Look(state)
+    def look(self, target: Target) -> Look:
+        return self._look(self.bucket.list(target.prefix))
 
-    def decide(self, target: Target, queued: int = 0, listed: list[ObjectInfo] | None = None) -> Step:
-        look = self.look(target, listed)
+    def _look(self, listed: list[ObjectInfo]) -> Look:
+        """`listed`: the revision's objects."""
+        state = revision_state(listed)
+        if state.failed and state.failed.failure:
+            return Look(state, parse_failure(self.bucket.read_bytes(state.failed.failure.name)), tuple(listed))
+        return Look(state, None, tuple(listed))
+
+    def decide(self, target: Target, queued: int = 0) -> Step:
+        return self._next(self.look(target), queued)
+
+    def _next(self, look: Look, queued: int = 0) -> Step:
         return next_step(look.state, look.failure, self.clock.now(), self.cooldown, queued)
 
-    def request(self, target: Target, listed: list[ObjectInfo] | None = None) -> Step:
+    def request(self, target: Target) -> Step:
         """The next step for a caller who has queued nothing yet; a Queue step is queued before it is returned."""
-        step = self.decide(target, listed=listed)
+        return self._requested(target, self.bucket.list(target.prefix))
+
+    def _requested(self, target: Target, listed: list[ObjectInfo]) -> Step:
+        """`listed`: objects under the target's revision prefix or a prefix of it (its variant's, its query's)."""
+        step = self._next(self._look([o for o in listed if o.name.startswith(target.prefix)]))
         if isinstance(step, Queue):
             self.queue_attempt(target, step.attempt)
         return step
@@ -160,16 +188,16 @@ class ExportCatalogue:
             self.changes.wait(mark, min(pause, max(0.0, deadline - self.clock.monotonic())))
             pause = min(pause * 2, poll_max)
             mark = self.changes.mark()
-            listed = self.bucket.list(target.prefix)
-            step = self.decide(target, queued=attempt, listed=listed)
+            look = self.look(target)
+            step = self._next(look, queued=attempt)
             if isinstance(step, Queue):
                 self.queue_attempt(target, step.attempt)
                 attempt = step.attempt
             elif not isinstance(step, Wait):
                 return step
             elif streamed_after is not None and self.clock.monotonic() - started >= streamed_after and \
-                    progress.records_after(listed, layout.attempt_prefix(target.resource_id, target.variant,
-                                                                         target.rev, attempt), 0):
+                    progress.records_after(look.listed, layout.attempt_prefix(target.resource_id, target.variant,
+                                                                              target.rev, attempt), 0):
                 return step  # a follower gets bytes at once: waiting on for the published file delays them
         return Wait(attempt)
 
@@ -185,14 +213,14 @@ class ExportCatalogue:
         deadline, pause = self.clock.monotonic() + seconds, poll_first
         while True:
             mark = self.changes.mark()
-            listed = self.bucket.list(target.prefix)
-            step = self.decide(target, queued=attempt, listed=listed)
+            look = self.look(target)
+            step = self._next(look, queued=attempt)
             if isinstance(step, Queue):
                 step = Fail(Failure("the export was interrupted", FailureKind.TRANSIENT), 1)
             if not isinstance(step, Wait):
                 return Progress(step)
             if seen is not None:
-                records = progress.records_after(listed, prefix, seen)
+                records = progress.records_after(look.listed, prefix, seen)
                 if records:
                     try:
                         return Progress(step, self._recorded(records, prefix))

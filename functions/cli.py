@@ -155,7 +155,7 @@ def _loader():
     if not (google.project and google.dataset):
         raise ConfigurationError("BIGQUERY_PROJECT and BIGQUERY_DATASET name the dataset to load into with "
                                  "DUMP_BACKEND=google (the deployment's: terraform output, DEPLOY.md).")
-    clients = GoogleClients(google)
+    clients = GoogleClients(google, {})
     return BigQueryLoader(lambda: clients.bigquery(READ_WRITE), google.project, google.dataset, SYSTEM_CLOCK)
 
 

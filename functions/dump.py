@@ -15,7 +15,8 @@ from functions.auth import caller_from_headers
 from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, layout, tokens
 from functions.core.ckan_params import parse_dump_query
-from functions.core.dump_query import DumpQuery, QueryBounds, check_against_columns
+from functions.core.conditional import Conditional
+from functions.core.dump_query import QueryBounds
 from functions.core.follow import FOLLOW_STREAMED_AFTER, MissAnswer, plan_miss
 from functions.core.next_step import Fail, Queue, Serve, failure_error
 from functions.core.publish import Manifest
@@ -31,7 +32,7 @@ class DumpSettings:
     stream_token_seconds: int
     public_url: str
     stream_url: str
-    bounds: QueryBounds = QueryBounds()  # what a CKAN query may ask
+    bounds: QueryBounds  # what a CKAN query may ask
 
 
 @dataclass(frozen=True)
@@ -56,24 +57,22 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     asked = parse_dump_query(params, door.settings.bounds)  # malformed parameters are refused before anything else
     decided = door.authorizer.authorize(caller_from_headers(headers_of(request)), resource_id, door.clock.now().timestamp())
     note(request, authorizer=decided or door.authorizer.name)
-    marker = None  # a query dump's `requested` marker, as listed
-    if asked.whole_table and not is_conditional(request):  # metadata and listing at once
-        target, step = door.catalogue.request_current(resource_id, variant)
-        note(request, revision=target.rev)
-    else:  # the metadata call alone may answer a conditional request: no listing is started before it
-        target = current_target(door, resource_id, variant, asked)
-        note(request, variant=target.variant.key, revision=target.rev)  # a query dump's variant names its key
-        if unchanged_for_caller(request, target):
-            note(request, outcome="not-modified")
-            return not_modified(target)  # no listing, no signing, no export
-        step, marker = door.catalogue.request_listed(target)
+    # one lookup: the current revision, a query checked against its columns, the next step (none when the
+    # caller's copy is current: no listing, no signing, no export)
+    found = door.catalogue.lookup(resource_id, variant, asked, conditional_of(request))
+    target = found.target
+    note(request, variant=target.variant.key, revision=target.rev)  # a query dump's variant names its key
+    if found.step is None:
+        note(request, outcome="not-modified")
+        return not_modified(target)
+    step = found.step
     waited = isinstance(step, Queue)
     miss = plan_miss(request.method, request.headers.get("Prefer"), door.settings.wait_seconds)
     if isinstance(step, Queue):
         step = door.catalogue.wait_for(target, step.attempt, miss.wait_seconds,
                                        FOLLOW_STREAMED_AFTER if miss.answer is MissAnswer.FOLLOW else None)
     if isinstance(step, Serve):
-        door.catalogue.note_request(target, marker)
+        door.catalogue.note_request(found)
         note(request, outcome="waited" if waited else "hit", attempt=step.attempt)
         return redirect(request, door, target, door.catalogue.manifest(step))
     if isinstance(step, Fail):
@@ -86,16 +85,6 @@ def handle_dump(request: Request, door: DumpDoor, resource_id: str) -> Response:
     return follow_redirect(request, door, target, step.attempt)
 
 
-def current_target(door: DumpDoor, resource_id: str, variant, asked: DumpQuery) -> Target:
-    """The metadata call alone. For a query it also gives the columns the query is checked against, only now that
-    the caller may read the table (field names never leak to others); the listing needs the query's key, so it
-    follows this call instead of running beside it."""
-    if asked.whole_table:
-        return door.catalogue.current(resource_id, variant)
-    shape = door.catalogue.shape(resource_id)
-    return door.catalogue.current(resource_id, variant, check_against_columns(asked, shape.columns), shape)
-
-
 def request_variant(request: Request):
     return identifiers.dump_variant(request.args.get("format"), request.args.get("compression"),
                                     request.args.get("bom"))
@@ -106,16 +95,9 @@ def validators(target: Target) -> dict:
             "Last-Modified": http_date(layout.revision_time(target.rev))}
 
 
-def is_conditional(request: Request) -> bool:
-    return bool(request.if_none_match) or request.if_modified_since is not None
-
-
-def unchanged_for_caller(request: Request, target: Target) -> bool:
-    """If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2); either way the revision decides."""
-    if request.if_none_match:
-        return request.if_none_match.contains_weak(layout.etag(target.variant, target.rev).strip('"'))
-    since = request.if_modified_since
-    return since is not None and layout.revision_time(target.rev).replace(microsecond=0) <= since
+def conditional_of(request: Request) -> Conditional:
+    tags = request.if_none_match
+    return Conditional(frozenset(tags.as_set(include_weak=True)), tags.star_tag, request.if_modified_since)
 
 
 def not_modified(target: Target) -> Response:

@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
 from functions.core.cors import CorsPolicy
-from functions.core.dump_query import (MAX_FIELDS, MAX_FILTER_VALUES, MAX_Q_CHARS, MAX_Q_WORDS, MAX_SORT_KEYS,
-                                       QueryBounds)
+from functions.core.dump_query import QueryBounds
 from functions.core.errors import ConfigurationError
 from functions.core.settings_schema import (SETTING, Setting, boolean, non_negative_float, one_of, positive_float,
                                             positive_int, read_settings, setting, settings_of)
@@ -123,13 +122,13 @@ class Config:
         "DUMP_QUERY_TOUCH_SECONDS", "300",
         "A cache hit on a query dump records its request at most this often (one small task and marker write).",
         non_negative_float)
-    max_filter_values: int = setting("DUMP_MAX_FILTER_VALUES", str(MAX_FILTER_VALUES),
+    max_filter_values: int = setting("DUMP_MAX_FILTER_VALUES", "1000",
                                      "Most values a request's `filters` may hold in all.", positive_int)
-    max_q_chars: int = setting("DUMP_MAX_Q_CHARS", str(MAX_Q_CHARS), "Longest `q` (characters).", positive_int)
-    max_q_words: int = setting("DUMP_MAX_Q_WORDS", str(MAX_Q_WORDS), "Most words in `q` (or per field).",
+    max_q_chars: int = setting("DUMP_MAX_Q_CHARS", "1000", "Longest `q` (characters).", positive_int)
+    max_q_words: int = setting("DUMP_MAX_Q_WORDS", "32", "Most words in `q` (or per field).",
                                positive_int)
-    max_fields: int = setting("DUMP_MAX_FIELDS", str(MAX_FIELDS), "Most names in `fields`.", positive_int)
-    max_sort_keys: int = setting("DUMP_MAX_SORT_KEYS", str(MAX_SORT_KEYS), "Most keys in `sort`.", positive_int)
+    max_fields: int = setting("DUMP_MAX_FIELDS", "1000", "Most names in `fields`.", positive_int)
+    max_sort_keys: int = setting("DUMP_MAX_SORT_KEYS", "32", "Most keys in `sort`.", positive_int)
     url_expiry_hours: float = setting(
         "BIGQUERY_EXPORT_URL_EXPIRY_HOURS", "1",
         "Lifetime of signed download URLs, at most 168; GC keeps superseded exports this long.", _expiry_hours)

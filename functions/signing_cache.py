@@ -15,12 +15,11 @@ from typing import Callable
 from functions.core.signing_window import EPOCH, shared_expiry
 from functions.ports import UrlSigner
 
-DEFAULT_MAX_URLS = 4096
+MAX_URLS = 4096  # URLs one process keeps (the wiring's choice)
 
 
 class CachingUrlSigner:
-    def __init__(self, inner: UrlSigner, clock: Callable[[], datetime], window: timedelta,
-                 max_urls: int = DEFAULT_MAX_URLS):
+    def __init__(self, inner: UrlSigner, clock: Callable[[], datetime], window: timedelta, max_urls: int):
         self._inner, self._clock, self._window, self._max = inner, clock, window, max_urls
         self._urls: OrderedDict[tuple, str] = OrderedDict()
         self._signing: dict[tuple, threading.Event] = {}

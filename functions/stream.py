@@ -10,6 +10,7 @@ from werkzeug.wrappers import Request, Response
 from functions.access_log import logs_requests, note
 from functions.catalogue import ExportCatalogue
 from functions.core import identifiers, layout, tokens
+from functions.core.dump_query import DumpQuery
 from functions.core.errors import Unavailable
 from functions.core.follow import still_exporting_retry_after
 from functions.core.next_step import Fail, Serve, failure_error
@@ -81,7 +82,7 @@ def requested_target(request: Request, resource_id: str) -> Target:
     variant = replace(request_variant(request), query_key=identifiers.query_key(request.args.get("query_key")))
     rev = identifiers.revision(request.args.get("rev", ""))
     note(request, resource=resource_id, variant=variant.key, revision=rev, authorizer="stream token")
-    return Target(resource_id, variant, rev)
+    return Target(resource_id, variant, rev, DumpQuery())  # the key is in the variant
 
 
 def serve_manifest(request: Request, door: StreamDoor, target: Target, manifest: Manifest) -> Response:

@@ -19,19 +19,22 @@ import requests
 from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.access_log import logs_deliveries
 from functions.auth import build_authorizer
-from functions.catalogue import ExportCatalogue
+from functions.catalogue import ClockPauses, ExportCatalogue
 from functions.core.follow import follow_wait_seconds
 from functions.dump import DumpDoor, DumpSettings
 from functions.lookup_pool import LookupPool
 from functions.objects import ObjectsDoor
-from functions.ports import Authorizer, Backend, Clock
+from functions.ports import Authorizer, Backend, Clock, ObjectStore, TaskQueue, Warehouse
 from functions.prewarm import PrewarmDoor
 from functions.routes import Doors
 from functions.settings import Config, Settings, load_settings
-from functions.signing_cache import CachingUrlSigner
+from functions.signing_cache import MAX_URLS, CachingUrlSigner
 from functions.stream import StreamDoor
 from functions.worker_door import WorkerDoor
 from jobs.export_worker import ExportWorker, WorkerSettings
+from jobs.garbage import GarbageCollector
+from jobs.phases import PhaseRecorders, phase_times
+from jobs.publisher import Publisher
 
 LOOKUP_THREADS = 8  # listings beside requests' metadata calls; a listing no thread takes up is made by its request
 
@@ -53,11 +56,11 @@ class App:
             close()
 
 
-def build_app(env: Mapping[str, str], clock: Clock = SYSTEM_CLOCK) -> App:
+def build_app(env: Mapping[str, str], clock: Clock = SYSTEM_CLOCK, phases: PhaseRecorders | None = None) -> App:
     """The environment is parsed and checked here, once (load_settings): every other object gets parsed values."""
     settings = load_settings(env)
     return assemble(settings.core, build_backend(settings, clock), build_authorizer(settings.auth, requests.Session()),
-                    clock)
+                    clock, phases)
 
 
 def build_backend(settings: Settings, clock: Clock, **google_seams) -> Backend:
@@ -74,7 +77,17 @@ def build_backend(settings: Settings, clock: Clock, **google_seams) -> Backend:
                                core.local_exports, clock, wake_waiters=clock is SYSTEM_CLOCK)  # a test's clock keeps its own time
 
 
-def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Clock) -> App:
+def build_worker(warehouse: Warehouse, store: ObjectStore, queue: TaskQueue | None, clock: Clock,
+                 settings: WorkerSettings, phases: PhaseRecorders | None = None) -> ExportWorker:
+    """The export worker and its collaborators; `phases`: a benchmark's recorders (default: the log line's)."""
+    return ExportWorker(warehouse, store, queue, Publisher(store, warehouse, clock),
+                        GarbageCollector(store, clock, settings.url_lifetime, settings.query_cap,
+                                         settings.protected_for),
+                        phases or phase_times(clock.monotonic), clock, settings)
+
+
+def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Clock,
+             phases: PhaseRecorders | None = None) -> App:
     """Each door gets what it uses; tests call this with a Backend whose parts they replaced."""
     url_lifetime = timedelta(hours=config.url_expiry_hours)
     lookups = LookupPool(LOOKUP_THREADS)
@@ -82,14 +95,14 @@ def assemble(config: Config, backend: Backend, authorizer: Authorizer, clock: Cl
     reads, writes = backend.read_only, backend.read_write
     catalogue = ExportCatalogue(reads.tables, reads.bucket, writes.queue, clock,
                                 timedelta(seconds=config.failure_cooldown_seconds), backend.poll_seconds, lookups,
-                                touch_interval, backend.changes)
+                                touch_interval, backend.changes or ClockPauses(clock))
     piece_queue = None if getattr(writes.queue, "queues_nothing", False) else writes.queue
-    worker = ExportWorker(writes.warehouse, writes.store, clock,
+    worker = build_worker(writes.warehouse, writes.store, piece_queue, clock,
                           WorkerSettings(config.compose, config.shard_bytes, config.worker_wait_seconds, url_lifetime,
-                                         config.query_cap, touch_interval), piece_queue)
+                                         config.query_cap, touch_interval), phases)
     signer = writes.signer
     if config.signed_url_window_seconds:
-        signer = CachingUrlSigner(signer, clock.now, timedelta(seconds=config.signed_url_window_seconds))
+        signer = CachingUrlSigner(signer, clock.now, timedelta(seconds=config.signed_url_window_seconds), MAX_URLS)
     dump = DumpDoor(catalogue, signer, authorizer, backend.stream_key, clock,
                     DumpSettings(config.wait_seconds, url_lifetime, config.stream_token_seconds, config.public_url,
                                  config.stream_url, config.bounds))

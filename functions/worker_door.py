@@ -1,4 +1,5 @@
-"""The export worker's HTTP door: Cloud Tasks (or the local server) POSTs a task; Done answers 200, Retry 503."""
+"""The export worker's HTTP door: Cloud Tasks (or the local server) POSTs a task; a done outcome answers 200, one
+to deliver again 503."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from werkzeug.wrappers import Request, Response
 
 from functions.access_log import logs_requests, note
 from functions.core import request_json
-from functions.core.delivery import Done, Outcome, Retry
+from functions.core.delivery import Outcome
 from functions.http import handles_errors, headers_of, json_response
 from functions.ports import Clock
 
@@ -18,7 +19,7 @@ from functions.ports import Clock
 class WorkerDoor:
     deliver: Callable[..., Outcome]  # ExportWorker.deliver
     check_caller: Callable[[Mapping[str, str]], None]  # OIDC from Cloud Tasks when deployed; raises Unauthorized
-    max_deliveries: int  # the queue's max_attempts: the last delivery may not end in Retry
+    max_deliveries: int  # the queue's max_attempts: the last delivery may not end in a retry
     clock: Clock
 
 
@@ -30,7 +31,7 @@ def last_delivery(headers: Mapping[str, str], max_deliveries: int) -> bool:
 
 def delivery_status(outcome: Outcome) -> int:
     """Cloud Tasks retries any non-2xx answer."""
-    return 200 if isinstance(outcome, Done) else 503
+    return 200 if outcome.done else 503
 
 
 @logs_requests
@@ -41,14 +42,14 @@ def handle_task_request(request: Request, door: WorkerDoor) -> Response:
                                        'Send {"resource_id", "format", "revision", "attempt"}.')
     last = last_delivery(headers_of(request), door.max_deliveries)
     outcome = door.deliver(payload, last=last)
-    note(request, task=outcome.reason, retry=isinstance(outcome, Retry), last_delivery=last, **outcome.details)
+    note(request, task=outcome.reason, retry=not outcome.done, last_delivery=last, **outcome.details)
     body = outcome.body()
-    if isinstance(outcome, Retry):
+    if not outcome.done:
         body.update(not_done(outcome))
     return json_response(body, delivery_status(outcome))
 
 
-def not_done(outcome: Retry) -> dict:
+def not_done(outcome: Outcome) -> dict:
     """A 503 makes the queue deliver the task again; its body is an error body like any other."""
     message = outcome.details.get("reason") or f"The export is not finished ({outcome.reason})."
     return {"error": "unavailable", "message": message, "hint": "The task queue delivers this task again."}

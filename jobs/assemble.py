@@ -20,6 +20,7 @@ from functions.ports import ObjectStore, Warehouse, find_object
 from jobs import parquet_footer
 from jobs.parquet_footer import FooterMismatch
 from jobs.ckan_step import write_ckan_file
+from jobs.phases import PhaseRecorder
 
 FOOTER_READERS = 8  # footers read at once: ranged reads are round trips, not bandwidth
 FOOTER_CHUNK = 1 << 20
@@ -40,9 +41,10 @@ def plan_for(variant: Variant, compose: bool) -> Plan:
     return Plan(variant.has_header, compose and variant.concatenates)
 
 
-def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: str,
-             plan: Plan) -> tuple[list[Piece], list[str]]:
-    """The pieces to publish, and the files that become leftovers once the manifest is written."""
+def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: str, plan: Plan,
+             phases: PhaseRecorder) -> tuple[list[Piece], list[str]]:
+    """The pieces to publish, and the files that become leftovers once the manifest is written; `phases` times
+    writing the header, composing and merging."""
     variant: Variant = target.variant
     shards = export_files(store.list(prefix))
     if not shards:
@@ -56,15 +58,18 @@ def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: s
     if variant.format is Format.PARQUET:
         if len(shards) == 1:
             return [Piece(shards[0].name, shards[0].size)], []
-        merged = merge_parquet(store, shards, destination, variant.content_type)
+        with phases.phase("merge"):
+            merged = merge_parquet(store, shards, destination, variant.content_type)
         return [Piece(merged.name, merged.size)], [s.name for s in shards]
     pieces = [Piece(s.name, s.size) for s in shards]
     if plan.header_object and target.selection.limit != 0:  # CKAN: limit=0 is an empty csv/tsv, no header
         names = list(target.selection.fields) or warehouse.column_names(target.resource_id)  # a query's fields
-        header = write_header(store, names, variant, prefix)
+        with phases.phase("header"):
+            header = write_header(store, names, variant, prefix)
         pieces.insert(0, Piece(header.name, header.size))
     if plan.compose and len(pieces) > 1:
-        composed = compose(store, [p.name for p in pieces], destination, variant.content_type)
+        with phases.phase("compose"):
+            composed = compose(store, [p.name for p in pieces], destination, variant.content_type)
         return [Piece(composed.name, composed.size)], [p.name for p in pieces]
     return pieces, []
 

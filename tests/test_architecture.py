@@ -1,4 +1,4 @@
-"""The shape of the code, checked on the source: no import cycles, one composition root, one clock."""
+"""The shape of the code, checked on the source: no import cycles, one composition root, one clock, short modules."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ PACKAGES = ("functions", "jobs")
 WIRING = "functions.wiring"
 ENTRY_POINTS = {"main", "functions.cli", "functions.local_server"}  # besides tests and benchmarks
 CLOCK_ADAPTER = "functions.adapters.system_clock"
+MODULE_LINES = 300  # a module longer than this holds more than one job: split it along its seams
 TIME_READS = {"time": {"time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "sleep"},
               "datetime": {"now", "utcnow", "today"}, "date": {"today"}}
 
@@ -70,6 +71,12 @@ def test_the_import_graph_of_functions_and_jobs_is_acyclic():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_no_product_module_is_longer_than_the_limit():
+    lengths = {name: len(path.read_text().splitlines()) for name, path in modules().items()}
+    assert {name: n for name, n in lengths.items() if n > MODULE_LINES} == {}
+    assert max(lengths.values()) > MODULE_LINES // 2  # the count reads real modules
 
 
 def test_only_entry_points_import_the_wiring_module():

@@ -11,9 +11,8 @@ import pytest
 import requests
 
 from functions.core import layout, pieces
-from functions.core.delivery import Done
 from functions.wiring import build_app
-from jobs.export_worker import ExportWorker
+from functions.wiring import build_worker
 from tests.support.app import HeldQueue, LiveServer, doors_with_catalogue, local_env
 from tests.support.tables import get_dump
 
@@ -98,11 +97,12 @@ def test_duplicated_reordered_and_lost_piece_deliveries_publish_the_one_go_file_
     app = make_app(DUMP_SHARD_BYTES=1, DUMP_WAIT_SECONDS=0)
     load(app, tmp_path)
     held = RecordingQueue()
-    worker = ExportWorker(app.backend.read_write.warehouse, app.backend.read_write.store, app.clock, app.worker.settings, held)
+    worker = build_worker(app.backend.read_write.warehouse, app.backend.read_write.store, held, app.clock,
+                          app.worker.settings)
     rev = app.backend.read_only.tables.table_modified("wide")  # the revision the dump door would name
     task = {"resource_id": "wide", "format": "json", "revision": layout.revision_of(rev), "attempt": 1}
     first = worker.deliver(task)
-    assert isinstance(first, Done) and first.reason == "pieces queued", first
+    assert first.done and first.reason == "pieces queued", first
     assert worker.deliver(task).reason == "pieces queued" and len(held.tasks) == len(part_files(app)) >= 3
     deliveries = list(held.tasks.values()) * 2  # every piece twice
     random.Random(7).shuffle(deliveries)

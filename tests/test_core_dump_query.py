@@ -8,9 +8,10 @@ from functions.adapters.google import kinds as bigquery_kinds
 from functions.adapters.local import kinds as duckdb_kinds
 from functions.core import dump_query as dq
 from functions.core.ckan_params import parse_dump_query as parse_with
-from functions.core.dump_query import DumpQuery, QueryBounds, SortKey, TableColumn, check_against_columns
+from functions.core.dump_query import DumpQuery, SortKey, TableColumn, check_against_columns
 from functions.core.errors import InvalidRequest
 from functions.http import status_of
+from tests.support.queries import BOUNDS
 
 COLUMNS = [TableColumn("_id", "INT64", "integer"), TableColumn("carrier", "STRING", "text"),
            TableColumn("month", "INT64", "integer"), TableColumn("delay", "FLOAT64", "float"),
@@ -20,7 +21,7 @@ COLUMNS = [TableColumn("_id", "INT64", "integer"), TableColumn("carrier", "STRIN
 
 
 def parse_dump_query(params):
-    return parse_with(params, QueryBounds())
+    return parse_with(params, BOUNDS)
 
 
 def parse(**params):
@@ -141,12 +142,12 @@ def test_malformed_parameters_are_a_400(params):
 
 
 def test_bounds_are_each_a_clear_400():
-    values = ", ".join(str(i) for i in range(dq.MAX_FILTER_VALUES + 1))
+    values = ", ".join(str(i) for i in range(BOUNDS.filter_values + 1))
     assert "values" in refused(parse, filters=f'{{"month": [{values}]}}').message
-    assert "characters" in refused(parse, q="x" * (dq.MAX_Q_CHARS + 1)).message
-    assert "words" in refused(parse, q=" ".join(f"w{i}" for i in range(dq.MAX_Q_WORDS + 1))).message
-    assert "fields" in refused(parse, fields=",".join(f"f{i}" for i in range(dq.MAX_FIELDS + 1))).message
-    assert "sort" in refused(parse, sort=",".join(f"f{i}" for i in range(dq.MAX_SORT_KEYS + 1))).message
+    assert "characters" in refused(parse, q="x" * (BOUNDS.q_chars + 1)).message
+    assert "words" in refused(parse, q=" ".join(f"w{i}" for i in range(BOUNDS.q_words + 1))).message
+    assert "fields" in refused(parse, fields=",".join(f"f{i}" for i in range(BOUNDS.fields + 1))).message
+    assert "sort" in refused(parse, sort=",".join(f"f{i}" for i in range(BOUNDS.sort_keys + 1))).message
     assert "characters" in refused(parse, fields="x" * (dq.MAX_PARAMETER_CHARS + 1)).message
 
 

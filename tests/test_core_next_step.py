@@ -1,4 +1,4 @@
-"""The one decision of what to do next for a target, shared by the dump function, the worker and pre-warming."""
+"""The one decision of what to do next for a target, shared by the dump function and pre-warming."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ from datetime import timedelta
 
 import pytest
 
-from functions.catalogue import ExportCatalogue
+from functions.catalogue import ClockPauses, ExportCatalogue
+from functions.core.dump_query import DumpQuery
 from functions.core.model import FailureKind, Format, ObjectInfo, Variant
 from functions.core.next_step import Fail, Queue, Serve, Wait, failure_error, next_step
 from functions.core.publish import Failure, failure_bytes, revision_state
 from functions.core.target import Target
+from functions.lookup_pool import NoPool
 from tests.support.clock import FakeClock
 
 T0 = FakeClock().now()
@@ -77,7 +79,8 @@ class Queued:
 
 def test_wait_for_follows_the_clock_and_queues_the_next_attempt_after_a_transient_failure():
     clock, queue = FakeClock(), Queued()
-    catalogue = ExportCatalogue(None, Bucket(clock), queue, clock, COOLDOWN, (0.25, 1.0))
-    target = Target("t", Variant(Format.CSV), "abc")
+    catalogue = ExportCatalogue(None, Bucket(clock), queue, clock, COOLDOWN, (0.25, 1.0), NoPool(),
+                                timedelta(minutes=5), ClockPauses(clock))
+    target = Target("t", Variant(Format.CSV), "abc", DumpQuery())
     assert catalogue.wait_for(target, 1, 5.0) == Wait(2)  # no real time passes: the fake clock sleeps
     assert queue.names == [target.task_name(2)] and 5.0 <= clock.monotonic() < 6.5

@@ -43,7 +43,7 @@ def gated(make_app, tmp_path, fail=False, **env):
     app = make_app(**{"DUMP_WAIT_SECONDS": 0, "DUMP_SHARD_BYTES": 300_000, **env})  # many pieces
     load_numbers(app, "numbers", 60_000, tmp_path)
     gate = GatedStore(app.backend.read_write.store, fail)
-    app.worker.store = gate  # the worker's read-write view; followers read the real bucket
+    app.worker.publisher.store = gate  # the worker's manifest writes; followers read the real bucket
     return app, gate
 
 
@@ -172,7 +172,7 @@ def test_a_follower_whose_records_went_with_the_publish_gets_the_published_file(
     reader = LateRecordReader(app.backend.read_only.bucket)
     gate.gate = reader.reading  # the manifest is written once a follower reads a record listed before it
     following = rebuilt(app, bucket=reader)
-    following.worker.store = gate  # the rebuilt app's worker is the one the queue delivers to
+    following.worker.publisher.store = gate  # the rebuilt app's worker is the one the queue delivers to
     live = serve(following.doors)
     answer = requests.get(live.url + "/datastore/dump/numbers?format=csv", timeout=60)
     assert reader.reading.is_set() and gate.reached.is_set()

@@ -12,7 +12,7 @@ from google.cloud import storage
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 
-from functions.adapters.google.signer import MAX_URL_SECONDS, GcsUrlSigner, url_lifetime_seconds
+from functions.adapters.google.signer import IAM_ENDPOINT, MAX_URL_SECONDS, GcsUrlSigner, url_lifetime_seconds
 from functions.core.errors import Unavailable
 from tests.contract import keys
 from tests.support.fake_iam import FakeIam
@@ -47,7 +47,8 @@ def sign(signer, hours=1):
 
 def test_a_private_key_signs_locally_and_the_signature_verifies(key):
     credentials = service_account.Credentials.from_service_account_info(keys.service_account_info(key))
-    signer = GcsUrlSigner(offline_client, "exports-bucket", lambda: credentials, lambda: datetime.now(timezone.utc))
+    signer = GcsUrlSigner(offline_client, "exports-bucket", lambda: credentials, lambda: datetime.now(timezone.utc),
+                          "", IAM_ENDPOINT)
     url = sign(signer, hours=2)
     parts = urlsplit(url)
     assert (parts.scheme, parts.netloc, unquote(parts.path)) == ("https", "storage.googleapis.com",
@@ -65,7 +66,8 @@ def test_a_private_key_signs_locally_and_the_signature_verifies(key):
 
 def test_the_longest_lifetime_is_seven_days(key):
     credentials = service_account.Credentials.from_service_account_info(keys.service_account_info(key))
-    signer = GcsUrlSigner(offline_client, "exports-bucket", lambda: credentials, lambda: datetime.now(timezone.utc))
+    signer = GcsUrlSigner(offline_client, "exports-bucket", lambda: credentials, lambda: datetime.now(timezone.utc),
+                          "", IAM_ENDPOINT)
     params = keys.verify_v4_url(sign(signer, hours=168), key.public_key())
     assert int(params["X-Goog-Expires"]) in (604_799, 604_800)
 
@@ -104,7 +106,7 @@ def test_a_key_for_another_account_than_the_signing_one_goes_through_iam(key, fa
 
 def test_no_key_and_no_signing_account_is_explained():
     signer = GcsUrlSigner(offline_client, "exports-bucket", lambda: user_credentials.Credentials(token="t"),
-                          lambda: datetime.now(timezone.utc))
+                          lambda: datetime.now(timezone.utc), "", IAM_ENDPOINT)
     with pytest.raises(Unavailable, match="No service account email") as caught:
         sign(signer)
     assert "SIGNING_SERVICE_ACCOUNT" in caught.value.hint

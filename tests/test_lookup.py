@@ -37,14 +37,15 @@ def meeting_catalogue(app, lookups, parties=2):
     tables = MeetsOthers(app.backend.read_only.tables, "table_modified", barrier)
     bucket = MeetsOthers(app.backend.read_only.bucket, "list", barrier)
     catalogue = ExportCatalogue(tables, bucket, app.backend.read_write.queue, app.clock, app.catalogue.cooldown,
-                                app.catalogue.poll_seconds, lookups)
+                                app.catalogue.poll_seconds, lookups, app.catalogue.touch_interval, app.catalogue.changes)
     return catalogue, tables, bucket
 
 
 def test_the_metadata_call_and_the_listing_are_both_under_way_before_either_answers(make_app, serve, tmp_path):
     app = published_app(make_app, serve, tmp_path)
     catalogue, tables, bucket = meeting_catalogue(app, app.catalogue.lookups)  # the pool the wiring built
-    target, step = catalogue.request_current("small", CSV)
+    found = catalogue.lookup("small", CSV)
+    target, step = found.target, found.step
     assert isinstance(step, Serve) and f"/{target.rev}/1/" in step.manifest
     assert len(tables.threads) == len(bucket.threads) == 1
     assert tables.threads[0] is threading.current_thread() and bucket.threads[0] is not tables.threads[0]
@@ -56,7 +57,7 @@ def test_without_a_pool_the_same_lookup_runs_one_call_after_the_other(make_app, 
     catalogue, _, _ = meeting_catalogue(app, NoPool())
     catalogue.tables.barrier = threading.Barrier(2, timeout=0.2)
     with pytest.raises(threading.BrokenBarrierError):
-        catalogue.request_current("small", CSV)
+        catalogue.lookup("small", CSV)
 
 
 def test_a_listing_no_pool_thread_takes_up_is_made_by_its_request(make_app, serve, tmp_path):
@@ -65,7 +66,7 @@ def test_a_listing_no_pool_thread_takes_up_is_made_by_its_request(make_app, serv
     try:
         busy = pool.start(lambda: release.wait(MEETING_TIMEOUT))  # the pool's one thread is taken
         catalogue, tables, bucket = meeting_catalogue(app, pool, parties=1)
-        _, step = catalogue.request_current("small", CSV)
+        step = catalogue.lookup("small", CSV).step
         assert isinstance(step, Serve)
         assert bucket.threads == [threading.current_thread()]  # taken back from the queue, listed here
         release.set()
@@ -84,12 +85,13 @@ def test_as_many_requests_as_threads_with_a_smaller_pool_neither_deadlock_nor_st
         barrier = threading.Barrier(requests_at_once, timeout=MEETING_TIMEOUT)
         bucket = MeetsOthers(app.backend.read_only.bucket, "list", barrier)
         catalogue = ExportCatalogue(app.backend.read_only.tables, bucket, app.backend.read_write.queue, app.clock,
-                                    app.catalogue.cooldown, app.catalogue.poll_seconds, pool)
+                                    app.catalogue.cooldown, app.catalogue.poll_seconds, pool,
+                                    app.catalogue.touch_interval, app.catalogue.changes)
         steps, errors = [], []
 
         def one_request():
             try:
-                steps.append(catalogue.request_current("small", CSV)[1])
+                steps.append(catalogue.lookup("small", CSV).step)
             except Exception as exc:  # noqa: BLE001 (reported below)
                 errors.append(exc)
 

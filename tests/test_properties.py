@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 from hypothesis import given, strategies as st
 
 from functions.adapters.local.signer import LocalUrlSigner
-from functions.core import hosts, identifiers, layout, ranges, request_json, tokens
+from functions.core import hosts, identifiers, layout, ranges, request_json, tokens, worker_tasks
+from functions.core.dump_query import DumpQuery
 from functions.core.errors import Forbidden, InvalidRequest, RangeNotSatisfiable, TooLarge
 from functions.core.model import Format, Variant
 
@@ -161,27 +162,24 @@ def test_signed_urls_round_trip_through_their_query(name, rid, variant, lifetime
                    query["signature"], now.timestamp() + lifetime + 1) is Forbidden
 
 
-TASK_FIELDS = ("resource_id", "format", "compression", "bom", "query_key", "revision", "attempt")
-
-
-def parse_task(body: dict):
-    """The worker's reading of a task body (jobs/export_worker.ExportWorker.deliver), parser by parser."""
-    return (identifiers.resource_id(body.get("resource_id")),
-            replace(identifiers.dump_variant(body.get("format"), body.get("compression"), body.get("bom")),
-                    query_key=identifiers.query_key(body.get("query_key"))),
-            identifiers.revision(body.get("revision")), identifiers.attempt(body.get("attempt")))
+TASK_FIELDS = ("resource_id", "format", "compression", "bom", "query_key", "query", "revision", "attempt", "piece",
+               "pieces", "touch")
 
 
 @given(st.fixed_dictionaries({}, optional={field: json_values for field in TASK_FIELDS}))
 def test_a_task_body_of_any_json_values_parses_or_is_invalid_request(body):
-    result = outcome(parse_task, body)
-    assert result is InvalidRequest or isinstance(result, tuple)
+    result = outcome(worker_tasks.parse_task, body)
+    assert result is InvalidRequest or isinstance(result, (worker_tasks.ExportTask, worker_tasks.PieceTask,
+                                                           worker_tasks.TouchTask))
 
 
 @given(valid_ids, variants, st.from_regex(r"[0-9a-f]{1,16}", fullmatch=True), st.integers(1, identifiers.MAX_ATTEMPT))
 def test_task_bodies_as_queued_round_trip(rid, variant, rev, attempt):
-    body = json.loads(json.dumps({"resource_id": rid, **variant.query, "revision": rev, "attempt": attempt}))
-    assert parse_task(request_json.json_object(json.dumps(body).encode(), "hint")) == (rid, variant, rev, attempt)
+    query = DumpQuery(fields=("a",)) if variant.query_key else DumpQuery()  # the key is checked against the table later
+    body = json.loads(json.dumps({"resource_id": rid, **variant.query, "revision": rev, "attempt": attempt,
+                                  "query": query.canonical()}))
+    task = worker_tasks.parse_task(request_json.json_object(json.dumps(body).encode(), "hint"))
+    assert task == worker_tasks.ExportTask(rid, variant, rev, attempt, query)
 
 
 @given(st.binary(max_size=2000) | st.text(max_size=2000).map(str.encode))

@@ -9,14 +9,16 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from functions.core import layout
-from functions.core.delivery import Done
-from functions.core.ckan_params import parse_dump_query
-from functions.core.dump_query import DumpQuery, QueryBounds, check_against_columns
+from functions.core.dump_query import DumpQuery, check_against_columns
 from functions.core.model import Format, Variant
 from functions.wiring import build_app
 from tests.support.app import doors_with_catalogue, local_env
 from tests.support.clock import FakeClock
 from tests.support.tables import get_dump
+from tests.support.queries import checked_query, parsed
+from functions.catalogue import Lookup
+from functions.core.next_step import Serve
+from functions.core.target import Target
 from tests.test_ckan_dump_http import load_flights
 
 HOUR = 3600
@@ -38,14 +40,15 @@ def clocked(tmp_path):
         app.close()
 
 
-def checked_query(params, columns) -> DumpQuery:
-    """As the dump function checks a request's parameters."""
-    return check_against_columns(parse_dump_query(params, QueryBounds()), columns)
+def by_carrier(carrier) -> DumpQuery:
+    return parsed({"filters": f'{{"carrier": "{carrier}"}}'})
 
 
-def target(app, carrier, fmt=Format.CSV):
-    selection = checked_query({"filters": f'{{"carrier": "{carrier}"}}'}, app.catalogue.shape("flights").columns)
-    return app.catalogue.current("flights", Variant(fmt), selection)
+def target(app, carrier, fmt=Format.CSV) -> Target:
+    """The target a request would have, without requesting it."""
+    shape = app.backend.read_only.tables.shape("flights")
+    return Target.of("flights", Variant(fmt), layout.revision_of(shape.modified),
+                     check_against_columns(by_carrier(carrier), shape.columns))
 
 
 def export(app, carrier, attempt=1):
@@ -69,8 +72,8 @@ def test_the_cap_evicts_the_least_recently_requested_once_no_signed_url_can_be_l
     assert [o.name.rsplit("/", 1)[-1] for o in app.backend.read_write.store.list(layout.query_prefix("flights", dl))] == [
         layout.FAILURE]
     clock.advance(HOUR + 5 * 60 + 300)  # past URL lifetime + grace + touch interval for both
-    hit = target(app, "AA")
-    app.catalogue.note_request(hit, app.catalogue.request_listed(hit)[1])  # a cache hit: AA is now the recent one
+    hit = app.catalogue.lookup("flights", Variant(Format.CSV), by_carrier("AA"))
+    app.catalogue.note_request(hit)  # a cache hit: AA is now the recent one
     app.backend.read_write.queue.drain(30)
     assert app.backend.read_write.store.list(layout.requested_marker("flights", aa))
     after_cooldown = export(app, "DL", attempt=2)
@@ -100,9 +103,9 @@ def test_the_marker_is_touched_at_most_once_per_interval(clocked):
     hit = target(app, "AA")
 
     def request():
-        step, marker = app.catalogue.request_listed(hit)
-        assert step.__class__.__name__ == "Serve"
-        app.catalogue.note_request(hit, marker)
+        found = app.catalogue.lookup("flights", Variant(Format.CSV), by_carrier("AA"))
+        assert isinstance(found.step, Serve) and found.target == hit
+        app.catalogue.note_request(found)
         app.backend.read_write.queue.drain(30)
 
     request()
@@ -115,7 +118,7 @@ def test_the_marker_is_touched_at_most_once_per_interval(clocked):
     request()
     assert len(queued) == 2 and app.backend.read_write.store.list(marker)[0].updated > first
     whole = app.catalogue.current("flights", Variant(Format.CSV))
-    app.catalogue.note_request(whole, None)
+    app.catalogue.note_request(Lookup(whole, None, None))
     assert len(queued) == 2  # a whole-table dump has no marker
 
 
@@ -144,7 +147,7 @@ def test_the_worker_checks_the_tasks_query_again(clocked):
     missing = {key: value for key, value in payload.items() if key != "query"}
     for bad in (tampered, unknown, as_parameters, malformed, missing):
         outcome = app.worker.deliver(bad)
-        assert isinstance(outcome, Done) and outcome.body()["status"] == "rejected"
+        assert outcome.done and outcome.body()["status"] == "rejected"
     assert app.backend.read_write.store.list("dumps/") == []
     assert app.worker.deliver(payload).body()["status"] == "published"
 
@@ -154,7 +157,7 @@ def test_a_query_task_payload_round_trips_to_the_same_key(clocked):
     params = {"filters": '{"month": [3, 1], "carrier": "AA"}', "q": '{"note": "Late  arrival"}',
               "fields": "note,_id,delay,month", "sort": "delay desc nulls last, month", "limit": "7", "offset": "1",
               "distinct": "yes"}
-    columns = app.catalogue.shape("flights").columns
+    columns = app.backend.read_only.tables.shape("flights").columns
     query = checked_query(params, columns)
     assert check_against_columns(DumpQuery.from_canonical(query.canonical()), columns).key == query.key != ""
     assert timedelta(0) < app.worker.settings.protected_for

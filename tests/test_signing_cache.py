@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from functions.adapters.google.signer import GcsUrlSigner
 from functions.core.signing_window import shared_expiry
-from functions.signing_cache import CachingUrlSigner
+from functions.signing_cache import MAX_URLS, CachingUrlSigner
 from tests.contract import keys
 from tests.support.fake_iam import FakeIam
 
@@ -82,7 +82,7 @@ def test_no_window_or_too_short_a_lifetime_keeps_the_exact_expiry():
 
 def test_the_same_url_within_a_window_and_a_new_one_after():
     clock, inner = Clock(), CountingSigner()
-    signer = CachingUrlSigner(inner, clock, WINDOW)
+    signer = CachingUrlSigner(inner, clock, WINDOW, MAX_URLS)
     first = ask(signer, clock)
     clock.now += timedelta(minutes=4, seconds=59)
     assert ask(signer, clock) == first and len(inner.signed) == 1
@@ -94,7 +94,7 @@ def test_the_same_url_within_a_window_and_a_new_one_after():
 
 def test_at_every_instant_a_url_has_more_than_lifetime_minus_window_left():
     clock, inner = Clock(START - timedelta(seconds=1)), CountingSigner()
-    signer = CachingUrlSigner(inner, clock, WINDOW)
+    signer = CachingUrlSigner(inner, clock, WINDOW, MAX_URLS)
     for _ in range(int(7200 / 20.5)):  # two hours, in steps off the windows' grid
         clock.now += timedelta(seconds=20.5)
         url = ask(signer, clock)
@@ -105,7 +105,7 @@ def test_at_every_instant_a_url_has_more_than_lifetime_minus_window_left():
 
 def test_everything_in_the_url_is_part_of_the_key():
     clock, inner = Clock(), CountingSigner()
-    signer = CachingUrlSigner(inner, clock, WINDOW)
+    signer = CachingUrlSigner(inner, clock, WINDOW, MAX_URLS)
     urls = {ask(signer, clock), ask(signer, clock, name=OBJECT + "x"), ask(signer, clock, filename="f.csv"),
             ask(signer, clock, content_type="text/plain"), ask(signer, clock, base_url="http://other/")}
     assert len(urls) == len(inner.signed) == 5
@@ -124,7 +124,7 @@ def test_the_cache_is_bounded_and_keeps_the_recently_used():
 def test_callers_missing_together_wait_for_one_signature():
     clock, inner = Clock(), CountingSigner()
     inner.gate = threading.Event()
-    signer = CachingUrlSigner(inner, clock, WINDOW)
+    signer = CachingUrlSigner(inner, clock, WINDOW, MAX_URLS)
     results: list[str] = []
     threads = [threading.Thread(target=lambda: results.append(ask(signer, clock))) for _ in range(8)]
     for thread in threads:
@@ -146,7 +146,7 @@ def test_a_failed_signature_is_not_cached():
             return super().sign(*args, **kwargs)
 
     inner = FailingOnce()
-    signer = CachingUrlSigner(inner, clock, WINDOW)
+    signer = CachingUrlSigner(inner, clock, WINDOW, MAX_URLS)
     with pytest.raises(RuntimeError):
         ask(signer, clock)
     assert ask(signer, clock).endswith("&n=2")
@@ -154,7 +154,7 @@ def test_a_failed_signature_is_not_cached():
 
 def test_the_url_is_not_in_the_signers_repr():
     clock = Clock()
-    signer = CachingUrlSigner(CountingSigner(), clock, WINDOW)
+    signer = CachingUrlSigner(CountingSigner(), clock, WINDOW, MAX_URLS)
     url = ask(signer, clock)
     assert url not in repr(signer) and OBJECT not in repr(signer)
 
@@ -166,7 +166,7 @@ def test_with_the_google_signer_iam_signblob_is_called_once_per_window():
         gcs = GcsUrlSigner(lambda: storage.Client(project="p", credentials=AnonymousCredentials()), "exports",
                            lambda: user_credentials.Credentials(token="runtime-token"), clock,
                            signing_email=keys.SIGNER_EMAIL, iam_endpoint=iam.url)
-        signer = CachingUrlSigner(gcs, clock, WINDOW)
+        signer = CachingUrlSigner(gcs, clock, WINDOW, MAX_URLS)
         boundary = shared_expiry(clock() + LIFETIME, clock(), WINDOW)
         first = ask(signer, clock)
         for _ in range(5):

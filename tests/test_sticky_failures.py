@@ -17,11 +17,11 @@ from dataclasses import replace
 import requests
 
 from functions.core import layout
-from functions.core.delivery import Done, Retry
 from functions.core.model import Format, JobState, JobStatus, Variant
 from functions.core.next_step import Queue
 from functions.ports import allow_every_caller
 from functions.worker_door import WorkerDoor, last_delivery
+from functions.wiring import build_worker
 from jobs.export_worker import ExportWorker
 from tests.support.tables import SMALL_CSV, load_csv, load_numbers
 from tests.support.servers import free_port, wait_serving
@@ -55,10 +55,10 @@ def test_a_task_that_keeps_answering_retry_records_a_failure_on_its_last_deliver
     app = make_app()
     load_csv(app, "small", SMALL_CSV, tmp_path)
     held = held_worker(app)
-    assert isinstance(held.deliver(task(app)), Retry)
+    assert not held.deliver(task(app)).done
     assert not any(n.endswith(layout.FAILURE) for n in snapshot(app))  # not the last: the queue comes again
     last = held.deliver(task(app), last=True)
-    assert (type(last), last.body()["status"]) == (Done, "failed")
+    assert (last.done, last.body()["status"]) == (True, "failed")
     assert failure_record(app)["kind"] == "transient"
     target = app.catalogue.current("small", Variant(Format.CSV))
     assert app.catalogue.decide(target) == Queue(2)  # the next request starts attempt 2 at once
@@ -115,9 +115,9 @@ def test_a_compose_that_fails_records_a_failure_naming_no_path(make_app, tmp_pat
     app = make_app(DUMP_SHARD_BYTES=3_000)
     load_numbers(app, "numbers", 3000, tmp_path)
     store = FullDiskStore(app.backend.read_write.store)
-    full = ExportWorker(app.backend.read_write.warehouse, store, app.clock, app.worker.settings)
+    full = build_worker(app.backend.read_write.warehouse, store, None, app.clock, app.worker.settings)
     result = full.deliver(task(app, "numbers"))
-    assert (type(result), result.body()["status"]) == (Done, "failed")
+    assert (result.done, result.body()["status"]) == (True, "failed")
     record = failure_record(app, "numbers")
     assert record["kind"] == "failed" and "No space left on device" in record["reason"]
     assert str(tmp_path) not in record["reason"]
@@ -127,7 +127,7 @@ def test_a_compose_that_fails_records_a_failure_naming_no_path(make_app, tmp_pat
 def held_worker(app) -> ExportWorker:
     """The app's export worker over a warehouse whose exports never finish."""
     ports = app.backend.read_write
-    return ExportWorker(HeldWarehouse(ports.warehouse), ports.store, app.clock, app.worker.settings)
+    return build_worker(HeldWarehouse(ports.warehouse), ports.store, None, app.clock, app.worker.settings)
 
 
 def test_a_full_disk_during_assembly_fails_the_attempt_and_the_next_request_recovers(tmp_path):

@@ -8,7 +8,7 @@ from datetime import timedelta
 from functions.core import layout
 from functions.core.gc import GRACE
 from functions.core.model import Format, Variant
-from functions.core.delivery import Done
+from functions.wiring import build_worker
 from jobs.export_worker import ExportWorker
 from tests.support.clock import ShiftedClock
 from tests.support.tables import SMALL_CSV, load_csv
@@ -28,7 +28,7 @@ def started(warehouse: Observed) -> list[str]:
 def worker(app, warehouse=None, clock=None) -> ExportWorker:
     """The app's export worker, over another warehouse view or clock when a test gives one."""
     ports = app.backend.read_write
-    return ExportWorker(warehouse or ports.warehouse, ports.store, clock or app.clock, app.worker.settings)
+    return build_worker(warehouse or ports.warehouse, ports.store, None, clock or app.clock, app.worker.settings)
 
 
 def snapshot(app, prefix="dumps/"):
@@ -40,11 +40,11 @@ def test_a_task_publishes_and_a_repeat_changes_nothing(make_app, tmp_path):
     load_csv(app, "small", SMALL_CSV, tmp_path)
     counted = worker(app, counting := Observed(app.backend.read_write.warehouse))
     first = counted.deliver(task(app))
-    assert (type(first), first.body()["status"]) == (Done, "published")
+    assert (first.done, first.body()["status"]) == (True, "published")
     published = snapshot(app)
     assert any(name.endswith("/1/manifest.json") for name in published)
     again = counted.deliver(task(app))
-    assert (type(again), again.body()["status"]) == (Done, "published")
+    assert (again.done, again.body()["status"]) == (True, "published")
     assert snapshot(app) == published and len(started(counting)) == 1
 
 
@@ -59,7 +59,7 @@ def test_concurrent_duplicate_deliveries_export_once(make_app, tmp_path):
         thread.start()
     for thread in threads:
         thread.join()
-    assert [type(r) for r in results] == [Done] * 4
+    assert [r.done for r in results] == [True] * 4
     assert len(set(started(counting))) == 1  # one deterministic job id, however many deliveries
     manifests = [n for n in snapshot(app) if n.endswith("manifest.json")]
     assert len(manifests) == 1
@@ -80,7 +80,7 @@ def test_invalid_tasks_are_rejected_without_retry(make_app):
                     {"resource_id": "t", "format": "xlsx", "revision": "ab", "attempt": 1},
                     {"resource_id": "t", "format": "csv", "revision": "ab", "attempt": 0}]:
         result = app.worker.deliver(payload)
-        assert (type(result), result.body()["status"]) == (Done, "rejected")
+        assert (result.done, result.body()["status"]) == (True, "rejected")
     gone = app.worker.deliver({"resource_id": "t", "format": "csv", "revision": "ab", "attempt": 1})
     assert gone.body()["status"] == "table_gone"
 
@@ -90,7 +90,7 @@ def test_a_failed_job_leaves_a_failure_record_and_is_not_retried_by_the_same_tas
     load_csv(app, "small", SMALL_CSV, tmp_path)
     app.backend.read_write.warehouse.table_file("small").write_bytes(b"broken")
     result = app.worker.deliver(task(app))
-    assert (type(result), result.body()["status"]) == (Done, "failed")
+    assert (result.done, result.body()["status"]) == (True, "failed")
     names = snapshot(app)
     assert any(n.endswith("/1/failed.json") for n in names) and not any(n.endswith("manifest.json") for n in names)
     assert app.worker.deliver(task(app)).body()["status"] == "failed"

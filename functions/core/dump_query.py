@@ -20,25 +20,20 @@ from typing import Any, Mapping, Sequence
 from functions.core.errors import InvalidRequest
 
 MAX_PARAMETER_CHARS = 65_536
-MAX_FIELDS = 1_000
-MAX_SORT_KEYS = 32
 MAX_FILTER_FIELDS = 100
-MAX_FILTER_VALUES = 1_000
-MAX_Q_CHARS = 1_000
-MAX_Q_WORDS = 32
 MAX_ROWS = 2**62  # limit and offset must fit a signed 64-bit SQL integer with room to add them
 KEY_HEX_CHARS = 16
 
 
 @dataclass(frozen=True)
 class QueryBounds:
-    """What one request may ask; the settings (functions.settings) fill it, these are the defaults."""
+    """What one request may ask: the settings DUMP_MAX_* (functions.settings) fill it, and declare the defaults."""
 
-    filter_values: int = MAX_FILTER_VALUES
-    q_chars: int = MAX_Q_CHARS
-    q_words: int = MAX_Q_WORDS
-    fields: int = MAX_FIELDS
-    sort_keys: int = MAX_SORT_KEYS
+    filter_values: int
+    q_chars: int
+    q_words: int
+    fields: int
+    sort_keys: int
 
 ID_COLUMN = "_id"
 

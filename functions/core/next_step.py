@@ -1,4 +1,5 @@
-"""What to do next for one export target, decided once for the dump function, the worker and pre-warming.
+"""What to do next for one export target, decided once for the dump function and pre-warming (the worker decides
+from its own task in functions.core.worker_step).
 
 Given what the listing says (a revision's state), the failure record if the latest attempt failed, the time
 and the cooldown: serve the published attempt, report the failure, queue an attempt, or wait for the one queued.

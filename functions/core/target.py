@@ -11,16 +11,16 @@ from functions.core.model import Variant
 
 @dataclass(frozen=True)
 class Target:
-    """`selection`: the checked CKAN query whose key `variant.query_key` is (the whole table by default).
-    The streaming function needs only the key (it serves a published file), so it leaves `selection` empty."""
+    """`selection`: the checked CKAN query whose key `variant.query_key` is (DumpQuery(): the whole table).
+    The streaming function needs only the key (it serves a published file), so its `selection` is empty."""
 
     resource_id: str
     variant: Variant
     rev: str
-    selection: DumpQuery = DumpQuery()
+    selection: DumpQuery
 
     @classmethod
-    def of(cls, resource_id: str, variant: Variant, rev: str, selection: DumpQuery = DumpQuery()) -> "Target":
+    def of(cls, resource_id: str, variant: Variant, rev: str, selection: DumpQuery) -> "Target":
         return cls(resource_id, replace(variant, query_key=selection.key), rev, selection)
 
     @property

@@ -20,13 +20,13 @@ import pytest
 import requests
 
 from functions.adapters.google.bigquery import GoogleWarehouse
+from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.core import layout
 from functions.core.assembly import csv_header_line
 from functions.adapters.google.kinds import table_columns
-from functions.core.ckan_params import parse_dump_query
-from functions.core.dump_query import QueryBounds, check_against_columns
 from functions.core.model import ExportJob, Format, JobState, Variant
 from tests.ckan.data import TABLES
+from tests.support.queries import checked_query
 from tests.support.emulators import bigquery_emulator  # noqa: F401 (fixture)
 
 PROJECT = "test-project"
@@ -71,7 +71,7 @@ def bigquery_types(bigquery_emulator):  # noqa: F811
         selects.append(f"SELECT {index} AS `_id`, {values}")
     client.query(f"CREATE TABLE `{PROJECT}.{dataset}.types` AS {' UNION ALL '.join(selects)}",
                  job_retry=None).result()
-    warehouse = GoogleWarehouse(lambda: client, lambda: client, PROJECT, dataset, BUCKET, "_id")
+    warehouse = GoogleWarehouse(lambda: client, lambda: client, PROJECT, dataset, BUCKET, "_id", SYSTEM_CLOCK)
     schema = client.get_table(f"{PROJECT}.{dataset}.types").schema
     return warehouse, table_columns(schema), bigquery_emulator
 
@@ -82,7 +82,7 @@ def kind_of(column: str) -> str:
 
 def exported(bigquery_types, fmt: Format, params: dict) -> bytes:
     warehouse, columns, emulator = bigquery_types
-    query = check_against_columns(parse_dump_query(params, QueryBounds()), columns)
+    query = checked_query(params, columns)
     variant = Variant(fmt)
     attempt = secrets.token_hex(4)
     job = ExportJob(layout.job_id("types", variant, attempt, 1), "types", fmt,

@@ -20,10 +20,10 @@ from functions.adapters.local import dump_query_sql as local_sql
 from functions.adapters.google.sql import table_reference
 from functions.adapters.google import kinds as bigquery_kinds
 from functions.adapters.local import kinds as duckdb_kinds
-from functions.core.ckan_params import parse_dump_query
-from functions.core.dump_query import QueryBounds, TableColumn, check_against_columns
+from functions.core.dump_query import TableColumn
 from functions.core.errors import InvalidRequest
 from tests.contract.conftest import PROJECT
+from tests.support.queries import checked_query
 
 ROWS = [  # _id, carrier, month, delay, at, note, odd name
     (3, "UA", 2, -3.0, "2013-02-01 07:00:00", None, "c"),
@@ -90,7 +90,7 @@ def engine(request, tmp_path_factory) -> Engine:
 
 
 def checked(params: dict, columns: list[TableColumn]):
-    return check_against_columns(parse_dump_query(params, QueryBounds()), columns)
+    return checked_query(params, columns)
 
 
 def ids(engine: Engine, **params) -> list[int]:

@@ -64,7 +64,7 @@ def test_the_metadata_call_and_the_listing_are_both_under_way_before_either_answ
     bucket = MeetsOthers(app.backend.read_only.bucket, "list", barrier)
     catalogue = rebuilt(app, tables=tables, bucket=bucket).catalogue
     google.reset_counts()
-    _, step = catalogue.request_current(google.rid, CSV)
+    step = catalogue.lookup(google.rid, CSV).step
     assert isinstance(step, Serve) and tables.threads[0] is not bucket.threads[0]
     assert google.calls()["tables.get"] == google.calls()["objects list"] == 1
 

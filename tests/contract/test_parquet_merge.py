@@ -20,10 +20,12 @@ from google.cloud import storage
 from functions.adapters.google.storage import GcsObjectStore
 from functions.adapters.local.object_store import LocalObjectStore
 from functions.adapters.local.sql import export_statement, quote_literal
+from functions.core.dump_query import DumpQuery
 from functions.core.model import ExportJob, Format, Variant
 from functions.core.target import Target
 from functions.settings import CORE_SETTINGS
 from jobs import assemble, parquet_footer
+from jobs.phases import PhaseTimes
 from tests.contract.conftest import PROJECT
 from tests.contract.test_object_store_contract import RecordingSession
 from tests.support.observed import Observed
@@ -221,10 +223,10 @@ def test_a_thousand_files_assemble_in_one_delivery_on_fake_gcs(gcs_emulator, gcs
     for index in range(1000):  # the same small schema, 3 rows a file, as a 1 TB export's 1,000 files
         pq.write_table(pa.table({"id": pa.array([3 * index, 3 * index + 1, 3 * index + 2], pa.int64())}), one)
         client.bucket(gcs_bucket).blob(f"{PREFIX}part-{index}.parquet").upload_from_filename(str(one))
-    target = Target("t", Variant(Format.PARQUET), "r")
+    target = Target("t", Variant(Format.PARQUET), "r", DumpQuery())
     started = time.monotonic()
     pieces, leftovers = assemble.assemble(store, None, target, PREFIX,  # Parquet asks no warehouse for headers
-                                          assemble.plan_for(target.variant, compose=True))
+                                          assemble.plan_for(target.variant, compose=True), PhaseTimes(time.monotonic))
     elapsed = time.monotonic() - started
     assert elapsed < delivery_budget_seconds(), f"{elapsed:.0f} s"
     assert len(pieces) == 1 and len(leftovers) == 1000
@@ -239,7 +241,6 @@ def test_the_worker_publishes_a_split_parquet_export_joined_by_footer(make_app, 
     """The local backend end to end: one delivery exports 4 files (rows [0, 16,384), the rest of the first
     122,880-row group, the second group, then the rest, each its own COPY; one row group per file at
     DUMP_SHARD_BYTES=1), joins them by footer, deletes them."""
-    from functions.core.delivery import Done
     from tests.support.tables import load_numbers
     from tests.test_worker import task, worker
 
@@ -247,7 +248,7 @@ def test_the_worker_publishes_a_split_parquet_export_joined_by_footer(make_app, 
     load_numbers(app, "numbers", 300_000, tmp_path)
     with caplog.at_level(logging.WARNING, logger="bqdump.worker"):
         result = worker(app).deliver(task(app, "numbers", "parquet"))
-    assert (type(result), result.body()["status"]) == (Done, "published")
+    assert (result.done, result.body()["status"]) == (True, "published")
     assert not [r for r in caplog.records if "re-encoding" in r.message]
     store = app.backend.read_write.store
     published = [o for o in store.list("dumps/numbers/") if o.name.endswith(".parquet")]

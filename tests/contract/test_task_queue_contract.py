@@ -19,14 +19,14 @@ import pytest
 from functions.adapters.google.tasks import CloudTasksQueue
 from functions.adapters.local.task_queue import InProcessTaskQueue
 from functions.adapters.system_clock import SYSTEM_CLOCK
-from functions.core.delivery import Done, Retry
+from functions.core.delivery import Outcome, Status
 from tests.contract.conftest import PROJECT
 from tests.support.servers import ServerThread
 
 
 def as_outcome(status: int):
     """The local queue reads a delivery's outcome where Cloud Tasks reads the HTTP status it becomes."""
-    return Done("ok") if 200 <= status < 300 else Retry(f"answered {status}")
+    return Outcome(Status.PUBLISHED) if 200 <= status < 300 else Outcome(Status.RETRY, {"reason": f"answered {status}"})
 
 
 class Receiver:
@@ -104,7 +104,7 @@ def backend(request):
             queue_path = f"{location}/queues/contract-{secrets.token_hex(4)}"
             client.create_queue(parent=location, queue={"name": queue_path})
             return CloudTasksQueue(lambda: client, queue_path, receiver.url,
-                                   "bqdump-tasks@test-project.iam.gserviceaccount.com"), receiver
+                                   "bqdump-tasks@test-project.iam.gserviceaccount.com", receiver.url, 600), receiver
 
         yield Backend("cloud-tasks", make, dedups=False)
     for close in reversed(closers):

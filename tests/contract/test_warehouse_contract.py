@@ -61,7 +61,7 @@ def backend(request, tmp_path) -> Backend:
     rows = " UNION ALL ".join(f"SELECT {i} AS _id, '{n}' AS name, {'NULL' if a is None else a} AS amount"
                               for i, n, a in (ROWS[2], ROWS[0], ROWS[1]))  # stored out of order: ORDER BY _id
     client.query(f"CREATE TABLE `{PROJECT}.{dataset}.small` AS SELECT * FROM ({rows})", job_retry=None).result()
-    warehouse = GoogleWarehouse(lambda: client, lambda: client, PROJECT, dataset, BUCKET, "_id")
+    warehouse = GoogleWarehouse(lambda: client, lambda: client, PROJECT, dataset, BUCKET, "_id", SYSTEM_CLOCK)
     return Backend(warehouse, lambda prefix: _read_tree(emulator.export_root / BUCKET, prefix), "bigquery")
 
 

@@ -16,7 +16,6 @@ from functions.adapters.google import sql as bigquery_sql
 from functions.adapters.google.dump_query_sql import select_statement
 from functions.adapters.google.kinds import table_columns
 from functions.core import identifiers
-from functions.adapters.system_clock import SYSTEM_CLOCK
 from functions.core.errors import NotFound, Unavailable
 from functions.core.model import ExportJob, FailureKind, JobState, JobStatus, TableShape
 from functions.ports import Clock
@@ -63,7 +62,7 @@ class GoogleWarehouse:
     """`reader` answers table metadata (read-only identity); `writer` runs and watches exports (read-write)."""
 
     def __init__(self, reader: Callable[[], bigquery.Client], writer: Callable[[], bigquery.Client], project: str, dataset: str,
-                 bucket: str, order_column: str = "_id", clock: Clock = SYSTEM_CLOCK):
+                 bucket: str, order_column: str, clock: Clock):
         self._reader, self._writer = reader, writer
         self.project, self.dataset, self.bucket = project, dataset, bucket
         self.order_column = order_column

@@ -37,9 +37,9 @@ def load_credentials(source: CredentialSource):
 class GoogleClients:
     """`credentials` (tests) maps a mode to a ready credentials object instead of loading it from the settings."""
 
-    def __init__(self, config: GoogleConfig, credentials: Mapping[str, object] | None = None):
+    def __init__(self, config: GoogleConfig, credentials: Mapping[str, object]):
         self.config = config
-        self._given = dict(credentials or {})
+        self._given = dict(credentials)
         self._built: dict[tuple[str, str], Any] = {}
         self._lock = threading.RLock()
 

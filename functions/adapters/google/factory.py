@@ -34,7 +34,7 @@ def build_google_backend(google: GoogleConfig, token_secret: str, clock: Clock, 
                          iam_endpoint: str = IAM_ENDPOINT) -> Backend:
     """`credentials` (by mode), `certs_url` and `iam_endpoint` are for tests; deployments pass none of them."""
     certs_url = certs_url or google.oidc_certs_url
-    clients = GoogleClients(google, credentials)
+    clients = GoogleClients(google, credentials or {})
     warehouse = GoogleWarehouse(lambda: clients.bigquery(READ_ONLY), lambda: clients.bigquery(READ_WRITE),
                                 google.project, google.dataset, google.bucket, google.order_column, clock)
     store = GcsObjectStore(lambda: clients.storage(READ_WRITE), google.bucket, lambda: clients.session(READ_WRITE))
@@ -44,7 +44,7 @@ def build_google_backend(google: GoogleConfig, token_secret: str, clock: Clock, 
     queue: TaskQueue = NoTaskQueue()
     if google.tasks_queue:
         queue = CloudTasksQueue(clients.tasks, google.tasks_queue, google.worker_url, google.tasks_service_account,
-                                google.worker_audience, google.dispatch_deadline_seconds)
+                                google.worker_audience or google.worker_url, google.dispatch_deadline_seconds)
     check_task_caller = allow_every_caller
     if google.worker_audience:
         check_task_caller = OidcCallerCheck(google.worker_audience, google.tasks_service_account, certs_url)

@@ -6,21 +6,20 @@ from typing import Mapping
 
 from google.auth import exceptions as auth_errors
 
-from functions.adapters.google.config import GOOGLE_CERTS_URL
 from functions.core.errors import Unauthorized, Unavailable
 
 GOOGLE_ISSUERS = ("accounts.google.com", "https://accounts.google.com")
+CLOCK_SKEW_SECONDS = 10  # a token's times are checked this leniently
 
 
 class OidcCallerCheck:
-    """`check(headers)` returns for a valid token and raises Unauthorized (401) otherwise."""
+    """`check(headers)` returns for a valid token and raises Unauthorized (401) otherwise; `service_account`:
+    the one identity whose tokens are accepted ("": any Google-issued token for the audience)."""
 
-    def __init__(self, audience: str, service_account: str = "", certs_url: str = GOOGLE_CERTS_URL,
-                 clock_skew_seconds: int = 10):
+    def __init__(self, audience: str, service_account: str, certs_url: str):
         self.audience = audience
         self.service_account = service_account
         self.certs_url = certs_url
-        self.clock_skew_seconds = clock_skew_seconds
 
     def __call__(self, headers: Mapping[str, str]) -> None:
         self.check(headers)
@@ -39,7 +38,7 @@ class OidcCallerCheck:
             raise _refused(f"The token is not a JWT: {exc}") from None
         try:
             claims = id_token.verify_token(token.strip(), Request(), audience=self.audience, certs_url=self.certs_url,
-                                           clock_skew_in_seconds=self.clock_skew_seconds)
+                                           clock_skew_in_seconds=CLOCK_SKEW_SECONDS)
         except auth_errors.TransportError as exc:
             raise Unavailable("Google's token certificates could not be fetched.", "Cloud Tasks will retry.") from exc
         except (ValueError, auth_errors.GoogleAuthError) as exc:

@@ -43,7 +43,7 @@ class IamSigningCredentials(auth_credentials.Signing):
     `service_account_email=`/`access_token=` path calls the same signBlob API, but at a fixed https host.
     """
 
-    def __init__(self, source, email: str, endpoint: str = IAM_ENDPOINT):
+    def __init__(self, source, email: str, endpoint: str):
         self._source = source
         self._email = email
         self._endpoint = endpoint.rstrip("/")
@@ -75,7 +75,7 @@ class GcsUrlSigner:
     """V4 signed GET URLs of export objects. The port's `base_url` is ignored: GCS serves the object itself."""
 
     def __init__(self, client: Callable[[], StorageClient], bucket: str, credentials: Callable[[], object],
-                 clock: Callable[[], datetime], signing_email: str = "", iam_endpoint: str = IAM_ENDPOINT):
+                 clock: Callable[[], datetime], signing_email: str, iam_endpoint: str):
         self._client = client
         self._bucket = bucket
         self._credentials = credentials

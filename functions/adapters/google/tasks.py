@@ -14,13 +14,15 @@ if TYPE_CHECKING:
     from google.cloud import tasks_v2
 
 class CloudTasksQueue:
-    def __init__(self, client: Callable[[], tasks_v2.CloudTasksClient], queue: str, worker_url: str, service_account: str = "",
-                 audience: str = "", deadline_seconds: int = 600):
+    """`service_account`: whose OIDC token each task carries, for `audience` ("": no token)."""
+
+    def __init__(self, client: Callable[[], tasks_v2.CloudTasksClient], queue: str, worker_url: str,
+                 service_account: str, audience: str, deadline_seconds: int):
         self._client = client
         self.queue = queue
         self.worker_url = worker_url
         self.service_account = service_account
-        self.audience = audience or worker_url
+        self.audience = audience
         self.deadline_seconds = deadline_seconds
 
     def task(self, name: str, payload: Mapping):

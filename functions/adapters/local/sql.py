@@ -17,24 +17,33 @@ def quote_literal(value: str) -> str:
 
 
 def _iso(expression: str) -> str:
-    """CKAN 2.12's timestamp text, `YYYY-MM-DDTHH:MM:SS.mmm`; microseconds, when a value has them, are kept."""
-    return f"regexp_replace(strftime({expression}, '%Y-%m-%dT%H:%M:%S.%f'), '(\\.\\d{{3}})000$', '\\1')"
+    """CKAN 2.12's timestamp text, `YYYY-MM-DDTHH:MM:SS.mmm`; microseconds, when a value has them, are kept. A
+    suffix test and a slice, not a regular expression: the same text, and about 0.25 s less CPU per 3 M values
+    (0.77 -> 0.53 s for a column whose raw COPY costs 0.44 s); DuckDB computes the repeated strftime once."""
+    text = f"strftime({expression}, '%Y-%m-%dT%H:%M:%S.%f')"
+    return f"(CASE WHEN suffix({text}, '000') THEN {text}[:-4] ELSE {text} END)"
 
 
 def _float8(column: str) -> str:
     """PostgreSQL's float8 text (CKAN's csv is PostgreSQL's COPY): shortest exact digits, no `.0`, an exponent
-    from 1e15 up (DuckDB's shortest text switches at 1e16), `NaN`, `Infinity`, `-Infinity`."""
+    from 1e15 up (DuckDB's shortest text switches at 1e16), `NaN`, `Infinity`, `-Infinity`. Below 1e15 (nearly
+    every value) without a regular expression: a fraction is DuckDB's shortest text as it is, a whole number is
+    its BIGINT's text (DuckDB's would end in `.0`), and a zero keeps its sign (1.13 -> 0.71 s CPU per 3 M values;
+    the raw COPY's 0.65 s)."""
     def shortest(value: str) -> str:
         return f"regexp_replace(CAST({value} AS VARCHAR), '\\.0$', '')"
 
-    plain = shortest(column)
+    below_1e15 = (f"CASE WHEN {column} <> trunc({column}) THEN CAST({column} AS VARCHAR) "
+                  f"WHEN {column} <> 0 THEN CAST(CAST({column} AS BIGINT) AS VARCHAR) "
+                  f"WHEN signbit({column}) THEN '-0' ELSE '0' END")
     digits = f"rtrim(replace({shortest(f'abs({column})')}, '.', ''), '0')"
     exponent_15 = (f"(CASE WHEN {column} < 0 THEN '-' ELSE '' END) || {digits}[1] || "
                    f"(CASE WHEN length({digits}) > 1 THEN '.' || {digits}[2:] ELSE '' END) || 'e+15'")
-    return (f"CASE WHEN isnan({column}) THEN 'NaN' "
+    return (f"CASE WHEN abs({column}) < 1e15 THEN {below_1e15} "
+            f"WHEN isnan({column}) THEN 'NaN' "
             f"WHEN isinf({column}) THEN (CASE WHEN {column} > 0 THEN 'Infinity' ELSE '-Infinity' END) "
-            f"WHEN abs({column}) >= 1e15 AND abs({column}) < 1e16 THEN {exponent_15} "
-            f"ELSE {plain} END")
+            f"WHEN abs({column}) < 1e16 THEN {exponent_15} "
+            f"ELSE {shortest(column)} END")
 
 
 def _shortest_decimal(column: str) -> str:

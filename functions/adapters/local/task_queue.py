@@ -1,4 +1,4 @@
-"""An in-process task queue with Cloud Tasks' contract: named tasks, dedup by name, delivered again until Done."""
+"""An in-process task queue with Cloud Tasks' contract: named tasks, dedup by name, delivered again until done."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Mapping
 
-from functions.core.delivery import Done, Outcome, Retry
+from functions.core.delivery import Outcome, Status
 from functions.ports import Clock
 
 log = logging.getLogger(__name__)
@@ -62,8 +62,8 @@ class InProcessTaskQueue:
                 outcome = self.deliver(payload, last=attempt == self.max_attempts)
             except Exception:  # a crash in the worker is a failed delivery, as over HTTP
                 log.exception("task %s: delivery %d raised", name, attempt)
-                outcome = Retry("raised")
-            if isinstance(outcome, Done):
+                outcome = Outcome(Status.RAISED)
+            if outcome.done:
                 return
             log.info("task %s: delivery %d came to %s, retrying", name, attempt, outcome.reason)
             self._closed.wait(min(self.backoff_seconds * 2 ** (attempt - 1), 30))
