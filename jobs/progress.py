@@ -22,6 +22,12 @@ def streams_early(variant, warehouse: Warehouse) -> bool:
     return hasattr(warehouse, "final_files") and not variant.format.written_by_worker
 
 
+def worker_streams(variant, warehouse: Warehouse) -> bool:
+    """json and xml, written by the worker in pieces that are final as they land (jobs.ckan_step
+    .write_ckan_pieces), where followers get pieces early (the local backend, as `streams_early`)."""
+    return hasattr(warehouse, "final_files") and variant.format.written_by_worker
+
+
 class Recorder:
     """Writes the attempt's streamed records; a later delivery of the same task carries on from the bucket."""
 
@@ -36,7 +42,8 @@ class Recorder:
         return Recorded(len(records), pieces - header)
 
     def record(self, final: list[ObjectInfo]) -> None:
-        """Records the files of `final` (the job's final files, in order) not recorded yet."""
+        """Records the files of `final` (the job's final files, or the worker's json/xml pieces, in order) not
+        recorded yet."""
         if len(final) <= self.recorded.files:
             return  # nothing new; and nothing (not even the header) is written before the export's first file
         header = None
