@@ -18,7 +18,7 @@ log = logging.getLogger("bqdump.worker")
 
 def streams_early(variant, warehouse: Warehouse) -> bool:
     """Only a warehouse that can tell which files are final before its job ends (the local DuckDB one), and only
-    formats whose published file starts with those files (json and xml are written by the worker at the end)."""
+    formats whose published file starts with those files (json and xml: `worker_streams`)."""
     return hasattr(warehouse, "final_files") and not variant.format.written_by_worker
 
 
