@@ -34,23 +34,11 @@ from pathlib import Path
 import psutil
 
 from _common import SubprocessServer, emit_result, env_for, get, median, table, temp_dir
+from bench_ckan_writers import generated
 
 TARGET = 1.3
 RID = "rows"
 RAW_OPTIONS = {"csv": "FORMAT csv, HEADER", "tsv": "FORMAT csv, HEADER, DELIMITER '\t'", "ndjson": "FORMAT json"}
-
-
-def issue_table(path: Path, rows: int) -> Path:
-    """The issue's table: int, text with commas and quotes, float, timestamp (with milliseconds), bool."""
-    import duckdb
-
-    with duckdb.connect() as con:
-        con.execute(f"""COPY (
-            SELECT i AS _id, 'text, "quoted" ' || (i * 7919 % 100000)::VARCHAR || ', end' AS name,
-                   i / 7.0 AS amount, TIMESTAMP '2020-01-01' + to_microseconds(i * 1234567) AS at, i % 3 = 0 AS ok
-            FROM range(1, {int(rows)} + 1) t(i)
-        ) TO '{path}' (FORMAT parquet, COMPRESSION zstd)""")
-    return path
 
 
 def timed_copy(sql_for, threads: int | None) -> tuple[float, float]:
@@ -113,7 +101,7 @@ def main() -> dict:
     names = ("bqdump", "raw_t1", "raw_ordered", "app_t1")
     runs: dict[str, dict[str, list[tuple[float, float]]]] = {f: {name: [] for name in names} for f in formats}
     with temp_dir("formats") as local_dir:
-        source = issue_table(local_dir / "source.parquet", args.rows)
+        source = generated(local_dir / "source.parquet", args.rows)
         warehouse = local_warehouse(local_dir, SYSTEM_CLOCK, exports=1)
         try:
             with SubprocessServer(env_for(local_dir, DUMP_WAIT_SECONDS="60")) as server:

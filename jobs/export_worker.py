@@ -26,6 +26,7 @@ from functions.core.worker_step import Finish, RecordFailure
 from functions.core.worker_tasks import ExportTask, PieceTask, TouchTask, parse_task
 from functions.ports import Clock, ObjectStore, TaskQueue, Warehouse
 from jobs import assemble, ckan_step, progress
+from jobs.concurrent_calls import call_each
 from jobs.garbage import GarbageCollector
 from jobs.phases import PhaseRecorder, PhaseRecorders
 from jobs.publisher import Publisher, Superseded
@@ -189,10 +190,10 @@ class ExportWorker:
         assert self.queue is not None  # publish_step fans out only with a queue
         ckan_step.write_frame(self.store, shards[0], prefix, target.variant,
                               assemble.json_columns(self.warehouse, target))
-        payload = target.task_payload(attempt)
-        for index in range(len(shards)):
-            self.queue.enqueue(f"{target.task_name(attempt)}-piece-{index}",
-                               {**payload, "piece": index, "pieces": len(shards)})
+        payload, queue = target.task_payload(attempt), self.queue
+        tasks = [(f"{target.task_name(attempt)}-piece-{index}", {**payload, "piece": index, "pieces": len(shards)})
+                 for index in range(len(shards))]
+        call_each(lambda task: queue.enqueue(*task), tasks)  # jobs.concurrent_calls; an error: the delivery is retried
         return Outcome(Status.PIECES_QUEUED, {**report, "pieces": len(shards)})
 
     def piece(self, task: PieceTask, target: Target) -> Outcome:

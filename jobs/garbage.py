@@ -11,6 +11,7 @@ from typing import Iterable
 from functions.core import gc, layout
 from functions.core.target import Target
 from functions.ports import Clock, ObjectStore
+from jobs.concurrent_calls import call_each
 
 log = logging.getLogger("bqdump.worker")
 
@@ -37,12 +38,13 @@ class GarbageCollector:
         return eviction
 
     def delete_all(self, names: Iterable[str]) -> int:
-        """Answers how many went."""
-        deleted = 0
-        for name in names:
+        """A few at a time (jobs.concurrent_calls: a 1,000-file join deletes ~4,000 objects); answers how many went."""
+        def delete(name: str) -> bool:
             try:
                 self.store.delete(name)
-                deleted += 1
+                return True
             except Exception:
                 log.exception("could not delete %s", name)
-        return deleted
+                return False
+
+        return sum(call_each(delete, names))

@@ -14,22 +14,10 @@ from functions.core import layout, pieces
 from functions.wiring import build_app
 from functions.wiring import build_worker
 from tests.support.app import HeldQueue, LiveServer, doors_with_catalogue, local_env
+from tests.support.held_tasks import HeldTasks
 from tests.support.tables import get_dump
 
 ROWS = 300_000  # DuckDB's Parquet row groups hold 122,880 rows: three files when each may hold one group
-
-
-class RecordingQueue:
-    """Holds the piece tasks instead of delivering them, so a test delivers them in any order, twice, or never."""
-
-    def __init__(self):
-        self.tasks: dict[str, dict] = {}
-
-    def enqueue(self, name, payload):
-        if name in self.tasks:
-            return False
-        self.tasks[name] = dict(payload)
-        return True
 
 
 def load(app, tmp_path, rid="wide"):
@@ -96,7 +84,7 @@ def test_duplicated_reordered_and_lost_piece_deliveries_publish_the_one_go_file_
                                                                                       one_go):
     app = make_app(DUMP_SHARD_BYTES=1, DUMP_WAIT_SECONDS=0)
     load(app, tmp_path)
-    held = RecordingQueue()
+    held = HeldTasks()
     worker = build_worker(app.backend.read_write.warehouse, app.backend.read_write.store, held, app.clock,
                           app.worker.settings)
     rev = app.backend.read_only.tables.table_modified("wide")  # the revision the dump door would name
