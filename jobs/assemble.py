@@ -7,7 +7,7 @@ import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 from itertools import accumulate
 
 from functions.core import layout
@@ -19,7 +19,7 @@ from functions.core.target import Target
 from functions.ports import ObjectStore, Warehouse, find_object
 from jobs import parquet_footer
 from jobs.parquet_footer import FooterMismatch
-from jobs.ckan_step import write_ckan_file
+from jobs.ckan_step import write_ckan_file, write_ckan_pieces
 from jobs.phases import PhaseRecorder
 
 FOOTER_READERS = 8  # footers read at once: ranged reads are round trips, not bandwidth
@@ -42,14 +42,22 @@ def plan_for(variant: Variant, compose: bool) -> Plan:
 
 
 def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: str, plan: Plan,
-             phases: PhaseRecorder) -> tuple[list[Piece], list[str]]:
+             phases: PhaseRecorder, landed: Callable[[list[ObjectInfo]], None] | None = None
+             ) -> tuple[list[Piece], list[str]]:
     """The pieces to publish, and the files that become leftovers once the manifest is written; `phases` times
-    writing the header, composing and merging."""
+    writing the header, composing and merging. `landed`: CKAN's json/xml is written in pieces, each told to it as
+    it lands (jobs.progress records them for followers), then joined."""
     variant: Variant = target.variant
     shards = export_files(store.list(prefix))
     if not shards:
         raise DumpError(f"The export job finished but wrote no files under {prefix}.", "It will be retried.")
     destination = layout.single_object_name(prefix, variant)
+    if variant.format.written_by_worker and landed is not None and target.selection.limit != 0:
+        parts = write_ckan_pieces(store, [s.name for s in shards], prefix, variant, json_columns(warehouse, target),
+                                  landed)
+        with phases.phase("compose"):
+            joined = compose(store, [p.name for p in parts], destination, variant.content_type)
+        return [Piece(joined.name, joined.size)], [s.name for s in shards] + [p.name for p in parts]
     if variant.format.written_by_worker:  # CKAN's JSON or XML, written from the exported Parquet
         write_ckan_file(store, [s.name for s in shards], destination, variant, json_columns(warehouse, target),
                         _scratch_name(destination), tail_only=target.selection.limit == 0)

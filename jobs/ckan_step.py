@@ -10,16 +10,18 @@ is written to a scratch name first and then created under its final name only if
 from __future__ import annotations
 
 import secrets
-from typing import Iterable, Iterator
+from dataclasses import replace
+from typing import Callable, Iterable, Iterator
 
 from functions.core import pieces
-from functions.core.model import Format, Variant
-from functions.ports import ObjectStore
+from functions.core.model import Format, ObjectInfo, Variant
+from functions.ports import ObjectStore, find_object
 from jobs.ckan_writers import (JSON_TAIL, XML_TAIL, ckan_fields, json_chunks, json_head, json_rows, parquet_batches,
                                xml_chunks, xml_head, xml_rows)
 from jobs.parallel_gzip import gzip_member, gzip_members
 
 WRITE_BUFFER_BYTES = 1 << 20
+PIECE_BYTES = 16 << 20  # write_ckan_pieces: each piece is held in memory until it is written
 TAILS = {Format.JSON: JSON_TAIL, Format.XML: XML_TAIL}
 
 
@@ -34,6 +36,37 @@ def write_ckan_file(store: ObjectStore, shards: list[str], destination: str, var
         write = json_chunks if variant.format is Format.JSON else xml_chunks
         chunks = write(_batches(store, shards), fields, bom=variant.bom)
     _write_streamed(store, destination, chunks, variant, scratch)
+
+
+def write_ckan_pieces(store: ObjectStore, shards: list[str], prefix: str, variant: Variant,
+                      json_columns: Iterable[str], landed: Callable[[list[ObjectInfo]], None]) -> list[ObjectInfo]:
+    """The bytes write_ckan_file writes, as consecutive objects of about PIECE_BYTES (`written-000001`, ...) under
+    `prefix`, each created only once complete, and `landed` told of all so far after each (the worker records them,
+    so followers send them before the file is joined and published; gzip: each ends between members)."""
+    fields = _fields(store, shards[0], json_columns)
+    write = json_chunks if variant.format is Format.JSON else xml_chunks
+    chunks = write(_batches(store, shards), fields, bom=variant.bom)
+    written: list[ObjectInfo] = []
+    pending: list[bytes] = []
+    size = 0
+    for chunk in (gzip_members(chunks) if variant.gzip else chunks):
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= PIECE_BYTES:
+            written.append(_write_piece(store, f"{prefix}written-{len(written) + 1:06d}", pending, variant))
+            landed(written)
+            pending, size = [], 0
+    if pending or not written:
+        written.append(_write_piece(store, f"{prefix}written-{len(written) + 1:06d}", pending, variant))
+        landed(written)
+    return written
+
+
+def _write_piece(store: ObjectStore, name: str, chunks: list[bytes], variant: Variant) -> ObjectInfo:
+    _write_streamed(store, name, iter(chunks), replace(variant, gzip=False), _scratch(name))  # gzip already
+    found = find_object(store, name)
+    assert found is not None, name  # just created
+    return found
 
 
 def write_frame(store: ObjectStore, first_shard: str, prefix: str, variant: Variant, json_columns: Iterable[str]) -> None:

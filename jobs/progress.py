@@ -18,8 +18,14 @@ log = logging.getLogger("bqdump.worker")
 
 def streams_early(variant, warehouse: Warehouse) -> bool:
     """Only a warehouse that can tell which files are final before its job ends (the local DuckDB one), and only
-    formats whose published file starts with those files (json and xml are written by the worker at the end)."""
+    formats whose published file starts with those files (json and xml: `worker_streams`)."""
     return hasattr(warehouse, "final_files") and not variant.format.written_by_worker
+
+
+def worker_streams(variant, warehouse: Warehouse) -> bool:
+    """json and xml, written by the worker in pieces that are final as they land (jobs.ckan_step
+    .write_ckan_pieces), where followers get pieces early (the local backend, as `streams_early`)."""
+    return hasattr(warehouse, "final_files") and variant.format.written_by_worker
 
 
 class Recorder:
@@ -36,7 +42,8 @@ class Recorder:
         return Recorded(len(records), pieces - header)
 
     def record(self, final: list[ObjectInfo]) -> None:
-        """Records the files of `final` (the job's final files, in order) not recorded yet."""
+        """Records the files of `final` (the job's final files, or the worker's json/xml pieces, in order) not
+        recorded yet."""
         if len(final) <= self.recorded.files:
             return  # nothing new; and nothing (not even the header) is written before the export's first file
         header = None

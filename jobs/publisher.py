@@ -10,7 +10,7 @@ from functions.core.publish import Manifest, failure_bytes, manifest_bytes, revi
 from functions.core.shards import Piece
 from functions.core.target import Target
 from functions.ports import Clock, ObjectStore, Warehouse
-from jobs import assemble
+from jobs import assemble, progress
 from jobs.phases import PhaseRecorder
 
 
@@ -28,7 +28,10 @@ class Publisher:
                              phases: PhaseRecorder) -> tuple[Manifest, list[str]]:
         """The download assembled from the export's files, then its manifest; and the files that became leftovers.
         Raises Superseded when the table moved on meanwhile."""
-        parts, leftovers = assemble.assemble(self.store, self.warehouse, target, prefix, plan, phases)
+        landed = None
+        if progress.worker_streams(target.variant, self.warehouse):
+            landed = progress.Recorder(self.store, self.warehouse, target, prefix, plan).record
+        parts, leftovers = assemble.assemble(self.store, self.warehouse, target, prefix, plan, phases, landed)
         if plan.header_object and self.current_rev(target) != target.rev:
             # The header came from the table as it is now: if the table moved since the export read it, the
             # header may not match the rows. This revision is superseded anyway; leave it unpublished.

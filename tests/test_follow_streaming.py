@@ -51,6 +51,8 @@ def gated(make_app, tmp_path, fail=False, **env):
     ({"format": "csv"}, "csv"), ({"format": "tsv", "bom": "true"}, "tsv-bom"),
     ({"format": "csv", "compression": "gzip"}, "csv.gz"), ({"format": "ndjson"}, "ndjson"),
     ({"format": "tsv", "compression": "gzip", "bom": "true"}, "tsv-bom.gz"), ({"format": "parquet"}, "parquet"),
+    ({"format": "json"}, "json"), ({"format": "xml", "bom": "true"}, "xml-bom"),
+    ({"format": "json", "compression": "gzip"}, "json.gz"),
 ])
 def test_a_follower_gets_the_pieces_before_publish_and_the_published_files_bytes(make_app, serve, tmp_path,
                                                                                  params, key):

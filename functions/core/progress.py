@@ -10,8 +10,10 @@ after those of the records before it. Joined, the pieces of records 1..n are alw
 the attempt publishes (a header once, gzip members one after the other, Parquet files before their joined
 footer): so a follower sends them as they come, and once the manifest exists, the rest of the published file
 from where it stopped. A record is written whole (atomic create) or not at all; records are only ever added.
-Where no piece is final before the export job ends (BigQuery may rewrite an export's files until the job is done,
-json and xml are written by the worker at the end), no record is written and followers wait for the manifest.
+The pieces are the export's files, or for json and xml the pieces of CKAN's file as the worker writes them from
+the exported Parquet (jobs.ckan_step.write_ckan_pieces; the local backend). Where no piece is final before the
+export job ends (BigQuery may rewrite an export's files until the job is done), no record is written and
+followers wait for the manifest.
 """
 
 from __future__ import annotations
