@@ -87,10 +87,18 @@ def attempt_folders(local_dir: Path, rid: str, fmt: str) -> int:
     return sum(1 for rev in root.iterdir() for _ in rev.iterdir()) if root.exists() else 0
 
 
+def at_least_one(text: str) -> int:
+    """--followers: the followers' part (one export for N cold requests) needs at least one follower."""
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{number}: give at least 1")
+    return number
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=5_000_000)
-    parser.add_argument("--followers", type=int, default=50)
+    parser.add_argument("--followers", type=at_least_one, default=50)
     parser.add_argument("--formats", default=",".join(FORMATS))
     args = parser.parse_args()
     formats = args.formats.split(",")
