@@ -241,25 +241,27 @@ def download(url: str, chunk: int = CHUNK) -> int:
 
 # ---------------------------------------------------------------- numbers
 
-def time_copy(sql_for, threads: int | None, reps: int, params: list | None = None) -> float:
-    """Median seconds of a raw DuckDB statement (the peer of an export), each run into a fresh folder;
+def timed_copy(sql_for, threads: int | None, params: list | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds (this process's: DuckDB runs in it) of one raw DuckDB statement into a fresh folder;
     `sql_for(con, out)` writes the statement, `params` are its prepared values."""
     import duckdb
 
-    times = []
-    for _ in range(reps):
-        out = Path(tempfile.mkdtemp(prefix="bqdump-bench-copy-"))
-        try:
-            with duckdb.connect() as con:
-                if threads:
-                    con.execute(f"SET threads = {threads}")
-                sql = sql_for(con, out)
-                start = time.perf_counter()
-                con.execute(sql, params)
-                times.append(time.perf_counter() - start)
-        finally:
-            shutil.rmtree(out, ignore_errors=True)
-    return median(times)
+    out = Path(tempfile.mkdtemp(prefix="bqdump-bench-copy-"))
+    try:
+        with duckdb.connect() as con:
+            if threads:
+                con.execute(f"SET threads = {threads}")
+            sql = sql_for(con, out)
+            start, cpu = time.perf_counter(), time.process_time()
+            con.execute(sql, params)
+            return time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def time_copy(sql_for, threads: int | None, reps: int, params: list | None = None) -> float:
+    """Median wall seconds of `reps` runs of a raw DuckDB statement (the peer of an export)."""
+    return median([timed_copy(sql_for, threads, params)[0] for _ in range(reps)])
 
 
 class PeakRss:

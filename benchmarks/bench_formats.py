@@ -26,36 +26,17 @@ a figure that a machine shared with other work stretches much less.
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import psutil
 
-from _common import SubprocessServer, emit_result, env_for, get, median, table, temp_dir
+from _common import SubprocessServer, emit_result, env_for, get, median, table, temp_dir, timed_copy
 from bench_ckan_writers import generated
 
 TARGET = 1.3
 RID = "rows"
 RAW_OPTIONS = {"csv": "FORMAT csv, HEADER", "tsv": "FORMAT csv, HEADER, DELIMITER '\t'", "ndjson": "FORMAT json"}
-
-
-def timed_copy(sql_for, threads: int | None) -> tuple[float, float]:
-    """Wall and CPU seconds (this process's: DuckDB runs in it) of one raw statement into a fresh folder."""
-    import duckdb
-
-    out = Path(tempfile.mkdtemp(prefix="bqdump-bench-copy-"))
-    try:
-        with duckdb.connect() as con:
-            if threads:
-                con.execute(f"SET threads = {threads}")
-            sql = sql_for(con, out)
-            start, cpu = time.perf_counter(), time.process_time()
-            con.execute(sql)
-            return time.perf_counter() - start, time.process_time() - cpu
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
 
 
 def peers(parquet: Path, fmt: str) -> dict[str, tuple[float, float]]:
