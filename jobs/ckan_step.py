@@ -32,10 +32,16 @@ def write_ckan_file(store: ObjectStore, shards: list[str], destination: str, var
     if tail_only:
         chunks: Iterator[bytes] = iter([TAILS[variant.format]])
     else:
-        fields = _fields(store, shards[0], json_columns)
-        write = json_chunks if variant.format is Format.JSON else xml_chunks
-        chunks = write(_batches(store, shards), fields, bom=variant.bom)
+        chunks = _ckan_chunks(store, shards, variant, json_columns)
     _write_streamed(store, destination, chunks, variant, scratch)
+
+
+def _ckan_chunks(store: ObjectStore, shards: list[str], variant: Variant,
+                 json_columns: Iterable[str]) -> Iterator[bytes]:
+    """CKAN's whole json/xml document from the export's Parquet files, uncompressed."""
+    fields = _fields(store, shards[0], json_columns)
+    write = json_chunks if variant.format is Format.JSON else xml_chunks
+    return write(_batches(store, shards), fields, bom=variant.bom)
 
 
 def write_ckan_pieces(store: ObjectStore, shards: list[str], prefix: str, variant: Variant,
@@ -43,9 +49,7 @@ def write_ckan_pieces(store: ObjectStore, shards: list[str], prefix: str, varian
     """The bytes write_ckan_file writes, as consecutive objects of about PIECE_BYTES (`written-000001`, ...) under
     `prefix`, each created only once complete, and `landed` told of all so far after each (the worker records them,
     so followers send them before the file is joined and published; gzip: each ends between members)."""
-    fields = _fields(store, shards[0], json_columns)
-    write = json_chunks if variant.format is Format.JSON else xml_chunks
-    chunks = write(_batches(store, shards), fields, bom=variant.bom)
+    chunks = _ckan_chunks(store, shards, variant, json_columns)
     written: list[ObjectInfo] = []
     pending: list[bytes] = []
     size = 0
