@@ -112,14 +112,10 @@ def _ranges(source: Path, job: ExportJob, table: list[TableColumn]) -> list[RowR
 def _copy(source: Path, folder: Path, job: ExportJob, table: list[TableColumn], rows: RowRange | None) -> None:
     """One COPY of the table (or of its rows `rows`), or of the job's query, into `folder`."""
     with _export_database().cursor() as con:
-        if job.selection.whole_table and rows is None:
-            con.execute(export_statement(str(source), [(c.name, c.type) for c in table], job, str(folder)))
-        elif job.selection.whole_table:
-            assert rows is not None
-            columns = ", ".join(column_expression(c.name, c.type, job.format) for c in table)
-            select = (f"SELECT {columns} FROM read_parquet({quote_literal(str(source))}) "
-                      f"WHERE {ROW_NUMBER} >= {int(rows[0])} AND {ROW_NUMBER} < {int(rows[1])}")
-            con.execute(export_statement(str(source), [], job, str(folder), select))
+        if job.selection.whole_table:
+            where = "" if rows is None else f" WHERE {ROW_NUMBER} >= {int(rows[0])} AND {ROW_NUMBER} < {int(rows[1])}"
+            con.execute(export_statement(str(source), [(c.name, c.type) for c in table], job, str(folder),
+                                         where=where))
         else:
             query = select_statement(f"read_parquet({quote_literal(str(source))})", job.selection, table,
                                      lambda column: column_expression(column.name, column.type, job.format))

@@ -83,8 +83,9 @@ def column_expression(name: str, duck_type: str, fmt: Format) -> str:
 
 
 def export_statement(source: str, columns: list[tuple[str, str]], job: ExportJob, destination: str,
-                     select_sql: str | None = None) -> str:
-    """COPY of the whole table, or of `select_sql` (a query dump's prepared SELECT, its `$n` bound at execute)."""
+                     select_sql: str | None = None, where: str = "") -> str:
+    """COPY of the whole table (of its rows `where` picks: a range of them), or of `select_sql` (a query dump's
+    prepared SELECT, its `$n` bound at execute)."""
     fmt = job.format
     select = ", ".join(column_expression(name, kind, fmt) for name, kind in columns) or "*"
     header = "true" if job.header else "false"
@@ -98,7 +99,7 @@ def export_statement(source: str, columns: list[tuple[str, str]], job: ExportJob
         options += ", COMPRESSION gzip"
     extension = fmt.extension + (".gz" if job.gzip else "")
     return (
-        f"COPY ({select_sql or f'SELECT {select} FROM read_parquet({quote_literal(source)})'}) "
+        f"COPY ({select_sql or f'SELECT {select} FROM read_parquet({quote_literal(source)}){where}'}) "
         f"TO {quote_literal(destination)} "
         f"({options}, FILE_SIZE_BYTES {int(job.shard_bytes)}, FILENAME_PATTERN 'part-{{i}}', "
         f"FILE_EXTENSION '{extension}')"
