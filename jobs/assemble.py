@@ -41,14 +41,14 @@ def plan_for(variant: Variant, compose: bool) -> Plan:
     return Plan(variant.has_header, compose and variant.concatenates)
 
 
-def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: str, plan: Plan,
-             phases: PhaseRecorder, landed: Callable[[list[ObjectInfo]], None] | None = None
+def assemble(store: ObjectStore, warehouse: Warehouse, target: Target, prefix: str, shards: list[ObjectInfo],
+             plan: Plan, phases: PhaseRecorder, landed: Callable[[list[ObjectInfo]], None] | None = None
              ) -> tuple[list[Piece], list[str]]:
-    """The pieces to publish, and the files that become leftovers once the manifest is written; `phases` times
-    writing the header, composing and merging. `landed`: CKAN's json/xml is written in pieces, each told to it as
+    """The pieces to publish, and the files that become leftovers once the manifest is written; `shards`: the
+    export's files under `prefix` in row order (export_files of a listing); `phases` times writing the header,
+    composing and merging. `landed`: CKAN's json/xml is written in pieces, each told to it as
     it lands (jobs.progress records them for followers), then joined."""
     variant: Variant = target.variant
-    shards = export_files(store.list(prefix))
     if not shards:
         raise DumpError(f"The export job finished but wrote no files under {prefix}.", "It will be retried.")
     destination = layout.single_object_name(prefix, variant)

@@ -160,15 +160,16 @@ class ExportWorker:
         if ended is not None:
             return self.finish(ended, prefix, target)
         listed = self.store.list(target.prefix)  # the revision: whether it is published, and this attempt's files
-        shards = [o.name for o in assemble.export_files(o for o in listed if o.name.startswith(prefix))]
-        step = worker_step.publish_step(target, revision_state(listed), shards, self.queue is not None, report)
+        files = assemble.export_files(o for o in listed if o.name.startswith(prefix))
+        step = worker_step.publish_step(target, revision_state(listed), [o.name for o in files],
+                                        self.queue is not None, report)
         if isinstance(step, Finish):
             return self.finish(step, prefix, target)
         if isinstance(step, worker_step.FanOut):
             return self.fan_out(target, attempt, prefix, list(step.shards), report)
         try:
             with phases.phase("assemble"):
-                manifest, leftovers = self.publisher.assemble_and_publish(target, attempt, prefix, plan, phases)
+                manifest, leftovers = self.publisher.assemble_and_publish(target, attempt, prefix, files, plan, phases)
         except Superseded as moved:
             return Outcome(Status.SUPERSEDED, {**report, "reason": moved.message})
         except Exception as error:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functions.core import layout
 from functions.core.errors import DumpError
-from functions.core.model import FailureKind
+from functions.core.model import FailureKind, ObjectInfo
 from functions.core.publish import Manifest, failure_bytes, manifest_bytes, revision_state
 from functions.core.shards import Piece
 from functions.core.target import Target
@@ -24,14 +24,14 @@ class Publisher:
     def __init__(self, store: ObjectStore, warehouse: Warehouse, clock: Clock):
         self.store, self.warehouse, self.clock = store, warehouse, clock
 
-    def assemble_and_publish(self, target: Target, attempt: int, prefix: str, plan: assemble.Plan,
-                             phases: PhaseRecorder) -> tuple[Manifest, list[str]]:
+    def assemble_and_publish(self, target: Target, attempt: int, prefix: str, shards: list[ObjectInfo],
+                             plan: assemble.Plan, phases: PhaseRecorder) -> tuple[Manifest, list[str]]:
         """The download assembled from the export's files, then its manifest; and the files that became leftovers.
         Raises Superseded when the table moved on meanwhile."""
         landed = None
         if progress.worker_streams(target.variant, self.warehouse):
             landed = progress.Recorder(self.store, self.warehouse, target, prefix, plan).record
-        parts, leftovers = assemble.assemble(self.store, self.warehouse, target, prefix, plan, phases, landed)
+        parts, leftovers = assemble.assemble(self.store, self.warehouse, target, prefix, shards, plan, phases, landed)
         if plan.header_object and self.current_rev(target) != target.rev:
             # The header came from the table as it is now: if the table moved since the export read it, the
             # header may not match the rows. This revision is superseded anyway; leave it unpublished.
